@@ -1,0 +1,1 @@
+//! Partner Center + Entra ID emulator (the only stand-in in tests and the demo).

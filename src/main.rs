@@ -1,0 +1,3 @@
+fn main() {
+    println!("partner-center-operator: under construction");
+}

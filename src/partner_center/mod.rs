@@ -1,0 +1,1 @@
+//! Microsoft Partner Center REST client.
