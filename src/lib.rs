@@ -3,8 +3,10 @@
 //! connection provisioning must use for every reseller and plan.
 
 pub mod api;
+pub mod cli;
 pub mod controller;
 pub mod emulator;
 pub mod partner_center;
 pub mod policy;
 pub mod runtime;
+pub mod tls;

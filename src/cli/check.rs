@@ -1,0 +1,1 @@
+//! Connection check for humans: written with the Partner Center client change.

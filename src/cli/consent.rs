@@ -1,0 +1,1 @@
+//! Consent helper (authorization-code flow): written with the Partner Center client change.
