@@ -1,1 +1,38 @@
 //! Pure domain rules (product.md §3): no Kubernetes client, no async, no I/O.
+//!
+//! Controllers fill a [`Snapshot`] from their stores, call [`evaluate`] (or an [`Evaluator`] for
+//! one object) and publish what it says; [`dependents`] tells them what to requeue after a
+//! change; [`verify_connection`] and [`check_refresh_token`] are rules 3 and 10 for the
+//! connection reconciler.
+
+pub mod connection_owner;
+pub mod dependents;
+pub mod effective;
+pub mod evaluate;
+pub mod finding;
+pub mod hierarchy;
+pub mod naming;
+pub mod plans;
+pub mod refresh_token;
+pub mod regions;
+pub mod snapshot;
+pub mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use connection_owner::{ConnectionOwner, owner_of};
+pub use dependents::{Dependents, ObjectKey, dependents};
+pub use effective::{EffectivePlan, PlanSource};
+pub use evaluate::{
+    ConnectionEvaluation, Evaluation, Evaluator, PlanEvaluation, ResellerEvaluation, evaluate,
+};
+pub use finding::{Finding, Status, Verdict, reasons};
+pub use hierarchy::Hierarchy;
+pub use naming::{NamingError, PlanName, parse_plan_name};
+pub use refresh_token::{check_refresh_token, remember_rotated_away};
+pub use regions::{RegionTable, RegionTableError};
+pub use snapshot::{
+    ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts, Settings, Snapshot,
+};
+pub use verify::{DeclaredIdentity, Observed, ResellerListing, Verification, verify_connection};

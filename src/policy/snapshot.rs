@@ -1,0 +1,146 @@
+//! The facts the rules work on: plain structs the controllers fill from the CRDs in their stores
+//! (and from connection status), so the rules never touch Kubernetes.
+
+use super::regions::RegionTable;
+use crate::api::{ConnectionRef, CspType, CustomerType, Environment};
+use jiff::Timestamp;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+/// One entry of `spec.services.azureAD.customerPlans[]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantFacts {
+    pub plan: String,
+    pub connection_override: Option<ConnectionRef>,
+}
+
+/// A Reseller as the rules see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResellerFacts {
+    pub name: String,
+    pub short_name: String,
+    pub parent: Option<String>,
+    pub customer_type: CustomerType,
+    pub namespace: Option<String>,
+    pub region: Option<String>,
+    pub sandbox_only: bool,
+    pub azure_ad_enabled: bool,
+    pub grants: Vec<GrantFacts>,
+    /// `metadata.creationTimestamp`; with the name it decides "the older object keeps it".
+    /// None (not yet persisted) counts as newest.
+    pub created: Option<Timestamp>,
+    /// `metadata.deletionTimestamp` is set.
+    pub deleting: bool,
+}
+
+impl ResellerFacts {
+    /// Rule 7: `sandboxOnly` is implied by customer type Test or Demo.
+    pub fn is_sandbox_only(&self) -> bool {
+        self.sandbox_only || matches!(self.customer_type, CustomerType::Test | CustomerType::Demo)
+    }
+
+    pub fn grant(&self, plan: &str) -> Option<&GrantFacts> {
+        self.grants.iter().find(|g| g.plan == plan)
+    }
+
+    /// Older first; ties broken by name so the order is total and stable.
+    pub fn age_cmp(&self, other: &ResellerFacts) -> Ordering {
+        let key = |r: &ResellerFacts| (r.created.is_none(), r.created);
+        key(self)
+            .cmp(&key(other))
+            .then_with(|| self.name.cmp(&other.name))
+    }
+}
+
+/// A CustomerPlan as the rules see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanFacts {
+    pub name: String,
+    pub display_name: String,
+    pub region: String,
+    pub csp_type: CspType,
+    pub environment: Environment,
+    pub connection_ref: ConnectionRef,
+    pub allow_tenant_creation: bool,
+    /// `spec.syncPolicy.masterDirectory` (`AzureAD` / `Platform`), carried through untouched.
+    pub master_directory: Option<String>,
+    pub deleting: bool,
+}
+
+/// Outcome of rule 3 as the connection reconciler decided it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionHealth {
+    Ready,
+    NotReady {
+        reason: String,
+        message: String,
+    },
+    /// Not checked yet (new connection, operator just started).
+    Unknown,
+}
+
+/// A PartnerCenterConnection as the rules see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionFacts {
+    pub namespace: String,
+    pub name: String,
+    pub region: String,
+    pub csp_type: CspType,
+    pub environment: Environment,
+    pub health: ConnectionHealth,
+    pub deleting: bool,
+}
+
+impl ConnectionFacts {
+    pub fn reference(&self) -> ConnectionRef {
+        ConnectionRef {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// Operator settings the rules depend on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Namespace whose connections belong to the service provider (the root's namespace).
+    pub provider_namespace: String,
+    /// Rule 7: a non-root Standard reseller granted a Sandbox plan is an error, not a warning.
+    pub sandbox_standard_is_error: bool,
+    pub regions: RegionTable,
+}
+
+impl Settings {
+    pub fn new(provider_namespace: impl Into<String>) -> Self {
+        Settings {
+            provider_namespace: provider_namespace.into(),
+            sandbox_standard_is_error: false,
+            regions: RegionTable::default(),
+        }
+    }
+}
+
+/// Everything the rules see at one moment, keyed for lookup.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub resellers: BTreeMap<String, ResellerFacts>,
+    pub plans: BTreeMap<String, PlanFacts>,
+    pub connections: BTreeMap<ConnectionRef, ConnectionFacts>,
+}
+
+impl Snapshot {
+    pub fn new(
+        resellers: impl IntoIterator<Item = ResellerFacts>,
+        plans: impl IntoIterator<Item = PlanFacts>,
+        connections: impl IntoIterator<Item = ConnectionFacts>,
+    ) -> Self {
+        Snapshot {
+            resellers: resellers.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            plans: plans.into_iter().map(|p| (p.name.clone(), p)).collect(),
+            connections: connections
+                .into_iter()
+                .map(|c| (c.reference(), c))
+                .collect(),
+        }
+    }
+}
