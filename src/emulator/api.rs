@@ -1,0 +1,812 @@
+//! Partner Center endpoints under `/v1`. Behaviour (API access, relationships, quota) is derived
+//! from the partner's fixture; no body ever names the partner type or the sandbox flag.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::fixtures::{NextLinkStyle, PartnerType};
+use super::login::PARTNER_CENTER_RESOURCE;
+use super::state::{
+    Address, Billing, Cursor, Customer, EmulatorState, Inner, SANDBOX_CUSTOMER_QUOTA, new_guid,
+};
+use super::wire::{self, pc_error, pc_json};
+
+type Shared = Arc<EmulatorState>;
+
+/// Largest page the customer list returns.
+pub const MAX_PAGE: usize = 500;
+
+const APP_CREDENTIALS_REFUSED: &str = "This resource can't be accessed by application credentials.";
+const ROLE_REFUSED: &str =
+    "The supplied role does not have the rights to perform the requested operation.";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    AppOrUser,
+    UserOnly,
+}
+
+struct Caller {
+    tenant: String,
+}
+
+fn unauthorized(bom: bool, description: &str) -> Response {
+    let mut resp = pc_error(bom, StatusCode::UNAUTHORIZED, 800001, description);
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("OAuth realm=\"urn:cpsvc:cpid:00000000-0000-0000-0000-000000000000\", error=\"invalid_token\""),
+    );
+    resp
+}
+
+/// Bearer token of a request (also used by the request log to attribute the tenant).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Authentication and authorisation in the order Partner Center applies them: token, audience,
+/// MFA, throttling, API access of the partner, then app-only refusal.
+fn authorize(
+    inner: &mut Inner,
+    now: Timestamp,
+    headers: &HeaderMap,
+    access: Access,
+) -> Result<Caller, Response> {
+    let bom = inner.settings.bom;
+    let token = bearer(headers).ok_or_else(|| unauthorized(bom, "Partner token is missing."))?;
+    let record = inner
+        .access_tokens
+        .get(token)
+        .cloned()
+        .ok_or_else(|| unauthorized(bom, "The access token is invalid."))?;
+    if now >= record.expires {
+        return Err(unauthorized(bom, "The access token has expired."));
+    }
+    if record.audience.trim_end_matches('/') != PARTNER_CENTER_RESOURCE {
+        return Err(pc_error(
+            bom,
+            StatusCode::UNAUTHORIZED,
+            900420,
+            &format!(
+                "The audience '{}' is no longer supported. Request a token for the resource {PARTNER_CENTER_RESOURCE}.",
+                record.audience
+            ),
+        ));
+    }
+    let partner_type = inner
+        .partner(&record.tenant)
+        .map(|p| p.partner_type)
+        .ok_or_else(|| unauthorized(bom, "The access token is invalid."))?;
+    let app_only = record.upn.is_none();
+    if !app_only && !record.mfa {
+        return Err(pc_error(
+            bom,
+            StatusCode::UNAUTHORIZED,
+            900421,
+            "Multi-factor authentication is required. The access token does not contain the MFA claim (amr: mfa).",
+        ));
+    }
+    if let Err(retry_after) = inner.take_rate_token(&record.tenant, now) {
+        return Err(wire::throttled(retry_after));
+    }
+    if partner_type == PartnerType::IndirectReseller {
+        return Err(pc_error(bom, StatusCode::FORBIDDEN, 403, ROLE_REFUSED));
+    }
+    if access == Access::UserOnly && app_only {
+        return Err(pc_error(
+            bom,
+            StatusCode::FORBIDDEN,
+            403,
+            APP_CREDENTIALS_REFUSED,
+        ));
+    }
+    Ok(Caller {
+        tenant: record.tenant,
+    })
+}
+
+macro_rules! caller {
+    ($inner:expr, $state:expr, $headers:expr, $access:expr) => {
+        match authorize(&mut $inner, $state.clock.now(), &$headers, $access) {
+            Ok(c) => c,
+            Err(resp) => return resp,
+        }
+    };
+}
+
+pub async fn organization_profile(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::UserOnly);
+    let partner = inner
+        .partner(&caller.tenant)
+        .expect("authorized tenant exists");
+    pc_json(
+        inner.settings.bom,
+        StatusCode::OK,
+        &wire::organization_profile(partner),
+    )
+}
+
+pub async fn legal_business_profile(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::AppOrUser);
+    let partner = inner
+        .partner(&caller.tenant)
+        .expect("authorized tenant exists");
+    pc_json(
+        inner.settings.bom,
+        StatusCode::OK,
+        &wire::legal_business_profile(partner),
+    )
+}
+
+pub async fn mpn_profile(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::UserOnly);
+    let bom = inner.settings.bom;
+    match q.get("mpnId") {
+        None => {
+            let p = inner
+                .partner(&caller.tenant)
+                .expect("authorized tenant exists");
+            pc_json(
+                bom,
+                StatusCode::OK,
+                &wire::mpn_profile(&p.mpn_id, &p.company_name),
+            )
+        }
+        Some(id) => match inner.partners.iter().find(|p| p.mpn_id == *id) {
+            Some(p) => pc_json(
+                bom,
+                StatusCode::OK,
+                &wire::mpn_profile(&p.mpn_id, &p.company_name),
+            ),
+            None => pc_error(
+                bom,
+                StatusCode::NOT_FOUND,
+                3000,
+                &format!("Partner Organization with partner_id {id} could not be found"),
+            ),
+        },
+    }
+}
+
+pub async fn list_customers(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let filter = match q.get("filter").map(|f| parse_filter(f)).transpose() {
+        Ok(f) => f,
+        Err(msg) => return pc_error(s.lock().settings.bom, StatusCode::BAD_REQUEST, 2000, &msg),
+    };
+    let access = match &filter {
+        Some(f) if f.field == FilterField::IndirectReseller => Access::UserOnly,
+        _ => Access::AppOrUser,
+    };
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, access);
+    let bom = inner.settings.bom;
+    let bad = |msg: &str| pc_error(bom, StatusCode::BAD_REQUEST, 2000, msg);
+
+    if let Some(f) = filter {
+        let limit = match q.get("size").map(|v| v.parse::<usize>()) {
+            None | Some(Ok(0)) => usize::MAX,
+            Some(Ok(n)) => n.min(MAX_PAGE),
+            Some(Err(_)) => return bad("size: must be a non-negative integer, e.g. size=500"),
+        };
+        let partner = inner
+            .partner(&caller.tenant)
+            .expect("authorized tenant exists");
+        let items: Vec<Value> = partner
+            .customers
+            .iter()
+            .filter(|c| f.matches(c))
+            .take(limit)
+            .map(wire::customer_list_item)
+            .collect();
+        let self_uri = format!(
+            "/v1/customers?size={}",
+            q.get("size").map(String::as_str).unwrap_or("0")
+        );
+        return pc_json(bom, StatusCode::OK, &wire::collection(items, &self_uri));
+    }
+
+    let cursor = match q.get("seekOperation") {
+        Some(op) if op.eq_ignore_ascii_case("next") => {
+            let Some(token) = headers
+                .get("MS-ContinuationToken")
+                .and_then(|v| v.to_str().ok())
+            else {
+                return bad(
+                    "seekOperation=Next needs the MS-ContinuationToken request header from links.next.headers",
+                );
+            };
+            match inner.cursors.get(token) {
+                Some(c) if c.tenant == caller.tenant => c.clone(),
+                _ => return bad("The continuation token is invalid."),
+            }
+        }
+        Some(op) => return bad(&format!("seekOperation '{op}' is not supported; use Next")),
+        None => {
+            let size = match q.get("size").map(|v| v.parse::<usize>()) {
+                None | Some(Ok(0)) => MAX_PAGE,
+                Some(Ok(n)) => n.min(MAX_PAGE),
+                Some(Err(_)) => return bad("size: must be a non-negative integer, e.g. size=500"),
+            };
+            Cursor {
+                tenant: caller.tenant.clone(),
+                offset: 0,
+                size,
+                page: 0,
+            }
+        }
+    };
+    let partner = inner
+        .partner(&caller.tenant)
+        .expect("authorized tenant exists");
+    let total = partner.customers.len();
+    if cursor.offset >= total && cursor.page > 0 {
+        // Microsoft's own sample treats this as "all records read".
+        return bad("There are no more records to read.");
+    }
+    let end = (cursor.offset + cursor.size).min(total);
+    let items: Vec<Value> = partner.customers[cursor.offset..end]
+        .iter()
+        .map(wire::customer_list_item)
+        .collect();
+    // A full page always advertises a next page, even when it was the last one; the follow-up
+    // then gets 400/2000 (the documented end-of-paging signal).
+    let has_next = end < total || (items.len() == cursor.size && !items.is_empty());
+    let mut body = wire::collection(items, &format!("/v1/customers?size={}", cursor.size));
+    if has_next {
+        let token = continuation_token();
+        let with_v1 = match inner.settings.next_link_style {
+            NextLinkStyle::WithV1 => true,
+            NextLinkStyle::WithoutV1 => false,
+            NextLinkStyle::Alternate => cursor.page % 2 == 0,
+        };
+        let prefix = if with_v1 { "/v1" } else { "" };
+        body["continuationToken"] = json!(token);
+        body["links"]["next"] = json!({
+            "uri": format!("{prefix}/customers?size={}&seekOperation=Next", cursor.size),
+            "method": "GET",
+            "headers": [{"key": "MS-ContinuationToken", "value": token}],
+        });
+        inner.cursors.insert(
+            token,
+            Cursor {
+                tenant: caller.tenant.clone(),
+                offset: end,
+                size: cursor.size,
+                page: cursor.page + 1,
+            },
+        );
+    }
+    pc_json(bom, StatusCode::OK, &body)
+}
+
+fn continuation_token() -> String {
+    use base64::Engine;
+    let bytes: [u8; 24] = rand::random();
+    format!(
+        "{},{}_{}",
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+#[derive(PartialEq, Eq)]
+enum FilterField {
+    CompanyName,
+    Domain,
+    IndirectReseller,
+}
+
+struct Filter {
+    field: FilterField,
+    value: String,
+}
+
+impl Filter {
+    fn matches(&self, c: &Customer) -> bool {
+        let v = self.value.to_lowercase();
+        match self.field {
+            FilterField::CompanyName => c.company_name.to_lowercase().starts_with(&v),
+            FilterField::Domain => c.domain.to_lowercase().starts_with(&v),
+            FilterField::IndirectReseller => c
+                .associated_partner_id
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(&v)),
+        }
+    }
+}
+
+fn parse_filter(raw: &str) -> Result<Filter, String> {
+    let v: Value = serde_json::from_str(raw).map_err(|_| "filter: must be a JSON object such as {\"Field\":\"CompanyName\",\"Value\":\"con\",\"Operator\":\"starts_with\"}".to_string())?;
+    let get = |k: &str| {
+        v.get(k)
+            .or_else(|| v.get(k.to_lowercase()))
+            .and_then(Value::as_str)
+    };
+    let field = match get("Field") {
+        Some("CompanyName") => FilterField::CompanyName,
+        Some("Domain") => FilterField::Domain,
+        Some("IndirectReseller") => FilterField::IndirectReseller,
+        other => {
+            return Err(format!(
+                "filter.Field: unsupported value {other:?}; use CompanyName, Domain or IndirectReseller"
+            ));
+        }
+    };
+    if field != FilterField::IndirectReseller && get("Operator") != Some("starts_with") {
+        return Err("filter.Operator: only starts_with is supported".into());
+    }
+    let value = get("Value").ok_or("filter.Value: required")?.to_string();
+    Ok(Filter { field, value })
+}
+
+pub async fn get_customer(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::AppOrUser);
+    let bom = inner.settings.bom;
+    let id = id.to_lowercase();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The customer id must be a GUID (the customer's tenant id).",
+        );
+    }
+    let partner = inner
+        .partner(&caller.tenant)
+        .expect("authorized tenant exists");
+    if let Some(c) = partner.customers.iter().find(|c| c.id == id) {
+        return pc_json(bom, StatusCode::OK, &wire::customer_full(c));
+    }
+    if inner.customer_owner(&id).is_some() {
+        return pc_error(
+            bom,
+            StatusCode::FORBIDDEN,
+            20002,
+            "The partner has no commerce relationship with the customer.",
+        );
+    }
+    pc_error(
+        bom,
+        StatusCode::NOT_FOUND,
+        1000,
+        &format!("Customer {id} was not found."),
+    )
+}
+
+pub async fn head_domain(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+) -> Response {
+    let mut inner = s.lock();
+    let _caller = caller!(inner, s, headers, Access::AppOrUser);
+    let status = if inner.domain_taken(&domain) {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = status;
+    resp
+}
+
+pub async fn relationships(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::UserOnly);
+    let bom = inner.settings.bom;
+    let kind = q.get("relationship_type").map(|k| k.to_lowercase());
+    let partner = inner
+        .partner(&caller.tenant)
+        .expect("authorized tenant exists");
+    let items: Vec<Value> = match kind.as_deref() {
+        Some("isindirectcloudsolutionproviderof") => {
+            if partner.partner_type == PartnerType::IndirectProvider {
+                partner
+                    .resellers
+                    .iter()
+                    .map(wire::reseller_relationship)
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        }
+        // Indirect resellers are refused API access before reaching here, so no providers to list.
+        Some("isindirectresellerof") => Vec::new(),
+        _ => {
+            return pc_error(
+                bom,
+                StatusCode::BAD_REQUEST,
+                2000,
+                "relationship_type: required; use IsIndirectCloudSolutionProviderOf or IsIndirectResellerOf",
+            );
+        }
+    };
+    let self_uri = format!(
+        "/v1/relationships?relationship_type={}",
+        q.get("relationship_type")
+            .map(String::as_str)
+            .unwrap_or_default()
+    );
+    pc_json(bom, StatusCode::OK, &wire::collection(items, &self_uri))
+}
+
+/// Countries where organizationRegistrationNumber is mandatory (600049) — elsewhere refused (600002).
+const REGISTRATION_COUNTRIES: &[&str] = &[
+    "AM", "AZ", "BY", "HU", "KZ", "KG", "MD", "RU", "TJ", "UZ", "UA",
+];
+/// Countries where phoneNumber is mandatory (600051).
+const PHONE_COUNTRIES: &[&str] = &[
+    "AM", "AZ", "BY", "HU", "KZ", "KG", "MD", "RU", "TJ", "UZ", "UA", "IN", "BR", "ZA", "PL", "AE",
+    "SA", "TR", "TH", "VN",
+];
+
+/// Request bodies are accepted in PascalCase too: normalise every key to camelCase.
+fn camel_keys(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut chars = k.chars();
+                    let key = match chars.next() {
+                        Some(first) => first.to_lowercase().collect::<String>() + chars.as_str(),
+                        None => k,
+                    };
+                    (key, camel_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_keys).collect()),
+        other => other,
+    }
+}
+
+struct Invalid {
+    status: StatusCode,
+    code: i64,
+    description: String,
+}
+
+fn invalid(code: i64, description: impl Into<String>) -> Invalid {
+    Invalid {
+        status: StatusCode::BAD_REQUEST,
+        code,
+        description: description.into(),
+    }
+}
+
+fn text(v: &Value, path: &str, min: usize, max: usize) -> Result<String, Invalid> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part).unwrap_or(&Value::Null);
+    }
+    match cur.as_str() {
+        Some(s) if (min..=max).contains(&s.chars().count()) => Ok(s.to_string()),
+        Some(_) => Err(invalid(
+            3000,
+            format!("{path}: must be {min} to {max} characters"),
+        )),
+        None => Err(invalid(3000, format!("{path}: is required"))),
+    }
+}
+
+fn optional(v: &Value, path: &str) -> Option<String> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    cur.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// Validated customer request (field names as documented in create-a-customer).
+struct NewCustomer {
+    domain: String,
+    billing: Billing,
+    associated_partner_id: Option<String>,
+}
+
+fn validate_new_customer(v: &Value) -> Result<NewCustomer, Invalid> {
+    let domain = text(v, "companyProfile.domain", 1, 256)?.to_lowercase();
+    let prefix = domain.strip_suffix(".onmicrosoft.com").unwrap_or("");
+    if prefix.is_empty() || prefix.len() > 27 || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(invalid(
+            3000,
+            "companyProfile.domain: must be <prefix>.onmicrosoft.com with a 1-27 character alphanumeric prefix",
+        ));
+    }
+    let email = text(v, "billingProfile.email", 3, 256)?;
+    if !email.contains('@') {
+        return Err(invalid(
+            3000,
+            "billingProfile.email: must be an email address",
+        ));
+    }
+    let culture = text(v, "billingProfile.culture", 2, 10)?;
+    let language = text(v, "billingProfile.language", 2, 10)?;
+    let company_name = text(v, "billingProfile.companyName", 1, 256)?;
+    let country = text(v, "billingProfile.defaultAddress.country", 2, 2)?;
+    if !country.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(invalid(
+            3000,
+            "billingProfile.defaultAddress.country: must be an ISO-3166 alpha-2 code such as US",
+        ));
+    }
+    let address = Address {
+        first_name: text(v, "billingProfile.defaultAddress.firstName", 1, 50)?,
+        last_name: text(v, "billingProfile.defaultAddress.lastName", 1, 50)?,
+        address_line1: text(v, "billingProfile.defaultAddress.addressLine1", 1, 200)?,
+        address_line2: optional(v, "billingProfile.defaultAddress.addressLine2"),
+        city: text(v, "billingProfile.defaultAddress.city", 1, 100)?,
+        state: optional(v, "billingProfile.defaultAddress.state"),
+        region: optional(v, "billingProfile.defaultAddress.region"),
+        postal_code: optional(v, "billingProfile.defaultAddress.postalCode").unwrap_or_default(),
+        phone_number: optional(v, "billingProfile.defaultAddress.phoneNumber"),
+        country: country.clone(),
+    };
+    let registration = optional(v, "companyProfile.organizationRegistrationNumber");
+    let needs_registration = REGISTRATION_COUNTRIES.contains(&country.as_str());
+    match (&registration, needs_registration) {
+        (None, true) => {
+            return Err(invalid(
+                600049,
+                format!(
+                    "companyProfile.organizationRegistrationNumber is required for country {country}"
+                ),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(invalid(
+                600002,
+                format!(
+                    "companyProfile.organizationRegistrationNumber is not accepted for country {country}"
+                ),
+            ));
+        }
+        (Some(r), true)
+            if !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || r.len() > 50 =>
+        {
+            return Err(invalid(
+                600050,
+                "companyProfile.organizationRegistrationNumber has an invalid format",
+            ));
+        }
+        _ => {}
+    }
+    if address.phone_number.is_none() && PHONE_COUNTRIES.contains(&country.as_str()) {
+        return Err(invalid(
+            600051,
+            format!("billingProfile.defaultAddress.phoneNumber is required for country {country}"),
+        ));
+    }
+    if optional(v, "userCredentials.password").is_some() {
+        return Err(invalid(
+            3000,
+            "userCredentials.password: is not accepted; Partner Center generates the password",
+        ));
+    }
+    Ok(NewCustomer {
+        domain,
+        billing: Billing {
+            id: new_guid(),
+            email,
+            culture,
+            language,
+            company_name,
+            address,
+        },
+        associated_partner_id: optional(v, "associatedPartnerId").map(|s| s.to_lowercase()),
+    })
+}
+
+pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut inner = s.lock();
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
+    let parsed: Option<Value> = serde_json::from_slice(body).ok().map(camel_keys);
+    let indirect = parsed
+        .as_ref()
+        .is_some_and(|v| optional(v, "associatedPartnerId").is_some());
+    // Creating for an indirect reseller is App+User only.
+    let access = if indirect {
+        Access::UserOnly
+    } else {
+        Access::AppOrUser
+    };
+    let caller = caller!(inner, s, headers, access);
+    let bom = inner.settings.bom;
+    let request_id = headers
+        .get("MS-RequestId")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(rid) = &request_id
+        && let Some(previous) = inner
+            .created_by_request
+            .get(&(caller.tenant.clone(), rid.clone()))
+    {
+        return pc_json(bom, StatusCode::CREATED, previous);
+    }
+    let Some(v) = parsed else {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The request body must be a JSON Customer object.",
+        );
+    };
+    let result = (|| {
+        let new = validate_new_customer(&v)?;
+        let partner = inner
+            .partner(&caller.tenant)
+            .expect("authorized tenant exists");
+        if let Some(ap) = &new.associated_partner_id
+            && !(partner.partner_type == PartnerType::IndirectProvider
+                && partner
+                    .resellers
+                    .iter()
+                    .any(|r| r.id.eq_ignore_ascii_case(ap)))
+        {
+            return Err(invalid(
+                2204,
+                format!(
+                    "associatedPartnerId: {ap} is not an indirect reseller associated with this partner"
+                ),
+            ));
+        }
+        if partner.sandbox && partner.customers.len() >= SANDBOX_CUSTOMER_QUOTA {
+            return Err(invalid(800018, "The sandbox limit has been met"));
+        }
+        if inner.domain_taken(&new.domain) {
+            return Err(Invalid {
+                status: StatusCode::CONFLICT,
+                code: 3000,
+                description: format!(
+                    "companyProfile.domain: the domain {} is already in use; choose another prefix",
+                    new.domain
+                ),
+            });
+        }
+        Ok(new)
+    })();
+    let new = match result {
+        Ok(n) => n,
+        Err(e) => return pc_error(bom, e.status, e.code, &e.description),
+    };
+    let id = new_guid();
+    let customer = Customer {
+        commerce_id: new_guid(),
+        company_name: new.billing.company_name.clone(),
+        domain: new.domain.clone(),
+        relationship: "reseller".into(),
+        associated_partner_id: new.associated_partner_id,
+        billing: new.billing,
+        etag: new_guid(),
+        generated: false,
+        id,
+    };
+    let mut response = wire::customer_full(&customer);
+    // The documented create response reports relationshipToPartner "none" and the new admin's credentials.
+    response["relationshipToPartner"] = json!("none");
+    response["userCredentials"] = json!({"userName": "admin", "password": generated_password()});
+    inner
+        .partner_mut(&caller.tenant)
+        .expect("authorized tenant exists")
+        .customers
+        .push(customer);
+    if let Some(rid) = request_id {
+        inner
+            .created_by_request
+            .insert((caller.tenant, rid), response.clone());
+    }
+    pc_json(bom, StatusCode::CREATED, &response)
+}
+
+fn generated_password() -> String {
+    let n: u64 = rand::random();
+    format!("Pw{n:016x}!")
+}
+
+/// Any other path: the emulator does not model it.
+pub async fn not_modeled(State(s): State<Shared>) -> Response {
+    let bom = s.lock().settings.bom;
+    pc_error(
+        bom,
+        StatusCode::NOT_FOUND,
+        1000,
+        "The emulator does not model this resource.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pascal_case_keys_are_normalised() {
+        let v = camel_keys(
+            json!({"CompanyProfile": {"Domain": "x"}, "BillingProfile": {"DefaultAddress": {"Country": "US"}}}),
+        );
+        assert_eq!(v["companyProfile"]["domain"], "x");
+        assert_eq!(v["billingProfile"]["defaultAddress"]["country"], "US");
+    }
+
+    fn body(country: &str, extra: Value) -> Value {
+        let mut v = json!({"companyProfile":{"domain":"wingtip123.onmicrosoft.com"},
+            "billingProfile":{"email":"it@wingtip.com","culture":"en-US","language":"en","companyName":"Wingtip Toys",
+              "defaultAddress":{"firstName":"Gena","lastName":"Soto","addressLine1":"1 Microsoft Way","city":"Redmond",
+                "state":"WA","postalCode":"98052","country":country}}});
+        if let Value::Object(m) = extra {
+            for (k, val) in m {
+                let (a, b) = k.split_once('.').unwrap();
+                v[a][b] = val;
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn create_validation_table() {
+        let cases: Vec<(Value, Option<i64>)> = vec![
+            (body("US", json!({})), None),
+            (
+                body("US", json!({"companyProfile.domain": "bad domain"})),
+                Some(3000),
+            ),
+            (
+                body("US", json!({"billingProfile.email": null})),
+                Some(3000),
+            ),
+            (body("USA", json!({})), Some(3000)),
+            (body("RU", json!({})), Some(600049)),
+            (
+                body(
+                    "US",
+                    json!({"companyProfile.organizationRegistrationNumber": "123"}),
+                ),
+                Some(600002),
+            ),
+            (
+                body(
+                    "HU",
+                    json!({"companyProfile.organizationRegistrationNumber": "12$"}),
+                ),
+                Some(600050),
+            ),
+            (body("IN", json!({})), Some(600051)),
+        ];
+        for (v, want) in cases {
+            let got = validate_new_customer(&v).err().map(|e| e.code);
+            assert_eq!(got, want, "{v}");
+        }
+    }
+}

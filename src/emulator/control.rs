@@ -1,0 +1,285 @@
+//! Control API under `/_emulator` for tests and the demo (not part of Partner Center): request
+//! log, faults, refresh-token revocation and re-consent, clock, partner patches, health.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::faults::{Fault, FaultSpec};
+use super::fixtures::{PartnerType, ResellerFixture, is_guid};
+use super::login::new_refresh_token;
+use super::state::{EmulatorState, RefreshState, generated_customers};
+
+type Shared = Arc<EmulatorState>;
+
+fn bad_request(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": message.into()})),
+    )
+        .into_response()
+}
+
+fn not_found(message: impl Into<String>) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": message.into()})),
+    )
+        .into_response()
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("request body: {e}")))
+}
+
+pub async fn healthz() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+pub async fn list_requests(
+    State(s): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let since = match q.get("since").map(|v| v.parse::<u64>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return bad_request("since: must be a sequence number (integer)"),
+    };
+    let inner = s.lock();
+    let entries: Vec<_> = inner
+        .log
+        .iter()
+        .filter(|e| e.seq > since)
+        .cloned()
+        .collect();
+    Json(entries).into_response()
+}
+
+pub async fn clear_requests(State(s): State<Shared>) -> Response {
+    s.lock().log.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+pub async fn list_faults(State(s): State<Shared>) -> Response {
+    Json(s.lock().faults.clone()).into_response()
+}
+
+pub async fn add_fault(State(s): State<Shared>, body: Bytes) -> Response {
+    let spec: FaultSpec = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(msg) = spec.validate() {
+        return bad_request(msg);
+    }
+    let mut inner = s.lock();
+    let id = inner.next_fault_id;
+    inner.next_fault_id += 1;
+    inner.faults.push(Fault { id, spec });
+    (StatusCode::CREATED, Json(json!({"id": id}))).into_response()
+}
+
+pub async fn clear_faults(State(s): State<Shared>) -> Response {
+    s.lock().faults.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RevokeRequest {
+    tenant_id: String,
+    upn: Option<String>,
+}
+
+pub async fn revoke_refresh_tokens(State(s): State<Shared>, body: Bytes) -> Response {
+    let req: RevokeRequest = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let tenant = req.tenant_id.to_lowercase();
+    let mut inner = s.lock();
+    if inner.partner(&tenant).is_none() {
+        return not_found(format!("tenantId: no partner {tenant} in the fixtures"));
+    }
+    let mut revoked = 0;
+    for rt in inner.refresh_tokens.values_mut() {
+        if rt.tenant == tenant
+            && req
+                .upn
+                .as_deref()
+                .is_none_or(|u| u.eq_ignore_ascii_case(&rt.upn))
+        {
+            rt.state = RefreshState::Revoked;
+            revoked += 1;
+        }
+    }
+    Json(json!({"revoked": revoked})).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConsentRequest {
+    tenant_id: String,
+    upn: String,
+    client_id: Option<String>,
+}
+
+/// A fresh consent, as if the admin re-ran the consent flow.
+pub async fn issue_refresh_token(State(s): State<Shared>, body: Bytes) -> Response {
+    let req: ConsentRequest = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let tenant = req.tenant_id.to_lowercase();
+    let now = s.clock.now();
+    let mut inner = s.lock();
+    let Some(partner) = inner.partner(&tenant) else {
+        return not_found(format!("tenantId: no partner {tenant} in the fixtures"));
+    };
+    let Some(user) = partner
+        .users
+        .iter()
+        .find(|u| u.upn.eq_ignore_ascii_case(&req.upn))
+    else {
+        return not_found(format!("upn: no user {} in partner {tenant}", req.upn));
+    };
+    let upn = user.upn.clone();
+    let client_id = match req.client_id {
+        Some(c) => {
+            let c = c.to_lowercase();
+            if !partner.apps.iter().any(|a| a.client_id == c) {
+                return not_found(format!(
+                    "clientId: no app {c} registered in partner {tenant}"
+                ));
+            }
+            c
+        }
+        None => match partner.apps.first() {
+            Some(a) => a.client_id.clone(),
+            None => return bad_request(format!("clientId: partner {tenant} has no apps")),
+        },
+    };
+    let token = new_refresh_token(&mut inner, now, &tenant, &upn, &client_id);
+    Json(json!({"refreshToken": token})).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceRequest {
+    seconds: i64,
+}
+
+pub async fn advance_clock(State(s): State<Shared>, body: Bytes) -> Response {
+    let req: AdvanceRequest = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if req.seconds < 0 {
+        return bad_request("seconds: must be >= 0; the emulator clock only moves forward");
+    }
+    let now = s.clock.advance(req.seconds);
+    Json(json!({"now": now.to_string()})).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UserPatch {
+    upn: String,
+    mfa: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PartnerPatch {
+    country: Option<String>,
+    partner_type: Option<PartnerType>,
+    sandbox: Option<bool>,
+    indirect_resellers: Option<Vec<ResellerFixture>>,
+    generated_customers: Option<usize>,
+    users: Option<Vec<UserPatch>>,
+}
+
+pub async fn patch_partner(
+    State(s): State<Shared>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Response {
+    let patch: PartnerPatch = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let tenant = tenant.to_lowercase();
+    let mut inner = s.lock();
+    let Some(partner) = inner.partner_mut(&tenant) else {
+        return not_found(format!("tenantId: no partner {tenant} in the fixtures"));
+    };
+    // Validate everything before changing anything.
+    if let Some(c) = &patch.country
+        && (c.len() != 2 || !c.chars().all(|x| x.is_ascii_uppercase()))
+    {
+        return bad_request("country: must be an ISO-3166 alpha-2 code in capitals, e.g. DE");
+    }
+    if let Some(users) = &patch.users {
+        for (i, u) in users.iter().enumerate() {
+            if !partner
+                .users
+                .iter()
+                .any(|x| x.upn.eq_ignore_ascii_case(&u.upn))
+            {
+                return bad_request(format!("users[{i}].upn: no user {} in this partner", u.upn));
+            }
+        }
+    }
+    if let Some(resellers) = &patch.indirect_resellers {
+        for (i, r) in resellers.iter().enumerate() {
+            if !is_guid(&r.id) {
+                return bad_request(format!("indirectResellers[{i}].id: must be a GUID"));
+            }
+        }
+    }
+    let new_type = patch.partner_type.unwrap_or(partner.partner_type);
+    let resellers_after = patch
+        .indirect_resellers
+        .as_ref()
+        .unwrap_or(&partner.resellers);
+    if new_type != PartnerType::IndirectProvider && !resellers_after.is_empty() {
+        return bad_request(
+            "indirectResellers: only an IndirectProvider has indirect resellers; set partnerType: IndirectProvider or send an empty list",
+        );
+    }
+    if let Some(c) = patch.country {
+        partner.country = c;
+    }
+    partner.partner_type = new_type;
+    if let Some(sb) = patch.sandbox {
+        partner.sandbox = sb;
+    }
+    if let Some(r) = patch.indirect_resellers {
+        partner.resellers = r;
+    }
+    if let Some(n) = patch.generated_customers {
+        partner.customers.retain(|c| !c.generated);
+        let generated = generated_customers(&partner.tenant_id, &partner.country, n);
+        partner.customers.extend(generated);
+    }
+    for u in patch.users.unwrap_or_default() {
+        if let (Some(user), Some(mfa)) = (
+            partner
+                .users
+                .iter_mut()
+                .find(|x| x.upn.eq_ignore_ascii_case(&u.upn)),
+            u.mfa,
+        ) {
+            user.mfa = mfa;
+        }
+    }
+    Json(json!({"tenantId": tenant, "customers": partner.customers.len()})).into_response()
+}
