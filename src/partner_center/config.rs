@@ -149,11 +149,17 @@ impl ConnectionSettings {
                     ));
                 }
                 if url.cannot_be_a_base() || url.host_str().is_none() {
-                    return Err(PartnerCenterError::config(field, "must be an absolute URL with a host"));
+                    return Err(PartnerCenterError::config(
+                        field,
+                        "must be an absolute URL with a host",
+                    ));
                 }
             }
         }
-        for (field, value) in [("applicationName", &self.application_name), ("locale", &self.locale)] {
+        for (field, value) in [
+            ("applicationName", &self.application_name),
+            ("locale", &self.locale),
+        ] {
             if reqwest::header::HeaderValue::from_str(value).is_err() {
                 return Err(PartnerCenterError::config(
                     field,
@@ -225,9 +231,21 @@ mod tests {
     #[test]
     fn hosts_per_cloud() {
         let cases = [
-            (Cloud::Global, "api.partnercenter.microsoft.com", "login.microsoftonline.com"),
-            (Cloud::USGov, "api.partnercenter.microsoft.com", "login.microsoftonline.us"),
-            (Cloud::China, "partner.partnercenterapi.microsoftonline.cn", "login.chinacloudapi.cn"),
+            (
+                Cloud::Global,
+                "api.partnercenter.microsoft.com",
+                "login.microsoftonline.com",
+            ),
+            (
+                Cloud::USGov,
+                "api.partnercenter.microsoft.com",
+                "login.microsoftonline.us",
+            ),
+            (
+                Cloud::China,
+                "partner.partnercenterapi.microsoftonline.cn",
+                "login.chinacloudapi.cn",
+            ),
         ];
         for (cloud, api, login) in cases {
             let ep = cloud_endpoints(cloud);
@@ -243,7 +261,10 @@ mod tests {
         let mut s = ConnectionSettings::new("t", Cloud::China, AuthMode::AppOnly);
         assert_eq!(s.effective_endpoints(), cloud_endpoints(Cloud::China));
         let local = Url::parse("http://127.0.0.1:8085").unwrap();
-        s.endpoints = Some(Endpoints { partner_center: local.clone(), login: local.clone() });
+        s.endpoints = Some(Endpoints {
+            partner_center: local.clone(),
+            login: local.clone(),
+        });
         assert_eq!(s.effective_endpoints().partner_center, local);
         assert_eq!(s.effective_endpoints().login, local);
     }
@@ -251,10 +272,19 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         let cases: Vec<(Box<dyn Fn(&mut ConnectionSettings)>, &str)> = vec![
-            (Box::new(|s| s.partner_tenant_id = " ".into()), "partnerTenantId"),
-            (Box::new(|s| s.partner_tenant_id = "a/b".into()), "partnerTenantId"),
+            (
+                Box::new(|s| s.partner_tenant_id = " ".into()),
+                "partnerTenantId",
+            ),
+            (
+                Box::new(|s| s.partner_tenant_id = "a/b".into()),
+                "partnerTenantId",
+            ),
             (Box::new(|s| s.locale = "en\nUS".into()), "locale"),
-            (Box::new(|s| s.application_name = "x\u{7f}".into()), "applicationName"),
+            (
+                Box::new(|s| s.application_name = "x\u{7f}".into()),
+                "applicationName",
+            ),
             (
                 Box::new(|s| {
                     s.endpoints = Some(Endpoints {
@@ -287,12 +317,27 @@ mod tests {
         creds.validate(AuthMode::AppOnly).unwrap();
         let err = creds.validate(AuthMode::AppPlusUser).unwrap_err();
         assert!(err.to_string().contains("refreshToken"));
-        let with_rt = Credentials { refresh_token: Some(SecretString::from("rt-xyz-123")), ..creds.clone() };
+        let with_rt = Credentials {
+            refresh_token: Some(SecretString::from("rt-xyz-123")),
+            ..creds.clone()
+        };
         with_rt.validate(AuthMode::AppPlusUser).unwrap();
         let dbg = format!("{with_rt:?}");
-        assert!(!dbg.contains("s3cr3t-value") && !dbg.contains("rt-xyz-123"), "{dbg}");
+        assert!(
+            !dbg.contains("s3cr3t-value") && !dbg.contains("rt-xyz-123"),
+            "{dbg}"
+        );
         assert!(dbg.contains("app-1"));
-        let empty = Credentials { client_secret: SecretString::from(""), ..creds };
-        assert!(empty.validate(AuthMode::AppOnly).unwrap_err().to_string().contains("clientSecret"));
+        let empty = Credentials {
+            client_secret: SecretString::from(""),
+            ..creds
+        };
+        assert!(
+            empty
+                .validate(AuthMode::AppOnly)
+                .unwrap_err()
+                .to_string()
+                .contains("clientSecret")
+        );
     }
 }

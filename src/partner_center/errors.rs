@@ -19,9 +19,13 @@ pub enum PartnerCenterError {
 
     #[error("the refresh token has expired; re-run the consent flow: {detail}")]
     ConsentExpired { detail: String },
-    #[error("the refresh token was revoked or consent was removed; re-run the consent flow: {detail}")]
+    #[error(
+        "the refresh token was revoked or consent was removed; re-run the consent flow: {detail}"
+    )]
     ConsentRevoked { detail: String },
-    #[error("multi-factor authentication is required (the user token carries no MFA claim): {detail}")]
+    #[error(
+        "multi-factor authentication is required (the user token carries no MFA claim): {detail}"
+    )]
     MfaRequired { detail: String },
     #[error("the client id or refresh token does not belong to this tenant/app: {detail}")]
     WrongTenantOrClient { detail: String },
@@ -43,11 +47,19 @@ pub enum PartnerCenterError {
     #[error("the sandbox quota has been reached (code 800018): {description}")]
     SandboxLimitReached { description: String },
     #[error("request rejected (HTTP {status}, code {code}): {description}")]
-    Rejected { status: u16, code: String, description: String },
+    Rejected {
+        status: u16,
+        code: String,
+        description: String,
+    },
     #[error("throttled by Partner Center (HTTP 429); retry after {}", fmt_retry(.retry_after))]
     Throttled { retry_after: Option<Duration> },
     #[error("Partner Center server error (HTTP {status}, code {code}): {description}")]
-    Server { status: u16, code: String, description: String },
+    Server {
+        status: u16,
+        code: String,
+        description: String,
+    },
     #[error("timed out waiting for {what}")]
     Timeout { what: String },
     #[error("network error talking to {what}: {detail}")]
@@ -69,7 +81,10 @@ fn fmt_retry(d: &Option<Duration>) -> String {
 
 impl PartnerCenterError {
     pub fn config(field: &str, message: &str) -> Self {
-        PartnerCenterError::InvalidConfiguration { field: field.to_string(), message: message.to_string() }
+        PartnerCenterError::InvalidConfiguration {
+            field: field.to_string(),
+            message: message.to_string(),
+        }
     }
 
     /// Stable CamelCase reason, usable as a Kubernetes condition reason.
@@ -105,7 +120,11 @@ impl PartnerCenterError {
         use PartnerCenterError::*;
         matches!(
             self,
-            Throttled { .. } | Server { .. } | Timeout { .. } | Network { .. } | PersistFailed { .. }
+            Throttled { .. }
+                | Server { .. }
+                | Timeout { .. }
+                | Network { .. }
+                | PersistFailed { .. }
         )
     }
 
@@ -129,23 +148,59 @@ impl PartnerCenterError {
         use PartnerCenterError::*;
         let r = |s: String| redact_text(s, secrets);
         match self {
-            InvalidConfiguration { field, message } => InvalidConfiguration { field, message: r(message) },
+            InvalidConfiguration { field, message } => InvalidConfiguration {
+                field,
+                message: r(message),
+            },
             ConsentExpired { detail } => ConsentExpired { detail: r(detail) },
             ConsentRevoked { detail } => ConsentRevoked { detail: r(detail) },
             MfaRequired { detail } => MfaRequired { detail: r(detail) },
             WrongTenantOrClient { detail } => WrongTenantOrClient { detail: r(detail) },
             InvalidClientSecret { detail } => InvalidClientSecret { detail: r(detail) },
-            TokenRequestFailed { error, detail } => TokenRequestFailed { error: r(error), detail: r(detail) },
+            TokenRequestFailed { error, detail } => TokenRequestFailed {
+                error: r(error),
+                detail: r(detail),
+            },
             WrongAudience { detail } => WrongAudience { detail: r(detail) },
             AppOnlyNotAllowed { detail } => AppOnlyNotAllowed { detail: r(detail) },
             Unauthorized { detail } => Unauthorized { detail: r(detail) },
-            Forbidden { code, description } => Forbidden { code, description: r(description) },
-            NotFound { code, description } => NotFound { code, description: r(description) },
-            SandboxLimitReached { description } => SandboxLimitReached { description: r(description) },
-            Rejected { status, code, description } => Rejected { status, code, description: r(description) },
-            Server { status, code, description } => Server { status, code, description: r(description) },
-            Network { what, detail } => Network { what, detail: r(detail) },
-            Decode { what, detail } => Decode { what, detail: r(detail) },
+            Forbidden { code, description } => Forbidden {
+                code,
+                description: r(description),
+            },
+            NotFound { code, description } => NotFound {
+                code,
+                description: r(description),
+            },
+            SandboxLimitReached { description } => SandboxLimitReached {
+                description: r(description),
+            },
+            Rejected {
+                status,
+                code,
+                description,
+            } => Rejected {
+                status,
+                code,
+                description: r(description),
+            },
+            Server {
+                status,
+                code,
+                description,
+            } => Server {
+                status,
+                code,
+                description: r(description),
+            },
+            Network { what, detail } => Network {
+                what,
+                detail: r(detail),
+            },
+            Decode { what, detail } => Decode {
+                what,
+                detail: r(detail),
+            },
             PersistFailed { detail } => PersistFailed { detail: r(detail) },
             e @ (Throttled { .. } | Timeout { .. }) => e,
         }
@@ -228,7 +283,12 @@ impl ApiFault {
     }
 
     fn text(&self) -> String {
-        truncate(self.description.as_deref().or(self.message.as_deref()).unwrap_or(""))
+        truncate(
+            self.description
+                .as_deref()
+                .or(self.message.as_deref())
+                .unwrap_or(""),
+        )
     }
 }
 
@@ -241,28 +301,54 @@ pub fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Par
     let description = fault.text();
     match status {
         401 => match code.as_str() {
-            "900421" => MfaRequired { detail: with_code(&code, &description) },
-            "900420" => WrongAudience { detail: with_code(&code, &description) },
-            _ => Unauthorized { detail: with_code(&code, &description) },
+            "900421" => MfaRequired {
+                detail: with_code(&code, &description),
+            },
+            "900420" => WrongAudience {
+                detail: with_code(&code, &description),
+            },
+            _ => Unauthorized {
+                detail: with_code(&code, &description),
+            },
         },
-        403 if is_app_only_refusal(&description) => AppOnlyNotAllowed { detail: description },
+        403 if is_app_only_refusal(&description) => AppOnlyNotAllowed {
+            detail: description,
+        },
         403 => Forbidden { code, description },
         404 => NotFound { code, description },
-        429 => Throttled { retry_after: retry_after.or_else(|| retry_after_from_message(&description)) },
+        429 => Throttled {
+            retry_after: retry_after.or_else(|| retry_after_from_message(&description)),
+        },
         400 if code == "800018" => SandboxLimitReached { description },
-        408 | 504 => Timeout { what: format!("Partner Center (HTTP {status}: {description})") },
-        500..=599 => Server { status, code, description },
-        _ => Rejected { status, code, description },
+        408 | 504 => Timeout {
+            what: format!("Partner Center (HTTP {status}: {description})"),
+        },
+        500..=599 => Server {
+            status,
+            code,
+            description,
+        },
+        _ => Rejected {
+            status,
+            code,
+            description,
+        },
     }
 }
 
 fn with_code(code: &str, description: &str) -> String {
-    if code.is_empty() { description.to_string() } else { format!("code {code}: {description}") }
+    if code.is_empty() {
+        description.to_string()
+    } else {
+        format!("code {code}: {description}")
+    }
 }
 
 fn is_app_only_refusal(description: &str) -> bool {
     let d = description.to_ascii_lowercase().replace('\u{2019}', "'");
-    (d.contains("can't be accessed") || d.contains("cannot be accessed") || d.contains("can not be accessed"))
+    (d.contains("can't be accessed")
+        || d.contains("cannot be accessed")
+        || d.contains("can not be accessed"))
         && d.contains("application credentials")
 }
 
@@ -270,7 +356,11 @@ fn is_app_only_refusal(description: &str) -> bool {
 fn retry_after_from_message(msg: &str) -> Option<Duration> {
     let lower = msg.to_ascii_lowercase();
     let rest = &lower[lower.find("try again in")? + "try again in".len()..];
-    let digits: String = rest.trim_start().chars().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.parse().ok().map(Duration::from_secs)
 }
 
@@ -280,7 +370,10 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    v.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0).map(Duration::from_secs_f64)
+    v.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite() && *f >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 /// Entra's OAuth error body.
@@ -321,9 +414,18 @@ pub fn token_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> P
         let text = truncate(&String::from_utf8_lossy(body));
         return match status {
             429 => Throttled { retry_after },
-            408 | 504 => Timeout { what: "the token endpoint".into() },
-            500..=599 => Server { status, code: String::new(), description: text },
-            _ => TokenRequestFailed { error: format!("HTTP {status}"), detail: text },
+            408 | 504 => Timeout {
+                what: "the token endpoint".into(),
+            },
+            500..=599 => Server {
+                status,
+                code: String::new(),
+                description: text,
+            },
+            _ => TokenRequestFailed {
+                error: format!("HTTP {status}"),
+                detail: text,
+            },
         };
     };
     let detail = truncate(first_line(&e.error_description));
@@ -342,9 +444,16 @@ pub fn token_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> P
     } else if status == 429 {
         Throttled { retry_after }
     } else if status >= 500 {
-        Server { status, code: codes.first().map(|c| c.to_string()).unwrap_or_default(), description: detail }
+        Server {
+            status,
+            code: codes.first().map(|c| c.to_string()).unwrap_or_default(),
+            description: detail,
+        }
     } else {
-        TokenRequestFailed { error: truncate(&e.error), detail }
+        TokenRequestFailed {
+            error: truncate(&e.error),
+            detail,
+        }
     }
 }
 
@@ -360,7 +469,10 @@ mod tests {
     #[test]
     fn fault_code_number_or_string() {
         let cases: &[(&str, &str)] = &[
-            (r#"{"code":3000,"description":"x","data":[],"source":"PartnerFD"}"#, "3000"),
+            (
+                r#"{"code":3000,"description":"x","data":[],"source":"PartnerFD"}"#,
+                "3000",
+            ),
             (r#"{"code":"2000","description":"x"}"#, "2000"),
             (r#"{"code":null,"description":"x"}"#, ""),
             (r#"{"description":"x","extra":{"a":1}}"#, ""),
@@ -374,17 +486,57 @@ mod tests {
     #[test]
     fn api_status_mapping() {
         let cases: &[(u16, &str, &str)] = &[
-            (401, r#"{"code":900421,"description":"MFA claim missing"}"#, "MfaRequired"),
-            (401, r#"{"code":"900420","description":"audience not supported"}"#, "WrongAudience"),
+            (
+                401,
+                r#"{"code":900421,"description":"MFA claim missing"}"#,
+                "MfaRequired",
+            ),
+            (
+                401,
+                r#"{"code":"900420","description":"audience not supported"}"#,
+                "WrongAudience",
+            ),
             (401, "", "Unauthorized"),
-            (403, r#"{"code":0,"description":"This resource can't be accessed by application credentials."}"#, "AppOnlyNotAllowed"),
-            (403, r#"{"code":0,"description":"This resource can\u2019t be accessed by application credentials."}"#, "AppOnlyNotAllowed"),
-            (403, r#"{"code":"2","description":"The supplied role does not have the rights to perform the requested operation."}"#, "Forbidden"),
-            (404, r#"{"code":3000,"description":"Partner Organization could not be found","data":[],"source":"PartnerFD"}"#, "NotFound"),
-            (429, r#"{"statusCode":429,"message":"Rate limit is exceeded. Try again in 57 seconds."}"#, "Throttled"),
-            (400, r#"{"code":800018,"description":"The sandbox limit has been met"}"#, "SandboxLimitReached"),
-            (400, r#"{"code":2000,"description":"bad"}"#, "RequestRejected"),
-            (409, r#"{"code":1,"description":"exists"}"#, "RequestRejected"),
+            (
+                403,
+                r#"{"code":0,"description":"This resource can't be accessed by application credentials."}"#,
+                "AppOnlyNotAllowed",
+            ),
+            (
+                403,
+                r#"{"code":0,"description":"This resource can\u2019t be accessed by application credentials."}"#,
+                "AppOnlyNotAllowed",
+            ),
+            (
+                403,
+                r#"{"code":"2","description":"The supplied role does not have the rights to perform the requested operation."}"#,
+                "Forbidden",
+            ),
+            (
+                404,
+                r#"{"code":3000,"description":"Partner Organization could not be found","data":[],"source":"PartnerFD"}"#,
+                "NotFound",
+            ),
+            (
+                429,
+                r#"{"statusCode":429,"message":"Rate limit is exceeded. Try again in 57 seconds."}"#,
+                "Throttled",
+            ),
+            (
+                400,
+                r#"{"code":800018,"description":"The sandbox limit has been met"}"#,
+                "SandboxLimitReached",
+            ),
+            (
+                400,
+                r#"{"code":2000,"description":"bad"}"#,
+                "RequestRejected",
+            ),
+            (
+                409,
+                r#"{"code":1,"description":"exists"}"#,
+                "RequestRejected",
+            ),
             (500, "<html>oops</html>", "ServerError"),
             (503, r#"{"code":"x"}"#, "ServerError"),
             (504, "", "Timeout"),
@@ -397,14 +549,19 @@ mod tests {
 
     #[test]
     fn throttle_retry_after_header_or_message() {
-        let body = br#"{"statusCode":429,"message":"Rate limit is exceeded. Try again in 57 seconds."}"#;
+        let body =
+            br#"{"statusCode":429,"message":"Rate limit is exceeded. Try again in 57 seconds."}"#;
         assert_eq!(
             api_error(429, body, Some(Duration::from_secs(3))),
-            PartnerCenterError::Throttled { retry_after: Some(Duration::from_secs(3)) }
+            PartnerCenterError::Throttled {
+                retry_after: Some(Duration::from_secs(3))
+            }
         );
         assert_eq!(
             api_error(429, body, None),
-            PartnerCenterError::Throttled { retry_after: Some(Duration::from_secs(57)) }
+            PartnerCenterError::Throttled {
+                retry_after: Some(Duration::from_secs(57))
+            }
         );
         assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
@@ -419,20 +576,75 @@ mod tests {
             )
         };
         let cases: Vec<(u16, String, &str)> = vec![
-            (400, entra("[700082]", "AADSTS700082: The refresh token has expired due to inactivity."), "ConsentExpired"),
-            (400, entra("[50173]", "AADSTS50173: The provided grant has expired due to it being revoked."), "ConsentRevoked"),
-            (400, entra("[50076]", "AADSTS50076: you must use multi-factor authentication"), "MfaRequired"),
-            (400, entra("[50078]", "AADSTS50078: MFA expired"), "MfaRequired"),
-            (400, entra("[700016]", "AADSTS700016: Application not found in the directory"), "WrongTenantOrClient"),
-            (400, entra("[700007]", "AADSTS700007: refresh token of another client"), "WrongTenantOrClient"),
-            (401, entra("[7000215]", "AADSTS7000215: Invalid client secret provided."), "InvalidClientSecret"),
-            (400, entra("[90013]", "AADSTS90013: Invalid input"), "TokenRequestFailed"),
+            (
+                400,
+                entra(
+                    "[700082]",
+                    "AADSTS700082: The refresh token has expired due to inactivity.",
+                ),
+                "ConsentExpired",
+            ),
+            (
+                400,
+                entra(
+                    "[50173]",
+                    "AADSTS50173: The provided grant has expired due to it being revoked.",
+                ),
+                "ConsentRevoked",
+            ),
+            (
+                400,
+                entra(
+                    "[50076]",
+                    "AADSTS50076: you must use multi-factor authentication",
+                ),
+                "MfaRequired",
+            ),
+            (
+                400,
+                entra("[50078]", "AADSTS50078: MFA expired"),
+                "MfaRequired",
+            ),
+            (
+                400,
+                entra(
+                    "[700016]",
+                    "AADSTS700016: Application not found in the directory",
+                ),
+                "WrongTenantOrClient",
+            ),
+            (
+                400,
+                entra("[700007]", "AADSTS700007: refresh token of another client"),
+                "WrongTenantOrClient",
+            ),
+            (
+                401,
+                entra(
+                    "[7000215]",
+                    "AADSTS7000215: Invalid client secret provided.",
+                ),
+                "InvalidClientSecret",
+            ),
+            (
+                400,
+                entra("[90013]", "AADSTS90013: Invalid input"),
+                "TokenRequestFailed",
+            ),
             // No error_codes: the AADSTS number in the description is enough.
-            (400, r#"{"error":"invalid_grant","error_description":"AADSTS700082: expired"}"#.into(), "ConsentExpired"),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"AADSTS700082: expired"}"#.into(),
+                "ConsentExpired",
+            ),
             (503, "Service Unavailable".into(), "ServerError"),
             (429, "".into(), "Throttled"),
             (400, "not json".into(), "TokenRequestFailed"),
-            (500, entra("[]", "AADSTS90033: A transient error"), "ServerError"),
+            (
+                500,
+                entra("[]", "AADSTS90033: A transient error"),
+                "ServerError",
+            ),
         ];
         for (status, body, reason) in cases {
             let e = token_error(status, body.as_bytes(), None);
@@ -444,7 +656,12 @@ mod tests {
     fn entra_detail_keeps_first_line_only() {
         let body = r#"{"error":"invalid_grant","error_description":"AADSTS700082: expired.\r\nTrace ID: abc\r\nCorrelation ID: def","error_codes":[700082]}"#;
         let e = token_error(400, body.as_bytes(), None);
-        assert_eq!(e, PartnerCenterError::ConsentExpired { detail: "AADSTS700082: expired.".into() });
+        assert_eq!(
+            e,
+            PartnerCenterError::ConsentExpired {
+                detail: "AADSTS700082: expired.".into()
+            }
+        );
     }
 
     #[test]

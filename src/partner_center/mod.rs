@@ -1,1 +1,24 @@
 //! Microsoft Partner Center REST client.
+//!
+//! - [`config`]: clouds, hosts, endpoint overrides, credentials, timeouts
+//! - [`auth`]: Entra token requests, token cache, refresh-token rotation, JWT claims
+//! - [`errors`]: typed errors with stable condition reasons; error-body parsing
+//! - [`http`]: headers, retries, timeouts
+//! - [`paging`]: seek paging rules
+//! - [`models`]: tolerant response models
+//! - [`api`]: the [`PartnerCenterApi`] trait controllers use and its reqwest implementation
+//! - [`consent`]: authorization-code consent helpers
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod consent;
+pub mod errors;
+pub mod http;
+pub mod models;
+pub mod paging;
+
+pub use api::{PartnerCenterApi, PartnerCenterClient};
+pub use auth::{MemoryRefreshTokenSink, RefreshTokenSink, TokenClaims};
+pub use config::{ConnectionSettings, Credentials, Endpoints, Timeouts};
+pub use errors::PartnerCenterError;
