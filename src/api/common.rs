@@ -70,11 +70,15 @@ pub enum CustomerType {
 }
 
 /// `{namespace, name}` of a PartnerCenterConnection.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, kube::KubeSchema)]
 pub struct ConnectionRef {
     /// Namespace of the PartnerCenterConnection.
+    #[schemars(length(max = 63))]
+    #[x_kube(validation = super::rules::dns_label("namespace"))]
     pub namespace: String,
     /// Name of the PartnerCenterConnection.
+    #[schemars(length(max = 253))]
+    #[x_kube(validation = super::rules::dns_subdomain("name"))]
     pub name: String,
 }
 

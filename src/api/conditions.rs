@@ -1,0 +1,1 @@
+//! Helpers for `metav1.Condition` lists.
