@@ -190,7 +190,10 @@ pub fn check_connection_for_plan(
         ));
     }
     if let ConnectionOwner::Unusable(f) = owner_of(connection, hierarchy, settings) {
-        out.push(f);
+        out.push(Finding {
+            reason: f.reason,
+            message: format!("{via}: {}", f.message),
+        });
     }
     let mut diffs = Vec::new();
     if c.region != plan.region {
