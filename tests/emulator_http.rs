@@ -1,0 +1,1624 @@
+//! The emulator over raw HTTP (reqwest), checked against the documented Partner Center / Entra
+//! behaviour in /work/shared/docs/partner-center.md. Deliberately not through the project's client.
+
+use std::collections::HashSet;
+
+use partner_center_operator::emulator::{EmulatorConfig, Fixtures, RunningEmulator, start};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+const DIRECT: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+const DIRECT_APP: &str = "aaaaaaaa-1111-4000-8000-000000000001";
+const DIRECT_SECRET: &str = "secret-direct-app";
+const PROVIDER: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+const PROVIDER_APP: &str = "bbbbbbbb-1111-4000-8000-000000000002";
+const PROVIDER_SECRET: &str = "secret-provider-app";
+const RESELLER: &str = "eeeeeeee-0000-4000-8000-000000000003";
+const RESELLER_APP: &str = "eeeeeeee-1111-4000-8000-000000000003";
+const RESELLER_SECRET: &str = "secret-reseller-app";
+const PC: &str = "https://api.partnercenter.microsoft.com";
+
+const BASIC: &str = include_str!("fixtures/emulator-basic.yaml");
+
+struct Emu {
+    run: RunningEmulator,
+    http: Client,
+}
+
+impl Emu {
+    async fn new(yaml: &str) -> Emu {
+        let fixtures = Fixtures::from_yaml(yaml).expect("test fixtures are valid");
+        let run = start(EmulatorConfig {
+            fixtures,
+            bind: "127.0.0.1:0".parse().unwrap(),
+        })
+        .await
+        .expect("emulator starts");
+        partner_center_operator::tls::install_crypto_provider();
+        let http = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Emu { run, http }
+    }
+
+    async fn basic() -> Emu {
+        Emu::new(BASIC).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.run.base_url())
+    }
+
+    /// Token endpoint call; returns status and JSON.
+    async fn token(&self, authority: &str, v2: bool, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let path = if v2 {
+            "oauth2/v2.0/token"
+        } else {
+            "oauth2/token"
+        };
+        let resp = self
+            .http
+            .post(self.url(&format!("/{authority}/{path}")))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn app_token(&self, tenant: &str, app: &str, secret: &str) -> String {
+        let (status, body) = self
+            .token(
+                tenant,
+                false,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", app),
+                    ("client_secret", secret),
+                    ("resource", PC),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// (access token, new refresh token) from a v1 refresh_token grant.
+    async fn user_token(
+        &self,
+        tenant: &str,
+        app: &str,
+        secret: &str,
+        rt: &str,
+    ) -> (String, String) {
+        let (status, body) = self.refresh(tenant, app, secret, rt).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (
+            body["access_token"].as_str().unwrap().into(),
+            body["refresh_token"].as_str().unwrap().into(),
+        )
+    }
+
+    async fn refresh(
+        &self,
+        tenant: &str,
+        app: &str,
+        secret: &str,
+        rt: &str,
+    ) -> (StatusCode, Value) {
+        self.token(
+            tenant,
+            false,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", app),
+                ("client_secret", secret),
+                ("refresh_token", rt),
+                ("resource", PC),
+                ("scope", "openid"),
+            ],
+        )
+        .await
+    }
+
+    async fn direct_user(&self) -> String {
+        self.user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
+            .await
+            .0
+    }
+
+    async fn provider_user(&self) -> String {
+        self.user_token(PROVIDER, PROVIDER_APP, PROVIDER_SECRET, "rt-provider-admin")
+            .await
+            .0
+    }
+
+    /// Raw call: status, headers, body bytes.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        (
+            resp.status(),
+            resp.headers().clone(),
+            resp.bytes().await.unwrap().to_vec(),
+        )
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let (status, _, body) = self.call(Method::GET, path, Some(token), &[], None).await;
+        (status, json_body(&body))
+    }
+
+    async fn control(&self, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .request(method, self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = resp.bytes().await.unwrap();
+        (
+            status,
+            if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).unwrap()
+            },
+        )
+    }
+
+    async fn requests(&self) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(self.url("/_emulator/requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.as_array().unwrap().clone()
+    }
+
+    async fn advance(&self, seconds: i64) {
+        let (status, _) = self
+            .control(
+                Method::POST,
+                "/_emulator/clock/advance",
+                json!({"seconds": seconds}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+fn json_body(bytes: &[u8]) -> Value {
+    assert!(
+        !bytes.starts_with(b"\xEF\xBB\xBF"),
+        "BOM present although disabled"
+    );
+    if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+    }
+}
+
+fn jwt_payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).expect("JWT has three parts");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn v1_token_numbers_are_strings_and_v2_numbers_are_integers() {
+    let emu = Emu::basic().await;
+    let (status, v1) = emu
+        .token(
+            DIRECT,
+            false,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", DIRECT_APP),
+                ("client_secret", DIRECT_SECRET),
+                ("resource", PC),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for key in ["expires_in", "ext_expires_in", "expires_on", "not_before"] {
+        assert!(v1[key].is_string(), "v1 {key} must be a string: {v1}");
+    }
+    assert_eq!(v1["expires_in"], "3599");
+    assert_eq!(v1["resource"], PC);
+    assert_eq!(v1["token_type"], "Bearer");
+    assert!(
+        v1.get("refresh_token").is_none(),
+        "client_credentials returns no refresh token"
+    );
+    let app_claims = jwt_payload(v1["access_token"].as_str().unwrap());
+    assert_eq!(app_claims["tid"], DIRECT);
+    assert_eq!(app_claims["appid"], DIRECT_APP);
+    assert!(
+        app_claims.get("roles").is_some() && app_claims.get("amr").is_none(),
+        "{app_claims}"
+    );
+
+    let (status, v2) = emu
+        .token(
+            DIRECT,
+            true,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", DIRECT_APP),
+                ("client_secret", DIRECT_SECRET),
+                ("scope", "https://api.partnercenter.microsoft.com/.default"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v2["expires_in"], json!(3599));
+    assert!(v2["ext_expires_in"].is_i64());
+
+    let (status, user) = emu
+        .token(
+            DIRECT,
+            true,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", DIRECT_APP),
+                ("client_secret", DIRECT_SECRET),
+                ("refresh_token", "rt-direct-admin"),
+                (
+                    "scope",
+                    "https://api.partnercenter.microsoft.com/user_impersonation offline_access",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert!(user["expires_in"].is_i64());
+    let claims = jwt_payload(user["access_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["pwd", "mfa"]));
+    assert_eq!(claims["upn"], "admin@contosodirect.onmicrosoft.com");
+    assert_eq!(claims["aud"], PC);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3599
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_strict_mode_refuses_the_superseded_one() {
+    let emu = Emu::basic().await;
+    let (_, rt2) = emu
+        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
+        .await;
+    assert_ne!(
+        rt2, "rt-direct-admin",
+        "every grant rotates the refresh token"
+    );
+    let (_, rt3) = emu
+        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt2)
+        .await;
+    assert_ne!(rt3, rt2);
+    let (status, err) = emu.refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt2).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(err["error_codes"], json!([700082]));
+    assert!(
+        err["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS700082:")
+    );
+    for key in ["timestamp", "trace_id", "correlation_id"] {
+        assert!(err[key].is_string(), "Entra error has {key}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn non_strict_rotation_keeps_the_superseded_token_until_its_expiry() {
+    let emu = Emu::new(&BASIC.replace(
+        "strictRefreshTokenRotation: true",
+        "strictRefreshTokenRotation: false",
+    ))
+    .await;
+    let (_, rt2) = emu
+        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
+        .await;
+    let (status, _) = emu
+        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "old token still valid in non-strict mode"
+    );
+    // 90 days after the original issue, the superseded token dies while the newest one lives on.
+    emu.advance(89 * 86400).await;
+    let (_, rt_new) = emu
+        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt2)
+        .await;
+    emu.advance(2 * 86400).await;
+    let (status, err) = emu
+        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
+        .await;
+    assert_eq!(
+        (status, err["error_codes"].clone()),
+        (StatusCode::BAD_REQUEST, json!([700082]))
+    );
+    let (status, _) = emu
+        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt_new)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "sliding 90 days from the last issue"
+    );
+}
+
+#[tokio::test]
+async fn revoked_and_expired_refresh_tokens() {
+    let emu = Emu::basic().await;
+    // Expired: 90 days of inactivity.
+    emu.advance(90 * 86400 + 1).await;
+    let (status, err) = emu
+        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (err["error"].as_str(), err["error_codes"].clone()),
+        (Some("invalid_grant"), json!([700082]))
+    );
+
+    // Re-consent through the control API, then revoke.
+    let (status, consent) = emu
+        .control(
+            Method::POST,
+            "/_emulator/refresh-tokens",
+            json!({"tenantId": DIRECT, "upn": "admin@contosodirect.onmicrosoft.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let fresh = consent["refreshToken"].as_str().unwrap().to_string();
+    let (_, rotated) = emu
+        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, &fresh)
+        .await;
+    let (status, revoked) = emu
+        .control(
+            Method::POST,
+            "/_emulator/refresh-tokens/revoke",
+            json!({"tenantId": DIRECT, "upn": "admin@contosodirect.onmicrosoft.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(revoked["revoked"].as_u64().unwrap() >= 1);
+    let (status, err) = emu
+        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, &rotated)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (err["error"].as_str(), err["error_codes"].clone()),
+        (Some("invalid_grant"), json!([50173]))
+    );
+}
+
+#[tokio::test]
+async fn token_endpoint_errors_table() {
+    let emu = Emu::basic().await;
+    struct Case {
+        name: &'static str,
+        authority: &'static str,
+        form: Vec<(&'static str, &'static str)>,
+        status: StatusCode,
+        error: &'static str,
+        code: u64,
+    }
+    let cc = |app, secret| {
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", app),
+            ("client_secret", secret),
+            ("resource", PC),
+        ]
+    };
+    let rt = |app, secret, token| {
+        vec![
+            ("grant_type", "refresh_token"),
+            ("client_id", app),
+            ("client_secret", secret),
+            ("refresh_token", token),
+            ("resource", PC),
+        ]
+    };
+    let cases = vec![
+        Case {
+            name: "app of tenant B at authority A",
+            authority: DIRECT,
+            form: cc(PROVIDER_APP, PROVIDER_SECRET),
+            status: StatusCode::BAD_REQUEST,
+            error: "unauthorized_client",
+            code: 700016,
+        },
+        Case {
+            name: "unknown app",
+            authority: DIRECT,
+            form: cc("00000000-1111-4000-8000-000000000009", "x"),
+            status: StatusCode::BAD_REQUEST,
+            error: "unauthorized_client",
+            code: 700016,
+        },
+        Case {
+            name: "wrong secret",
+            authority: DIRECT,
+            form: cc(DIRECT_APP, "wrong"),
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_client",
+            code: 7000215,
+        },
+        Case {
+            name: "refresh token of tenant B at authority A",
+            authority: DIRECT,
+            form: rt(DIRECT_APP, DIRECT_SECRET, "rt-provider-admin"),
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_grant",
+            code: 700005,
+        },
+        Case {
+            name: "unknown refresh token",
+            authority: DIRECT,
+            form: rt(DIRECT_APP, DIRECT_SECRET, "garbage"),
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_grant",
+            code: 9002313,
+        },
+        Case {
+            name: "missing grant_type",
+            authority: DIRECT,
+            form: vec![("client_id", DIRECT_APP)],
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_request",
+            code: 900144,
+        },
+        Case {
+            name: "unsupported grant",
+            authority: DIRECT,
+            form: vec![
+                ("grant_type", "password"),
+                ("client_id", DIRECT_APP),
+                ("client_secret", DIRECT_SECRET),
+            ],
+            status: StatusCode::BAD_REQUEST,
+            error: "unsupported_grant_type",
+            code: 70003,
+        },
+        Case {
+            name: "unknown tenant",
+            authority: "99999999-0000-4000-8000-000000000009",
+            form: cc(DIRECT_APP, DIRECT_SECRET),
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_request",
+            code: 90002,
+        },
+    ];
+    for c in cases {
+        let (status, body) = emu.token(c.authority, false, &c.form).await;
+        assert_eq!(status, c.status, "{}: {body}", c.name);
+        assert_eq!(body["error"], c.error, "{}: {body}", c.name);
+        assert_eq!(body["error_codes"], json!([c.code]), "{}: {body}", c.name);
+    }
+}
+
+#[tokio::test]
+async fn common_authority_issues_for_the_home_tenant() {
+    let emu = Emu::basic().await;
+    for authority in ["common", "organizations", "northwinddist.onmicrosoft.com"] {
+        let token = emu
+            .app_token(authority, PROVIDER_APP, PROVIDER_SECRET)
+            .await;
+        assert_eq!(jwt_payload(&token)["tid"], PROVIDER, "{authority}");
+    }
+}
+
+#[tokio::test]
+async fn authorization_code_flow() {
+    let emu = Emu::basic().await;
+    let resp = emu
+        .http
+        .get(emu.url("/common/oauth2/authorize"))
+        .query(&[
+            ("client_id", DIRECT_APP),
+            ("response_type", "code"),
+            ("redirect_uri", "http://localhost:9999/cb"),
+            ("state", "xyz"),
+            ("login_hint", "nomfa@contosodirect.onmicrosoft.com"),
+            ("resource", PC),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with("http://localhost:9999/cb?"));
+    let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], "xyz");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", DIRECT_APP),
+        ("client_secret", DIRECT_SECRET),
+        ("code", q["code"].as_str()),
+        ("resource", PC),
+        ("redirect_uri", "http://localhost:9999/cb"),
+    ];
+    let (status, tokens) = emu.token(DIRECT, false, &form).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert!(tokens["refresh_token"].is_string());
+    let claims = jwt_payload(tokens["access_token"].as_str().unwrap());
+    assert_eq!(claims["upn"], "nomfa@contosodirect.onmicrosoft.com");
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    let (status, again) = emu.token(DIRECT, false, &form).await;
+    assert_eq!(
+        (status, again["error_codes"].clone()),
+        (StatusCode::BAD_REQUEST, json!([54005]))
+    );
+}
+
+#[tokio::test]
+async fn api_authentication_and_authorisation_table() {
+    let emu = Emu::basic().await;
+    let app = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let user = emu.direct_user().await;
+    let (nomfa, _) = emu
+        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-nomfa")
+        .await;
+    let (_, graph) = emu
+        .token(
+            DIRECT,
+            false,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", DIRECT_APP),
+                ("client_secret", DIRECT_SECRET),
+                ("resource", "https://graph.windows.net"),
+            ],
+        )
+        .await;
+    let graph = graph["access_token"].as_str().unwrap().to_string();
+    let reseller_app = emu.app_token(RESELLER, RESELLER_APP, RESELLER_SECRET).await;
+    let (reseller_user, _) = emu
+        .user_token(RESELLER, RESELLER_APP, RESELLER_SECRET, "rt-reseller-admin")
+        .await;
+
+    const APP_REFUSED: &str = "This resource can't be accessed by application credentials.";
+    let cases: Vec<(
+        &str,
+        &str,
+        Option<&str>,
+        StatusCode,
+        Option<i64>,
+        Option<&str>,
+    )> = vec![
+        (
+            "/v1/customers?size=1",
+            "no token",
+            None,
+            StatusCode::UNAUTHORIZED,
+            Some(800001),
+            None,
+        ),
+        (
+            "/v1/customers?size=1",
+            "garbage token",
+            Some("abc.def.ghi"),
+            StatusCode::UNAUTHORIZED,
+            Some(800001),
+            None,
+        ),
+        (
+            "/v1/customers?size=1",
+            "graph audience",
+            Some(&graph),
+            StatusCode::UNAUTHORIZED,
+            Some(900420),
+            None,
+        ),
+        (
+            "/v1/customers?size=1",
+            "user without mfa",
+            Some(&nomfa),
+            StatusCode::UNAUTHORIZED,
+            Some(900421),
+            None,
+        ),
+        (
+            "/v1/profiles/organization",
+            "user without mfa",
+            Some(&nomfa),
+            StatusCode::UNAUTHORIZED,
+            Some(900421),
+            None,
+        ),
+        (
+            "/v1/customers?size=1",
+            "app-only",
+            Some(&app),
+            StatusCode::OK,
+            None,
+            None,
+        ),
+        (
+            "/v1/customers?size=1",
+            "user",
+            Some(&user),
+            StatusCode::OK,
+            None,
+            None,
+        ),
+        (
+            "/v1/profiles/legalbusiness",
+            "app-only",
+            Some(&app),
+            StatusCode::OK,
+            None,
+            None,
+        ),
+        (
+            "/v1/profiles/organization",
+            "app-only",
+            Some(&app),
+            StatusCode::FORBIDDEN,
+            None,
+            Some(APP_REFUSED),
+        ),
+        (
+            "/v1/profiles/mpn",
+            "app-only",
+            Some(&app),
+            StatusCode::FORBIDDEN,
+            None,
+            Some(APP_REFUSED),
+        ),
+        (
+            "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf",
+            "app-only",
+            Some(&app),
+            StatusCode::FORBIDDEN,
+            None,
+            Some(APP_REFUSED),
+        ),
+        (
+            "/v1/profiles/organization",
+            "user",
+            Some(&user),
+            StatusCode::OK,
+            None,
+            None,
+        ),
+        (
+            "/v1/customers?size=1",
+            "indirect reseller app",
+            Some(&reseller_app),
+            StatusCode::FORBIDDEN,
+            None,
+            None,
+        ),
+        (
+            "/v1/profiles/organization",
+            "indirect reseller user",
+            Some(&reseller_user),
+            StatusCode::FORBIDDEN,
+            None,
+            None,
+        ),
+    ];
+    for (path, who, token, status, code, description) in cases {
+        let (got, headers, body) = emu.call(Method::GET, path, token, &[], None).await;
+        let body = json_body(&body);
+        assert_eq!(got, status, "{path} as {who}: {body}");
+        if let Some(code) = code {
+            assert_eq!(body["code"], json!(code), "{path} as {who}: {body}");
+            assert_eq!(body["source"], "PartnerFD");
+            assert!(body["data"].is_array());
+        }
+        if let Some(d) = description {
+            assert_eq!(body["description"], d, "{path} as {who}");
+        }
+        if got == StatusCode::UNAUTHORIZED && code == Some(800001) {
+            assert!(
+                headers.contains_key("www-authenticate"),
+                "{path} as {who}: 401 carries WWW-Authenticate"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn access_tokens_expire_with_the_emulator_clock() {
+    let emu = Emu::basic().await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    assert_eq!(
+        emu.get("/v1/customers?size=1", &token).await.0,
+        StatusCode::OK
+    );
+    emu.advance(3600).await;
+    let (status, headers, body) = emu
+        .call(Method::GET, "/v1/customers?size=1", Some(&token), &[], None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(headers.contains_key("www-authenticate"));
+    let fresh = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    assert_eq!(
+        emu.get("/v1/customers?size=1", &fresh).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn profiles_have_the_documented_shape_and_never_say_sandbox_or_partner_type() {
+    let emu = Emu::basic().await;
+    let user = emu.direct_user().await;
+    let (status, org) = emu.get("/v1/profiles/organization", &user).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(org["id"], DIRECT);
+    assert_eq!(org["tenantId"], DIRECT);
+    assert_eq!(org["companyName"], "Contoso Direct");
+    assert_eq!(org["domain"], "contosodirect.onmicrosoft.com");
+    assert_eq!(org["defaultAddress"]["country"], "DE");
+    assert_eq!(org["defaultAddress"]["city"], "Berlin");
+    assert_eq!(org["profileType"], "OrganizationProfile");
+    assert_eq!(org["links"]["self"]["uri"], "/profiles/organization");
+    assert_eq!(org["attributes"]["objectType"], "OrganizationProfile");
+    assert!(org["attributes"]["etag"].is_string());
+    for key in ["email", "language", "culture"] {
+        assert!(org[key].is_string(), "{key}");
+    }
+
+    let (_, legal) = emu
+        .get("/v1/profiles/legalbusiness?vettingVersion=Current", &user)
+        .await;
+    assert_eq!(legal["profileType"], "LegalBusinessProfile");
+    assert_eq!(legal["address"]["country"], "DE");
+    assert_eq!(legal["vettingStatus"], "authorized");
+    let (_, mpn) = emu.get("/v1/profiles/mpn", &user).await;
+    assert_eq!(
+        mpn,
+        json!({"mpnId": "1111111", "partnerName": "Contoso Direct", "profileType": "MpnProfile", "links": mpn["links"], "attributes": {"objectType": "MpnProfile"}})
+    );
+    let (_, other) = emu.get("/v1/profiles/mpn?mpnId=2222222", &user).await;
+    assert_eq!(other["partnerName"], "Northwind Distribution");
+    let (status, missing) = emu.get("/v1/profiles/mpn?mpnId=9999", &user).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["code"], json!(3000));
+    assert_eq!(
+        missing["description"],
+        "Partner Organization with partner_id 9999 could not be found"
+    );
+
+    // The sandbox indirect provider: nothing in any body names its type or sandbox status.
+    let provider = emu.provider_user().await;
+    for path in [
+        "/v1/profiles/organization",
+        "/v1/profiles/legalbusiness",
+        "/v1/profiles/mpn",
+        "/v1/customers?size=500",
+        "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf",
+    ] {
+        let (status, _, body) = emu
+            .call(Method::GET, path, Some(&provider), &[], None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let text = String::from_utf8_lossy(&body).to_lowercase();
+        for word in [
+            "sandbox",
+            "partnertype",
+            "partner_type",
+            "indirectprovider",
+            "directbill",
+        ] {
+            assert!(!text.contains(word), "{path} reveals {word}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn seek_paging_over_1200_customers() {
+    let emu = Emu::basic().await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let mut ids = HashSet::new();
+    let mut sizes = Vec::new();
+    let mut next_uris = Vec::new();
+    let (status, mut page) = emu.get("/v1/customers?size=600", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        page["links"]["self"]["uri"], "/v1/customers?size=500",
+        "page size capped at 500"
+    );
+    loop {
+        let items = page["items"].as_array().unwrap();
+        sizes.push(items.len());
+        assert_eq!(
+            page["totalCount"],
+            json!(items.len()),
+            "totalCount is the page's item count"
+        );
+        assert_eq!(page["attributes"]["objectType"], "Collection");
+        for item in items {
+            assert!(
+                ids.insert(item["id"].as_str().unwrap().to_string()),
+                "duplicate id"
+            );
+        }
+        let Some(next) = page["links"].get("next") else {
+            assert!(page.get("continuationToken").is_none());
+            break;
+        };
+        let uri = next["uri"].as_str().unwrap().to_string();
+        let header = &next["headers"][0];
+        assert_eq!(header["key"], "MS-ContinuationToken");
+        assert_eq!(header["value"], page["continuationToken"]);
+        next_uris.push(uri.clone());
+        let path = if uri.starts_with("/v1/") {
+            uri.clone()
+        } else {
+            format!("/v1{uri}")
+        };
+        let (status, _, body) = emu
+            .call(
+                Method::GET,
+                &path,
+                Some(&token),
+                &[("MS-ContinuationToken", header["value"].as_str().unwrap())],
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        page = json_body(&body);
+    }
+    assert_eq!(sizes, vec![500, 500, 200]);
+    assert_eq!(ids.len(), 1200);
+    assert_eq!(
+        next_uris,
+        vec![
+            "/v1/customers?size=500&seekOperation=Next",
+            "/customers?size=500&seekOperation=Next"
+        ]
+    );
+
+    // Exactly full last page: a next link is advertised and following it gives 400/2000.
+    let mut page = emu.get("/v1/customers?size=400", &token).await.1;
+    let mut pages = 1;
+    let end = loop {
+        let token_value = page["continuationToken"]
+            .as_str()
+            .expect("full pages advertise a next page")
+            .to_string();
+        let (status, _, body) = emu
+            .call(
+                Method::GET,
+                "/v1/customers?size=400&seekOperation=Next",
+                Some(&token),
+                &[("MS-ContinuationToken", &token_value)],
+                None,
+            )
+            .await;
+        if status != StatusCode::OK {
+            break (status, json_body(&body));
+        }
+        page = json_body(&body);
+        pages += 1;
+    };
+    assert_eq!(pages, 3);
+    assert_eq!(end.0, StatusCode::BAD_REQUEST);
+    assert_eq!(end.1["code"], json!(2000));
+
+    // Next without the header, and with a token that is not ours.
+    let (status, missing) = emu
+        .get("/v1/customers?size=400&seekOperation=Next", &token)
+        .await;
+    assert_eq!(
+        (status, missing["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(2000))
+    );
+}
+
+#[tokio::test]
+async fn list_items_lack_billing_fields_that_get_by_id_has() {
+    let emu = Emu::basic().await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let (_, page) = emu.get("/v1/customers?size=5", &token).await;
+    let item = &page["items"][0];
+    assert_eq!(item["id"], "cccccccc-0000-4000-8000-000000000001");
+    assert_eq!(item["companyProfile"]["domain"], "fabrikam.onmicrosoft.com");
+    assert_eq!(
+        item["companyProfile"]["attributes"]["objectType"],
+        "CustomerCompanyProfile"
+    );
+    assert_eq!(item["relationshipToPartner"], "reseller");
+    assert_eq!(item["attributes"]["objectType"], "Customer");
+    for absent in [
+        "billingProfile",
+        "commerceId",
+        "allowDelegatedAccess",
+        "associatedPartnerId",
+    ] {
+        assert!(
+            item.get(absent).is_none(),
+            "list item must not carry {absent}"
+        );
+    }
+    let (status, full) = emu
+        .get("/v1/customers/cccccccc-0000-4000-8000-000000000001", &token)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(full["commerceId"].is_string());
+    assert_eq!(
+        full["billingProfile"]["attributes"]["objectType"],
+        "CustomerBillingProfile"
+    );
+    assert!(full["billingProfile"]["defaultAddress"]["country"].is_string());
+    assert!(full["companyProfile"]["address"].is_object());
+    assert_eq!(
+        full["links"]["self"]["uri"],
+        "/customers/cccccccc-0000-4000-8000-000000000001"
+    );
+    assert!(full["allowDelegatedAccess"].is_boolean());
+
+    // Filter by company name prefix (size=0 as the SDK sends it).
+    let filter = url::form_urlencoded::byte_serialize(
+        br#"{"Field":"CompanyName","Value":"fabri","Operator":"starts_with"}"#,
+    )
+    .collect::<String>();
+    let (_, filtered) = emu
+        .get(&format!("/v1/customers?size=0&filter={filter}"), &token)
+        .await;
+    assert_eq!(filtered["items"].as_array().unwrap().len(), 1);
+
+    let provider = emu.app_token(PROVIDER, PROVIDER_APP, PROVIDER_SECRET).await;
+    let (status, other) = emu
+        .get(
+            "/v1/customers/cccccccc-0000-4000-8000-000000000001",
+            &provider,
+        )
+        .await;
+    assert_eq!(
+        (status, other["code"].clone()),
+        (StatusCode::FORBIDDEN, json!(20002))
+    );
+    let (status, _) = emu
+        .get("/v1/customers/12345678-0000-4000-8000-000000000000", &token)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn domain_availability_is_head_200_taken_404_free() {
+    let emu = Emu::basic().await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    for (domain, want) in [
+        ("fabrikam.onmicrosoft.com", StatusCode::OK),
+        ("FABRIKAM.onmicrosoft.com", StatusCode::OK),
+        ("northwinddist.onmicrosoft.com", StatusCode::OK),
+        ("unused-name-42.onmicrosoft.com", StatusCode::NOT_FOUND),
+    ] {
+        let (status, _, body) = emu
+            .call(
+                Method::HEAD,
+                &format!("/v1/domains/{domain}"),
+                Some(&token),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, want, "{domain}");
+        assert!(body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn relationships_only_for_the_indirect_provider() {
+    let emu = Emu::basic().await;
+    let path = "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf";
+    let (_, provider) = emu.get(path, &emu.provider_user().await).await;
+    assert_eq!(provider["totalCount"], json!(1));
+    let r = &provider["items"][0];
+    assert_eq!(r["id"], "dddddddd-0000-4000-8000-000000000001");
+    assert_eq!(
+        r["relationshipType"],
+        "is_indirect_cloud_solution_provider_of"
+    );
+    assert_eq!(r["state"], "Active");
+    assert_eq!(r["location"], "NZ");
+    assert_eq!(r["mpnId"], "4847383");
+    assert_eq!(r["attributes"]["objectType"], "PartnerRelationship");
+    let (status, direct) = emu.get(path, &emu.direct_user().await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(direct["items"], json!([]));
+    assert_eq!(direct["totalCount"], json!(0));
+}
+
+fn new_customer(domain: &str) -> Value {
+    json!({"companyProfile":{"domain": domain},
+      "billingProfile":{"email":"it@wingtip.com","culture":"en-US","language":"en","companyName":"Wingtip Toys",
+        "defaultAddress":{"firstName":"Gena","lastName":"Soto","addressLine1":"1 Microsoft Way","city":"Redmond",
+          "state":"WA","postalCode":"98052","country":"US","phoneNumber":"4255550101"}}})
+}
+
+#[tokio::test]
+async fn create_customer_is_idempotent_per_request_id_and_accepts_pascal_case() {
+    let emu = Emu::basic().await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let rid = [("MS-RequestId", "11111111-2222-4333-8444-555555555555")];
+    let (status, _, first) = emu
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&token),
+            &rid,
+            Some(new_customer("wingtip123.onmicrosoft.com")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let first = json_body(&first);
+    assert!(first["commerceId"].is_string());
+    assert_eq!(first["relationshipToPartner"], "none");
+    assert_eq!(first["userCredentials"]["userName"], "admin");
+    let (status, _, second) = emu
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&token),
+            &rid,
+            Some(new_customer("wingtip123.onmicrosoft.com")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        json_body(&second)["id"],
+        first["id"],
+        "same request id, same customer"
+    );
+    let id = first["id"].as_str().unwrap();
+    let (status, got) = emu.get(&format!("/v1/customers/{id}"), &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        got["companyProfile"]["domain"],
+        "wingtip123.onmicrosoft.com"
+    );
+    let (_, _, after) = emu
+        .call(
+            Method::HEAD,
+            "/v1/domains/wingtip123.onmicrosoft.com",
+            Some(&token),
+            &[],
+            None,
+        )
+        .await;
+    assert!(after.is_empty());
+
+    // A new request id with the same domain: the domain is taken now.
+    let (status, _, conflict) = emu
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&token),
+            &[("MS-RequestId", "99999999-2222-4333-8444-555555555555")],
+            Some(new_customer("wingtip123.onmicrosoft.com")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(json_body(&conflict)["code"], json!(3000));
+
+    let pascal = json!({"CompanyProfile":{"Domain":"pascal1.onmicrosoft.com"},
+      "BillingProfile":{"Email":"a@b.c","Culture":"en-US","Language":"en","CompanyName":"Pascal",
+        "DefaultAddress":{"FirstName":"A","LastName":"B","AddressLine1":"1 Way","City":"Oslo","Country":"NO"}}});
+    let (status, _, body) = emu
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&token),
+            &[],
+            Some(pascal),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(
+        json_body(&body)["billingProfile"]["companyName"],
+        "Pascal",
+        "responses are camelCase"
+    );
+
+    let mut missing = new_customer("missing1.onmicrosoft.com");
+    missing["billingProfile"]["defaultAddress"]["addressLine1"] = Value::Null;
+    let (status, _, body) = emu
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&token),
+            &[],
+            Some(missing),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body = json_body(&body);
+    assert_eq!(body["code"], json!(3000));
+    assert!(
+        body["description"]
+            .as_str()
+            .unwrap()
+            .contains("billingProfile.defaultAddress.addressLine1")
+    );
+}
+
+#[tokio::test]
+async fn sandbox_quota_of_75_customers() {
+    let emu = Emu::basic().await;
+    let token = emu.provider_user().await;
+    // 73 fixture customers: two more fit, the third hits the quota.
+    for (i, want) in [
+        (1, StatusCode::CREATED),
+        (2, StatusCode::CREATED),
+        (3, StatusCode::BAD_REQUEST),
+    ] {
+        let (status, _, body) = emu
+            .call(
+                Method::POST,
+                "/v1/customers",
+                Some(&token),
+                &[],
+                Some(new_customer(&format!("quota{i}x.onmicrosoft.com"))),
+            )
+            .await;
+        assert_eq!(status, want, "customer {i}");
+        if want == StatusCode::BAD_REQUEST {
+            let body = json_body(&body);
+            assert_eq!(body["code"], json!(800018));
+            assert_eq!(body["description"], "The sandbox limit has been met");
+        }
+    }
+    // The non-sandbox direct partner has no such quota (1200 customers already).
+    let direct = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let (status, _, _) = emu
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&direct),
+            &[],
+            Some(new_customer("noquota1.onmicrosoft.com")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn indirect_customer_creation_needs_app_user_and_a_known_reseller() {
+    let emu = Emu::basic().await;
+    let mut body = new_customer("indirect1.onmicrosoft.com");
+    body["associatedPartnerId"] = json!("dddddddd-0000-4000-8000-000000000001");
+    let app = emu.app_token(PROVIDER, PROVIDER_APP, PROVIDER_SECRET).await;
+    let (status, _, _) = emu
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&app),
+            &[],
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let user = emu.provider_user().await;
+    let (status, _, created) = emu
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&user),
+            &[],
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        json_body(&created)["associatedPartnerId"],
+        "dddddddd-0000-4000-8000-000000000001"
+    );
+    body["associatedPartnerId"] = json!("dddddddd-0000-4000-8000-000000000099");
+    body["companyProfile"]["domain"] = json!("indirect2.onmicrosoft.com");
+    let (status, _, _) = emu
+        .call(Method::POST, "/v1/customers", Some(&user), &[], Some(body))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn rate_limit_gives_429_with_retry_after_and_its_own_body() {
+    let emu = Emu::new(&BASIC.replace("rateLimitPerMinute: 100000", "rateLimitPerMinute: 3")).await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    for _ in 0..3 {
+        assert_eq!(
+            emu.get("/v1/customers?size=1", &token).await.0,
+            StatusCode::OK
+        );
+    }
+    let (status, headers, body) = emu
+        .call(Method::GET, "/v1/customers?size=1", Some(&token), &[], None)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    assert_eq!(
+        json_body(&body),
+        json!({"statusCode": 429, "message": format!("Rate limit is exceeded. Try again in {retry} seconds.")})
+    );
+    // Another partner tenant has its own bucket.
+    let other = emu.app_token(PROVIDER, PROVIDER_APP, PROVIDER_SECRET).await;
+    assert_eq!(
+        emu.get("/v1/customers?size=1", &other).await.0,
+        StatusCode::OK
+    );
+    // The bucket refills with (emulator) time.
+    emu.advance(retry as i64).await;
+    assert_eq!(
+        emu.get("/v1/customers?size=1", &token).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn bom_prefixes_json_bodies_when_enabled() {
+    let emu = Emu::new(&BASIC.replace("bom: false", "bom: true")).await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    for path in [
+        "/v1/customers?size=1",
+        "/v1/profiles/legalbusiness",
+        "/v1/customers/12345678-0000-4000-8000-000000000000",
+    ] {
+        let (_, _, body) = emu.call(Method::GET, path, Some(&token), &[], None).await;
+        assert!(body.starts_with(b"\xEF\xBB\xBF"), "{path}");
+        let _: Value = serde_json::from_slice(&body[3..]).expect("JSON after the BOM");
+    }
+}
+
+#[tokio::test]
+async fn request_log_records_metadata_and_never_secrets() {
+    let emu = Emu::basic().await;
+    let (access, new_rt) = emu
+        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
+        .await;
+    let headers = [
+        ("MS-RequestId", "aaaa1111-0000-4000-8000-000000000001"),
+        ("MS-CorrelationId", "bbbb2222-0000-4000-8000-000000000002"),
+        ("X-Locale", "en-US"),
+        ("MS-PartnerCenter-Application", "partner-center-operator"),
+        ("MS-Contract-Version", "v1"),
+        ("User-Agent", "emulator-test/1.0"),
+    ];
+    let (status, resp_headers, _) = emu
+        .call(
+            Method::GET,
+            "/v1/customers?size=2",
+            Some(&access),
+            &headers,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        resp_headers["ms-requestid"],
+        "aaaa1111-0000-4000-8000-000000000001"
+    );
+    assert_eq!(
+        resp_headers["ms-correlationid"],
+        "bbbb2222-0000-4000-8000-000000000002"
+    );
+
+    let log = emu.requests().await;
+    let api = log
+        .iter()
+        .find(|e| e["path"] == "/v1/customers")
+        .expect("API call logged");
+    assert_eq!(api["method"], "GET");
+    assert_eq!(api["query"], "size=2");
+    assert_eq!(api["tenantId"], DIRECT);
+    assert_eq!(api["status"], json!(200));
+    assert_eq!(api["requestId"], "aaaa1111-0000-4000-8000-000000000001");
+    assert_eq!(api["correlationId"], "bbbb2222-0000-4000-8000-000000000002");
+    assert_eq!(api["userAgent"], "emulator-test/1.0");
+    assert_eq!(api["headers"]["X-Locale"], "en-US");
+    assert_eq!(
+        api["headers"]["MS-PartnerCenter-Application"],
+        "partner-center-operator"
+    );
+    assert_eq!(api["headers"]["MS-Contract-Version"], "v1");
+    let login = log
+        .iter()
+        .find(|e| e["path"] == format!("/{DIRECT}/oauth2/token"))
+        .expect("login logged");
+    assert_eq!(login["tenantId"], DIRECT);
+    assert_eq!(login["status"], json!(200));
+
+    let text = serde_json::to_string(&log).unwrap();
+    for secret in [
+        DIRECT_SECRET,
+        "rt-direct-admin",
+        new_rt.as_str(),
+        access.as_str(),
+        "Bearer",
+    ] {
+        assert!(!text.contains(secret), "request log leaks {secret}");
+    }
+    assert!(!text.to_lowercase().contains("authorization"));
+
+    let since = log.last().unwrap()["seq"].as_u64().unwrap();
+    emu.get("/v1/profiles/legalbusiness", &access).await;
+    let v: Value = emu
+        .http
+        .get(emu.url(&format!("/_emulator/requests?since={since}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let (status, _) = emu
+        .control(Method::DELETE, "/_emulator/requests", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(emu.requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn faults_table() {
+    let emu = Emu::basic().await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    enum Want {
+        Throttled(u64),
+        Status(u16),
+        Delayed(u64),
+        Malformed,
+        Dropped,
+    }
+    let cases = [
+        (
+            json!({"kind": "throttle", "retryAfterSeconds": 7}),
+            Want::Throttled(7),
+        ),
+        (json!({"kind": "status", "status": 503}), Want::Status(503)),
+        (json!({"kind": "delay", "millis": 300}), Want::Delayed(300)),
+        (json!({"kind": "malformed"}), Want::Malformed),
+        (json!({"kind": "dropConnection"}), Want::Dropped),
+    ];
+    for (fault, want) in cases {
+        let (status, created) = emu
+            .control(Method::POST, "/_emulator/faults", json!({"match": {"tenantId": DIRECT, "pathPrefix": "/v1/customers", "method": "GET"}, "fault": fault, "count": 1}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert!(created["id"].is_u64());
+        // A non-matching request is untouched and does not consume the fault.
+        assert_eq!(
+            emu.get("/v1/profiles/legalbusiness", &token).await.0,
+            StatusCode::OK
+        );
+        let started = std::time::Instant::now();
+        let result = emu
+            .http
+            .get(emu.url("/v1/customers?size=1"))
+            .bearer_auth(&token)
+            .send()
+            .await;
+        match want {
+            Want::Throttled(n) => {
+                let resp = result.unwrap();
+                assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+                assert_eq!(resp.headers()["retry-after"], n.to_string().as_str());
+                assert_eq!(
+                    resp.json::<Value>().await.unwrap()["statusCode"],
+                    json!(429)
+                );
+            }
+            Want::Status(s) => {
+                let resp = result.unwrap();
+                assert_eq!(resp.status().as_u16(), s);
+                assert_eq!(resp.json::<Value>().await.unwrap()["code"], json!(s));
+            }
+            Want::Delayed(ms) => {
+                assert_eq!(result.unwrap().status(), StatusCode::OK);
+                assert!(
+                    started.elapsed() >= std::time::Duration::from_millis(ms),
+                    "delay applied before handling"
+                );
+            }
+            Want::Malformed => {
+                let resp = result.unwrap();
+                assert_eq!(resp.status(), StatusCode::OK);
+                assert!(serde_json::from_slice::<Value>(&resp.bytes().await.unwrap()).is_err());
+            }
+            Want::Dropped => {
+                let err = match result {
+                    Err(e) => e,
+                    Ok(resp) => resp.bytes().await.expect_err("connection must be dropped"),
+                };
+                assert!(!err.is_status(), "{err}");
+            }
+        }
+        // count: 1 — the next matching request is handled normally.
+        assert_eq!(
+            emu.get("/v1/customers?size=1", &token).await.0,
+            StatusCode::OK
+        );
+    }
+    let log = emu.requests().await;
+    let kinds: Vec<&str> = log.iter().filter_map(|e| e["fault"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec!["throttle", "status", "delay", "malformed", "dropConnection"]
+    );
+    assert!(
+        log.iter()
+            .any(|e| e["fault"] == "dropConnection" && e["status"].is_null())
+    );
+
+    // Faults apply to login paths too, and stay until cleared without a count.
+    emu.control(Method::POST, "/_emulator/faults", json!({"match": {"pathPrefix": "/common/oauth2"}, "fault": {"kind": "status", "status": 500}})).await;
+    for _ in 0..2 {
+        let (status, body) = emu
+            .token(
+                "common",
+                false,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", DIRECT_APP),
+                    ("client_secret", DIRECT_SECRET),
+                    ("resource", PC),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"], "temporarily_unavailable");
+    }
+    let (status, _) = emu
+        .control(Method::DELETE, "/_emulator/faults", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    emu.app_token("common", DIRECT_APP, DIRECT_SECRET).await;
+
+    let (status, err) = emu
+        .control(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"fault": {"kind": "explode"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(err["error"].as_str().unwrap().contains("explode"));
+}
+
+#[tokio::test]
+async fn partner_patch_changes_behaviour() {
+    let emu = Emu::basic().await;
+    let (status, _) = emu
+        .control(Method::POST, &format!("/_emulator/partners/{DIRECT}"), json!({"users": [{"upn": "admin@contosodirect.onmicrosoft.com", "mfa": false}], "generatedCustomers": 9, "country": "FR"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (no_mfa, _) = emu
+        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
+        .await;
+    let (status, body) = emu.get("/v1/customers?size=500", &no_mfa).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!(900421))
+    );
+    let app = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let (_, page) = emu.get("/v1/customers?size=500", &app).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 10);
+    let (_, legal) = emu.get("/v1/profiles/legalbusiness", &app).await;
+    assert_eq!(legal["address"]["country"], "FR");
+    let (status, err) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/partners/{DIRECT}"),
+            json!({"users": [{"upn": "ghost@x", "mfa": true}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(err["error"].as_str().unwrap().starts_with("users[0].upn"));
+    let (status, _) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/partners/{DIRECT}"),
+            json!({"bogus": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn fixture_errors_name_the_field() {
+    let cases = [
+        (
+            BASIC.replace(
+                "tenantId: aaaaaaaa-0000-4000-8000-000000000001",
+                "tenantId: not-a-guid",
+            ),
+            "partners[0].tenantId",
+        ),
+        (
+            BASIC.replace("country: NL", "country: nl"),
+            "partners[1].country",
+        ),
+        (
+            BASIC.replace(
+                "clientId: bbbbbbbb-1111-4000-8000-000000000002",
+                "clientId: aaaaaaaa-1111-4000-8000-000000000001",
+            ),
+            "partners[1].apps[0].clientId",
+        ),
+        (
+            BASIC.replace("partnerType: IndirectProvider", "partnerType: DirectBill"),
+            "partners[1].indirectResellers",
+        ),
+        (
+            BASIC.replace("partnerType: DirectBill", "partnerType: Distributor"),
+            "Distributor",
+        ),
+    ];
+    for (yaml, field) in cases {
+        let err = Fixtures::from_yaml(&yaml).expect_err(field).to_string();
+        assert!(err.contains(field), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn control_healthz_and_shutdown() {
+    let emu = Emu::basic().await;
+    let resp = emu
+        .http
+        .get(emu.url("/_emulator/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let url = emu.url("/_emulator/healthz");
+    let http = emu.http.clone();
+    emu.run.shutdown().await;
+    assert!(
+        http.get(url).send().await.is_err(),
+        "listener closed after shutdown"
+    );
+}
