@@ -437,7 +437,7 @@ pub fn token_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> P
         ConsentRevoked { detail }
     } else if has(50076) || has(50078) || has(50079) {
         MfaRequired { detail }
-    } else if has(700016) || has(700007) || has(90002) || has(700003) {
+    } else if has(700016) || has(700007) || has(700005) || has(90002) || has(700003) {
         WrongTenantOrClient { detail }
     } else if has(7000215) || has(7000222) {
         InvalidClientSecret { detail }
@@ -616,6 +616,11 @@ mod tests {
             (
                 400,
                 entra("[700007]", "AADSTS700007: refresh token of another client"),
+                "WrongTenantOrClient",
+            ),
+            (
+                400,
+                entra("[700005]", "AADSTS700005: intended for another tenant"),
                 "WrongTenantOrClient",
             ),
             (
