@@ -741,15 +741,17 @@ fn inherited_overrides_nearest_ancestor_wins_own_override_wins() {
         conn("ns-a", "a-eur", "EUR Direct Production"),
         conn("ns-a1", "a1-eur", "EUR Direct Production"),
     ];
+    // (reseller, source, inherited from, connection)
+    type Expect = (
+        &'static str,
+        PlanSource,
+        Option<&'static str>,
+        (&'static str, &'static str),
+    );
     struct Case {
         name: &'static str,
         overrides: &'static [(&'static str, &'static str, &'static str)],
-        expect: &'static [(
-            &'static str,
-            PlanSource,
-            Option<&'static str>,
-            (&'static str, &'static str),
-        )],
+        expect: &'static [Expect],
     }
     let cases = [
         Case {
