@@ -617,6 +617,7 @@ async fn api_authentication_and_authorisation_table() {
         .await;
 
     const APP_REFUSED: &str = "This resource can't be accessed by application credentials.";
+    #[allow(clippy::type_complexity)] // path, caller, token, status, code, description
     let cases: Vec<(
         &str,
         &str,

@@ -46,6 +46,10 @@ fn unauthorized(bom: bool, description: &str) -> Response {
     resp
 }
 
+fn unauthorized_boxed(bom: bool, description: &str) -> Box<Response> {
+    Box::new(unauthorized(bom, description))
+}
+
 /// Bearer token of a request (also used by the request log to attribute the tenant).
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -62,19 +66,20 @@ fn authorize(
     now: Timestamp,
     headers: &HeaderMap,
     access: Access,
-) -> Result<Caller, Response> {
+) -> Result<Caller, Box<Response>> {
     let bom = inner.settings.bom;
-    let token = bearer(headers).ok_or_else(|| unauthorized(bom, "Partner token is missing."))?;
+    let token =
+        bearer(headers).ok_or_else(|| unauthorized_boxed(bom, "Partner token is missing."))?;
     let record = inner
         .access_tokens
         .get(token)
         .cloned()
-        .ok_or_else(|| unauthorized(bom, "The access token is invalid."))?;
+        .ok_or_else(|| unauthorized_boxed(bom, "The access token is invalid."))?;
     if now >= record.expires {
-        return Err(unauthorized(bom, "The access token has expired."));
+        return Err(Box::new(unauthorized(bom, "The access token has expired.")));
     }
     if record.audience.trim_end_matches('/') != PARTNER_CENTER_RESOURCE {
-        return Err(pc_error(
+        return Err(Box::new(pc_error(
             bom,
             StatusCode::UNAUTHORIZED,
             900420,
@@ -82,34 +87,39 @@ fn authorize(
                 "The audience '{}' is no longer supported. Request a token for the resource {PARTNER_CENTER_RESOURCE}.",
                 record.audience
             ),
-        ));
+        )));
     }
     let partner_type = inner
         .partner(&record.tenant)
         .map(|p| p.partner_type)
-        .ok_or_else(|| unauthorized(bom, "The access token is invalid."))?;
+        .ok_or_else(|| unauthorized_boxed(bom, "The access token is invalid."))?;
     let app_only = record.upn.is_none();
     if !app_only && !record.mfa {
-        return Err(pc_error(
+        return Err(Box::new(pc_error(
             bom,
             StatusCode::UNAUTHORIZED,
             900421,
             "Multi-factor authentication is required. The access token does not contain the MFA claim (amr: mfa).",
-        ));
+        )));
     }
     if let Err(retry_after) = inner.take_rate_token(&record.tenant, now) {
-        return Err(wire::throttled(retry_after));
+        return Err(Box::new(wire::throttled(retry_after)));
     }
     if partner_type == PartnerType::IndirectReseller {
-        return Err(pc_error(bom, StatusCode::FORBIDDEN, 403, ROLE_REFUSED));
+        return Err(Box::new(pc_error(
+            bom,
+            StatusCode::FORBIDDEN,
+            403,
+            ROLE_REFUSED,
+        )));
     }
     if access == Access::UserOnly && app_only {
-        return Err(pc_error(
+        return Err(Box::new(pc_error(
             bom,
             StatusCode::FORBIDDEN,
             403,
             APP_CREDENTIALS_REFUSED,
-        ));
+        )));
     }
     Ok(Caller {
         tenant: record.tenant,
@@ -120,7 +130,7 @@ macro_rules! caller {
     ($inner:expr, $state:expr, $headers:expr, $access:expr) => {
         match authorize(&mut $inner, $state.clock.now(), &$headers, $access) {
             Ok(c) => c,
-            Err(resp) => return resp,
+            Err(resp) => return *resp,
         }
     };
 }

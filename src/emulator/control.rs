@@ -36,8 +36,8 @@ fn not_found(message: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("request body: {e}")))
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| Box::new(bad_request(format!("request body: {e}"))))
 }
 
 pub async fn healthz() -> Response {
@@ -75,7 +75,7 @@ pub async fn list_faults(State(s): State<Shared>) -> Response {
 pub async fn add_fault(State(s): State<Shared>, body: Bytes) -> Response {
     let spec: FaultSpec = match parse(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(msg) = spec.validate() {
         return bad_request(msg);
@@ -102,7 +102,7 @@ struct RevokeRequest {
 pub async fn revoke_refresh_tokens(State(s): State<Shared>, body: Bytes) -> Response {
     let req: RevokeRequest = match parse(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let tenant = req.tenant_id.to_lowercase();
     let mut inner = s.lock();
@@ -136,7 +136,7 @@ struct ConsentRequest {
 pub async fn issue_refresh_token(State(s): State<Shared>, body: Bytes) -> Response {
     let req: ConsentRequest = match parse(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let tenant = req.tenant_id.to_lowercase();
     let now = s.clock.now();
@@ -180,7 +180,7 @@ struct AdvanceRequest {
 pub async fn advance_clock(State(s): State<Shared>, body: Bytes) -> Response {
     let req: AdvanceRequest = match parse(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if req.seconds < 0 {
         return bad_request("seconds: must be >= 0; the emulator clock only moves forward");
@@ -214,7 +214,7 @@ pub async fn patch_partner(
 ) -> Response {
     let patch: PartnerPatch = match parse(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let tenant = tenant.to_lowercase();
     let mut inner = s.lock();
