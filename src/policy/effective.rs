@@ -7,29 +7,10 @@ use super::finding::{Finding, reasons};
 use super::hierarchy::Hierarchy;
 use super::plans::{PlanCheck, check_connection_for_plan};
 use super::snapshot::{GrantFacts, PlanFacts, ResellerFacts, Settings, Snapshot};
-use crate::api::{ConnectionRef, CspType, CustomerType, Environment};
+use crate::api::{
+    ConnectionRef, ConnectionSource, CspType, CustomerType, Environment, MasterDirectory,
+};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Where an effective plan's connection came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PlanSource {
-    /// The plan's `spec.connectionRef`.
-    Plan,
-    /// The reseller's own `connectionOverride`.
-    Override,
-    /// An ancestor's `connectionOverride` for the same plan (nearest ancestor wins).
-    Inherited,
-}
-
-impl PlanSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlanSource::Plan => "Plan",
-            PlanSource::Override => "Override",
-            PlanSource::Inherited => "Inherited",
-        }
-    }
-}
 
 /// One granted plan of a reseller, resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,14 +19,14 @@ pub struct EffectivePlan {
     /// The connection provisioning must use; None only when the plan does not exist and there
     /// is no override.
     pub connection: Option<ConnectionRef>,
-    pub source: PlanSource,
+    pub source: ConnectionSource,
     /// The ancestor whose override is inherited (source `Inherited`).
     pub inherited_from: Option<String>,
     pub region: Option<String>,
     pub csp_type: Option<CspType>,
     pub environment: Option<Environment>,
     pub allow_tenant_creation: bool,
-    pub master_directory: Option<String>,
+    pub master_directory: Option<MasterDirectory>,
     pub usable: bool,
     /// First blocking reason and message when not usable.
     pub reason: Option<String>,
@@ -57,7 +38,7 @@ pub struct EffectivePlan {
 /// The connection a grant resolves to, before any rule is checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolution {
-    pub source: PlanSource,
+    pub source: ConnectionSource,
     pub inherited_from: Option<String>,
     pub connection: Option<ConnectionRef>,
 }
@@ -72,7 +53,7 @@ pub fn resolve(
 ) -> Resolution {
     if let Some(o) = &grant.connection_override {
         return Resolution {
-            source: PlanSource::Override,
+            source: ConnectionSource::Override,
             inherited_from: None,
             connection: Some(o.clone()),
         };
@@ -89,14 +70,14 @@ pub fn resolve(
             .and_then(|g| g.connection_override.as_ref())
         {
             return Resolution {
-                source: PlanSource::Inherited,
+                source: ConnectionSource::Inherited,
                 inherited_from: Some(a.clone()),
                 connection: Some(o.clone()),
             };
         }
     }
     Resolution {
-        source: PlanSource::Plan,
+        source: ConnectionSource::Plan,
         inherited_from: None,
         connection: snapshot
             .plans
@@ -211,8 +192,8 @@ pub fn effective_plans(
         let resolution = resolve(reseller, grant, snapshot, hierarchy);
         if let (Some(plan), Some(check), Some(conn)) = (plan, check, &resolution.connection) {
             match resolution.source {
-                PlanSource::Plan => problems.extend(check.connection_errors.iter().cloned()),
-                PlanSource::Override | PlanSource::Inherited => {
+                ConnectionSource::Plan => problems.extend(check.connection_errors.iter().cloned()),
+                ConnectionSource::Override | ConnectionSource::Inherited => {
                     // Rule 5: the override's namespace is the setter's own or an ancestor's.
                     let setter = resolution
                         .inherited_from
@@ -261,7 +242,7 @@ pub fn effective_plans(
             csp_type: plan.map(|p| p.csp_type),
             environment: plan.map(|p| p.environment),
             allow_tenant_creation: plan.is_some_and(|p| p.allow_tenant_creation),
-            master_directory: plan.and_then(|p| p.master_directory.clone()),
+            master_directory: plan.and_then(|p| p.master_directory),
             usable: problems.is_empty(),
             reason: first.as_ref().map(|f| f.reason.clone()),
             message: first.map(|f| f.message),

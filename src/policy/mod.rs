@@ -21,9 +21,11 @@ pub mod verify;
 #[cfg(test)]
 mod tests;
 
+/// Where an effective plan's connection came from (shared with the Reseller status type).
+pub use crate::api::ConnectionSource;
 pub use connection_owner::{ConnectionOwner, owner_of};
 pub use dependents::{Dependents, ObjectKey, dependents};
-pub use effective::{EffectivePlan, PlanSource};
+pub use effective::{EffectivePlan, Resolution, resolve};
 pub use evaluate::{
     ConnectionEvaluation, Evaluation, Evaluator, PlanEvaluation, ResellerEvaluation, evaluate,
 };

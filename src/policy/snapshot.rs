@@ -2,7 +2,7 @@
 //! (and from connection status), so the rules never touch Kubernetes.
 
 use super::regions::RegionTable;
-use crate::api::{ConnectionRef, CspType, CustomerType, Environment};
+use crate::api::{ConnectionRef, CspType, CustomerType, Environment, MasterDirectory};
 use jiff::Timestamp;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -62,8 +62,8 @@ pub struct PlanFacts {
     pub environment: Environment,
     pub connection_ref: ConnectionRef,
     pub allow_tenant_creation: bool,
-    /// `spec.syncPolicy.masterDirectory` (`AzureAD` / `Platform`), carried through untouched.
-    pub master_directory: Option<String>,
+    /// `spec.syncPolicy.masterDirectory`, carried through untouched.
+    pub master_directory: Option<MasterDirectory>,
     pub deleting: bool,
 }
 

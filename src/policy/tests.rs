@@ -3,7 +3,7 @@
 //! statuses would say.
 
 use super::*;
-use crate::api::{AuthMode, ConnectionRef, CspType, CustomerType, Environment};
+use crate::api::{AuthMode, ConnectionRef, CspType, CustomerType, Environment, MasterDirectory};
 use jiff::Timestamp;
 use std::collections::BTreeSet;
 
@@ -45,7 +45,7 @@ fn plan(name: &str, display: &str, ns: &str, conn_name: &str) -> PlanFacts {
         environment: n.environment,
         connection_ref: cref(ns, conn_name),
         allow_tenant_creation: false,
-        master_directory: Some("AzureAD".into()),
+        master_directory: Some(MasterDirectory::AzureAD),
         deleting: false,
     }
 }
@@ -185,17 +185,18 @@ fn valid_tree_everyone_ready_through_the_plan_connection() {
     for r in tree() {
         let re = &e.resellers[&r.name];
         assert!(re.ready.is_true(), "{}: {:?}", r.name, re.ready);
-        assert!(re.hierarchy_valid.is_true());
+        assert_eq!(re.hierarchy_valid.reason, reasons::VALID);
+        assert_eq!(re.ready.reason, reasons::READY);
         assert_eq!(re.plans_valid.reason, reasons::ALL_PLANS_USABLE);
         assert!(re.warnings.is_empty() && re.errors.is_empty());
         let p = eff(&e, &r.name, EUR);
         assert!(p.usable);
-        assert_eq!(p.source, PlanSource::Plan);
+        assert_eq!(p.source, ConnectionSource::Plan);
         assert_eq!(p.connection, Some(cref(P, "eur-direct")));
         assert_eq!(p.region.as_deref(), Some("EUR"));
         assert_eq!(p.csp_type, Some(CspType::Direct));
         assert_eq!(p.environment, Some(Environment::Production));
-        assert_eq!(p.master_directory.as_deref(), Some("AzureAD"));
+        assert_eq!(p.master_directory, Some(MasterDirectory::AzureAD));
         assert_eq!(p.reason, None);
     }
     assert_eq!(e.resellers["a1x"].ancestors, vec!["a1", "a", "provider"]);
@@ -744,7 +745,7 @@ fn inherited_overrides_nearest_ancestor_wins_own_override_wins() {
     // (reseller, source, inherited from, connection)
     type Expect = (
         &'static str,
-        PlanSource,
+        ConnectionSource,
         Option<&'static str>,
         (&'static str, &'static str),
     );
@@ -758,30 +759,35 @@ fn inherited_overrides_nearest_ancestor_wins_own_override_wins() {
             name: "no overrides",
             overrides: &[],
             expect: &[
-                ("a1x", PlanSource::Plan, None, (P, "eur-direct")),
-                ("b1", PlanSource::Plan, None, (P, "eur-direct")),
+                ("a1x", ConnectionSource::Plan, None, (P, "eur-direct")),
+                ("b1", ConnectionSource::Plan, None, (P, "eur-direct")),
             ],
         },
         Case {
             name: "root override inherited by everyone",
             overrides: &[("provider", P, "root-eur")],
             expect: &[
-                ("provider", PlanSource::Override, None, (P, "root-eur")),
+                (
+                    "provider",
+                    ConnectionSource::Override,
+                    None,
+                    (P, "root-eur"),
+                ),
                 (
                     "a",
-                    PlanSource::Inherited,
+                    ConnectionSource::Inherited,
                     Some("provider"),
                     (P, "root-eur"),
                 ),
                 (
                     "a1x",
-                    PlanSource::Inherited,
+                    ConnectionSource::Inherited,
                     Some("provider"),
                     (P, "root-eur"),
                 ),
                 (
                     "b1",
-                    PlanSource::Inherited,
+                    ConnectionSource::Inherited,
                     Some("provider"),
                     (P, "root-eur"),
                 ),
@@ -791,13 +797,28 @@ fn inherited_overrides_nearest_ancestor_wins_own_override_wins() {
             name: "a's override reaches its subtree only; nearest wins over root",
             overrides: &[("provider", P, "root-eur"), ("a", "ns-a", "a-eur")],
             expect: &[
-                ("a", PlanSource::Override, None, ("ns-a", "a-eur")),
-                ("a1", PlanSource::Inherited, Some("a"), ("ns-a", "a-eur")),
-                ("a1x", PlanSource::Inherited, Some("a"), ("ns-a", "a-eur")),
-                ("a2", PlanSource::Inherited, Some("a"), ("ns-a", "a-eur")),
+                ("a", ConnectionSource::Override, None, ("ns-a", "a-eur")),
+                (
+                    "a1",
+                    ConnectionSource::Inherited,
+                    Some("a"),
+                    ("ns-a", "a-eur"),
+                ),
+                (
+                    "a1x",
+                    ConnectionSource::Inherited,
+                    Some("a"),
+                    ("ns-a", "a-eur"),
+                ),
+                (
+                    "a2",
+                    ConnectionSource::Inherited,
+                    Some("a"),
+                    ("ns-a", "a-eur"),
+                ),
                 (
                     "b1",
-                    PlanSource::Inherited,
+                    ConnectionSource::Inherited,
                     Some("provider"),
                     (P, "root-eur"),
                 ),
@@ -807,14 +828,19 @@ fn inherited_overrides_nearest_ancestor_wins_own_override_wins() {
             name: "own override wins; its subtree inherits it",
             overrides: &[("a", "ns-a", "a-eur"), ("a1", "ns-a1", "a1-eur")],
             expect: &[
-                ("a1", PlanSource::Override, None, ("ns-a1", "a1-eur")),
+                ("a1", ConnectionSource::Override, None, ("ns-a1", "a1-eur")),
                 (
                     "a1x",
-                    PlanSource::Inherited,
+                    ConnectionSource::Inherited,
                     Some("a1"),
                     ("ns-a1", "a1-eur"),
                 ),
-                ("a2", PlanSource::Inherited, Some("a"), ("ns-a", "a-eur")),
+                (
+                    "a2",
+                    ConnectionSource::Inherited,
+                    Some("a"),
+                    ("ns-a", "a-eur"),
+                ),
             ],
         },
     ];
@@ -1733,4 +1759,43 @@ fn verify_connection_cases() {
             c.name
         );
     }
+}
+
+#[test]
+fn a_definite_failure_outranks_a_pending_connection() {
+    const NZ: &str = "nz-direct-prod";
+    let rs = vec![
+        reseller("provider", None, 0).grant(EUR).grant(NZ),
+        reseller("r", Some("provider"), 1)
+            .grant(EUR)
+            .grant(NZ)
+            .with(|r| r.region = Some("NZ".into())),
+    ];
+    let pending = ConnectionFacts {
+        health: ConnectionHealth::Unknown,
+        ..conn(P, "nz", "NZ Direct Production")
+    };
+    let e = eval(
+        rs,
+        vec![eur_plan(), plan(NZ, "NZ Direct Production", P, "nz")],
+        vec![eur_conn(), pending],
+        &settings(),
+    );
+    // r: EUR breaks the region rule (definite), NZ waits for its connection (pending).
+    let r = &e.resellers["r"];
+    assert_eq!(
+        reasons_of(&r.errors),
+        vec![
+            reasons::PLAN_REGION_NOT_ALLOWED,
+            reasons::CONNECTION_PENDING
+        ]
+    );
+    assert_eq!(r.ready.status, Status::False);
+    assert_eq!(r.ready.reason, reasons::PLAN_REGION_NOT_ALLOWED);
+    // provider: only the pending one → Unknown, not False.
+    let root = &e.resellers["provider"];
+    assert_eq!(root.ready.status, Status::Unknown);
+    assert_eq!(root.ready.reason, reasons::CONNECTION_PENDING);
+    assert_eq!(root.plans_valid.status, Status::Unknown);
+    assert!(eff(&e, "provider", EUR).usable);
 }
