@@ -201,18 +201,20 @@ pub async fn list_customers(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let filter = match q.get("filter").map(|f| parse_filter(f)).transpose() {
-        Ok(f) => f,
-        Err(msg) => return pc_error(s.lock().settings.bom, StatusCode::BAD_REQUEST, 2000, &msg),
-    };
+    let filter = q.get("filter").map(|f| parse_filter(f)).transpose();
     let access = match &filter {
-        Some(f) if f.field == FilterField::IndirectReseller => Access::UserOnly,
+        Ok(Some(f)) if f.field == FilterField::IndirectReseller => Access::UserOnly,
         _ => Access::AppOrUser,
     };
     let mut inner = s.lock();
+    // Authentication first: a bad filter from an unauthenticated caller is still a 401.
     let caller = caller!(inner, s, headers, access);
     let bom = inner.settings.bom;
     let bad = |msg: &str| pc_error(bom, StatusCode::BAD_REQUEST, 2000, msg);
+    let filter = match filter {
+        Ok(f) => f,
+        Err(msg) => return bad(&msg),
+    };
 
     if let Some(f) = filter {
         let limit = match q.get("size").map(|v| v.parse::<usize>()) {
