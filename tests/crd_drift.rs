@@ -80,7 +80,11 @@ fn crds_have_no_status_no_preserve_unknown_fields_and_no_defaults_in_list_items(
     }
     for crd in all_crds() {
         let v = serde_json::to_value(&crd).unwrap();
-        assert!(v.get("status").is_none(), "{} has a status", crd.metadata.name.as_deref().unwrap());
+        assert!(
+            v.get("status").is_none(),
+            "{} has a status",
+            crd.metadata.name.as_deref().unwrap()
+        );
         let mut found = Vec::new();
         walk(&v["spec"], false, "spec", &mut found);
         assert!(found.is_empty(), "{}: {found:?}", crd.metadata.name.as_deref().unwrap());
@@ -92,8 +96,11 @@ fn crds_have_no_status_no_preserve_unknown_fields_and_no_defaults_in_list_items(
 #[test]
 fn reseller_spec_has_no_defaults() {
     let crd = <partner_center_operator::api::Reseller as kube::CustomResourceExt>::crd();
-    let spec = serde_json::to_value(&crd).unwrap()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
-        ["spec"]
-        .clone();
-    assert!(!spec.to_string().contains("\"default\""), "Reseller spec schema has a default: {spec}");
+    let spec =
+        serde_json::to_value(&crd).unwrap()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+            .clone();
+    assert!(
+        !spec.to_string().contains("\"default\""),
+        "Reseller spec schema has a default: {spec}"
+    );
 }

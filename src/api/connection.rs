@@ -23,12 +23,26 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "PartnerCenterConnectionStatus",
     doc = "One Microsoft Partner Center account (CSP tenant) the operator authenticates to.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.cspType"),
     printcolumn(name = "Environment", type_ = "string", json_path = ".spec.environment"),
-    printcolumn(name = "Partner", type_ = "string", json_path = ".status.partner.companyName", priority = "1"),
-    printcolumn(name = "Customers", type_ = "integer", json_path = ".status.customerCount", priority = "1"),
+    printcolumn(
+        name = "Partner",
+        type_ = "string",
+        json_path = ".status.partner.companyName",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Customers",
+        type_ = "integer",
+        json_path = ".status.customerCount",
+        priority = "1"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]

@@ -20,14 +20,28 @@ use serde::{Deserialize, Serialize};
     category = "channel",
     status = "CustomerPlanStatus",
     doc = "An Azure AD customer plan of the provider's catalog and its default Partner Center connection.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(name = "Display Name", type_ = "string", json_path = ".spec.displayName"),
     printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.cspType"),
     printcolumn(name = "Environment", type_ = "string", json_path = ".spec.environment"),
     printcolumn(name = "Connection", type_ = "string", json_path = ".spec.connectionRef.name"),
-    printcolumn(name = "Connection Namespace", type_ = "string", json_path = ".spec.connectionRef.namespace", priority = "1"),
-    printcolumn(name = "Resellers", type_ = "integer", json_path = ".status.resellerCount", priority = "1"),
+    printcolumn(
+        name = "Connection Namespace",
+        type_ = "string",
+        json_path = ".spec.connectionRef.namespace",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Resellers",
+        type_ = "integer",
+        json_path = ".status.resellerCount",
+        priority = "1"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(validation = rules::plan_name_agrees(), validation = rules::tenant_creation_direct_only())]

@@ -1,0 +1,1119 @@
+//! Admission against a real kube-apiserver with the real kubectl, acting as the users of
+//! product.md: the CRD validation rules (every rule of §3 that needs only the object), the
+//! reseller-guard ValidatingAdmissionPolicy (rule 4) with the shipped RBAC, the seed scenarios,
+//! and the kubectl experience (category, short names, printer columns, explain).
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{ControlPlane, User, output_text, repo_root};
+
+const POLICY: &str = "ValidatingAdmissionPolicy 'reseller-guard.channel.csp.dev'";
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+/// Applies `yaml` as `user` and panics with kubectl's output when refused.
+fn apply_ok(cp: &ControlPlane, user: User, yaml: &str) -> String {
+    let out = cp.apply_yaml(user, yaml);
+    assert!(
+        out.status.success(),
+        "{user:?} apply failed:\n{}\n--- manifest:\n{yaml}",
+        output_text(&out)
+    );
+    output_text(&out)
+}
+
+fn kubectl_ok(cp: &ControlPlane, user: User, args: &[&str]) -> String {
+    let out = cp.kubectl_run(user, args);
+    assert!(
+        out.status.success(),
+        "{user:?} kubectl {args:?} failed:\n{}",
+        output_text(&out)
+    );
+    output_text(&out)
+}
+
+/// CRDs, the admission policy, and the shipped RBAC: provider admins bound by group, the
+/// reseller-admin template rendered for reseller-a (user reseller-admin-a, namespace ra) and
+/// reseller-b (user reseller-admin-b, namespace rb).
+fn install(cp: &ControlPlane) {
+    cp.install_crds()
+        .expect("CRDs are accepted by the API server (CEL cost included)");
+    apply_ok(cp, User::Admin, &read("deploy/admission/reseller-guard.yaml"));
+    apply_ok(cp, User::Admin, &read("deploy/rbac/provider-admin.yaml"));
+    kubectl_ok(
+        cp,
+        User::Admin,
+        &[
+            "create",
+            "clusterrolebinding",
+            "channel-provider-admin",
+            "--clusterrole=channel-provider-admin",
+            "--group=channel:provider-admins",
+        ],
+    );
+    for ns in ["channel-system", "ra", "rb", "cnz"] {
+        kubectl_ok(cp, User::Admin, &["create", "namespace", ns]);
+    }
+    kubectl_ok(
+        cp,
+        User::Admin,
+        &[
+            "-n",
+            "channel-system",
+            "create",
+            "rolebinding",
+            "channel-provider-secrets",
+            "--clusterrole=channel-connection-secrets",
+            "--group=channel:provider-admins",
+        ],
+    );
+    let template = read("deploy/rbac/reseller-admin-template.yaml");
+    for (reseller, ns, user) in [
+        ("reseller-a", "ra", "reseller-admin-a"),
+        ("reseller-b", "rb", "reseller-admin-b"),
+    ] {
+        let rendered = template
+            .replace("${RESELLER}", reseller)
+            .replace("${NAMESPACE}", ns)
+            .replace("${SUBJECT_KIND}", "User")
+            .replace("${SUBJECT_NAME}", user);
+        assert!(
+            !rendered.contains("${"),
+            "a placeholder is left in the template:\n{rendered}"
+        );
+        apply_ok(cp, User::Admin, &rendered);
+    }
+}
+
+/// The policy is loaded by an informer: wait until it refuses a guarded change (server dry run).
+fn wait_for_policy(cp: &ControlPlane, user: User, reseller: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = cp.kubectl_run(
+            user,
+            &[
+                "patch",
+                "reseller",
+                reseller,
+                "--dry-run=server",
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"region":"ZZ"}}"#,
+            ],
+        );
+        let text = output_text(&out);
+        if !out.status.success() && text.contains(POLICY) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the admission policy never became active: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Valid objects the bad manifests are derived from.
+
+const PCC: &str = "\
+apiVersion: channel.csp.dev/v1alpha1
+kind: PartnerCenterConnection
+metadata: {name: NAME, namespace: channel-system}
+spec:
+  partnerTenantId: 6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+  region: EUR
+  cspType: Direct
+  environment: Sandbox
+  auth:
+    mode: AppPlusUser
+    secretRef: {name: pc-eur-direct-sandbox}
+  syncInterval: 15m
+";
+
+const PLAN: &str = "\
+apiVersion: channel.csp.dev/v1alpha1
+kind: CustomerPlan
+metadata: {name: NAME}
+spec:
+  displayName: EUR Direct Sandbox
+  region: EUR
+  cspType: Direct
+  environment: Sandbox
+  allowTenantCreation: true
+  connectionRef: {namespace: channel-system, name: eur-direct-sandbox}
+  syncPolicy: {masterDirectory: AzureAD}
+";
+
+const RESELLER: &str = "\
+apiVersion: channel.csp.dev/v1alpha1
+kind: Reseller
+metadata: {name: NAME}
+spec:
+  displayName: Contoso NZ
+  shortName: CNZ
+  parent: provider
+  namespace: NAMESPACE
+  customerType: Standard
+  region: NZ
+  services:
+    azureAD:
+      enabled: true
+      customerPlans:
+        - plan: nz-indirect-production
+        - plan: cnz-nz-indirect-production
+          connectionOverride: {namespace: NAMESPACE, name: cnz-nz-indirect-production}
+";
+
+fn named(template: &str, name: &str) -> String {
+    template
+        .replace("NAMESPACE", &format!("ns-{name}"))
+        .replace("NAME", name)
+}
+
+/// One refused manifest: optionally an object created first (as admin, for updates), then the
+/// manifest the user applies, and what the refusal must say (the field first).
+struct Bad {
+    case: &'static str,
+    before: Option<String>,
+    manifest: String,
+    expect: &'static [&'static str],
+}
+
+/// `template` named `name` with `from` replaced by `to` (each must occur).
+fn edit(template: &str, name: &str, edits: &[(&str, &str)]) -> String {
+    let mut yaml = named(template, name);
+    for (from, to) in edits {
+        assert!(yaml.contains(from), "fixture edit {from:?} does not apply to {name}");
+        yaml = yaml.replacen(from, to, 1);
+    }
+    yaml
+}
+
+fn bad(case: &'static str, template: &str, name: &str, edits: &[(&str, &str)], expect: &'static [&'static str]) -> Bad {
+    Bad {
+        case,
+        before: None,
+        manifest: edit(template, name, edits),
+        expect,
+    }
+}
+
+/// An update: the valid object is created first, then the edited one is applied.
+fn bad_update(
+    case: &'static str,
+    template: &str,
+    name: &str,
+    edits: &[(&str, &str)],
+    expect: &'static [&'static str],
+) -> Bad {
+    Bad {
+        case,
+        before: Some(named(template, name)),
+        manifest: edit(template, name, edits),
+        expect,
+    }
+}
+
+fn bad_manifests() -> Vec<Bad> {
+    let many_plans: String = (0..65)
+        .map(|i| format!("        - plan: plan-{i}\n"))
+        .collect::<String>();
+    vec![
+        // PartnerCenterConnection: values
+        bad(
+            "indirect reseller refused with the reason",
+            PCC,
+            "c-ir",
+            &[("cspType: Direct", "cspType: IndirectReseller")],
+            &[
+                "spec.cspType",
+                "IndirectReseller is not accepted",
+                "no Partner Center API access",
+                "IndirectProvider",
+            ],
+        ),
+        bad(
+            "unknown cspType",
+            PCC,
+            "c-ct",
+            &[("cspType: Direct", "cspType: Distributor")],
+            &["spec.cspType", "must be Direct or IndirectProvider", "Distributor"],
+        ),
+        bad(
+            "tenant id not a GUID",
+            PCC,
+            "c-guid",
+            &[("6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "contoso.onmicrosoft.com")],
+            &["spec.partnerTenantId", "GUID", "contoso.onmicrosoft.com"],
+        ),
+        bad(
+            "region lower case",
+            PCC,
+            "c-reg",
+            &[("region: EUR", "region: eur")],
+            &["spec.region", "upper-case region code of 2 to 5 letters", "\"eur\""],
+        ),
+        bad(
+            "environment not an enum value",
+            PCC,
+            "c-env",
+            &[("environment: Sandbox", "environment: Test")],
+            &["spec.environment", "Unsupported value", "\"Production\"", "\"Sandbox\""],
+        ),
+        bad(
+            "cloud not an enum value",
+            PCC,
+            "c-cloud",
+            &[("syncInterval: 15m", "syncInterval: 15m\n  cloud: Azure")],
+            &[
+                "spec.cloud",
+                "Unsupported value",
+                "\"Global\"",
+                "\"USGov\"",
+                "\"China\"",
+            ],
+        ),
+        bad(
+            "auth mode not an enum value",
+            PCC,
+            "c-mode",
+            &[("mode: AppPlusUser", "mode: Password")],
+            &["spec.auth.mode", "Unsupported value", "\"AppPlusUser\"", "\"AppOnly\""],
+        ),
+        bad(
+            "secret name not an object name",
+            PCC,
+            "c-sec",
+            &[("name: pc-eur-direct-sandbox", "name: PC_Secret")],
+            &["spec.auth.secretRef.name", "must be an object name", "PC_Secret"],
+        ),
+        bad(
+            "secret reference missing",
+            PCC,
+            "c-nosec",
+            &[("    secretRef: {name: pc-eur-direct-sandbox}\n", "")],
+            &["spec.auth.secretRef", "Required value"],
+        ),
+        bad(
+            "endpoint not a URL",
+            PCC,
+            "c-url",
+            &[(
+                "syncInterval: 15m",
+                "syncInterval: 15m\n  endpoints: {partnerCenter: 'api.partnercenter.microsoft.com'}",
+            )],
+            &["spec.endpoints.partnerCenter", "absolute http(s) URL"],
+        ),
+        bad(
+            "sync interval too short",
+            PCC,
+            "c-sync",
+            &[("syncInterval: 15m", "syncInterval: 10s")],
+            &["spec.syncInterval", "at least 1m", "\"10s\""],
+        ),
+        // PartnerCenterConnection: identity is immutable (rule 6)
+        bad_update(
+            "tenant id changed",
+            PCC,
+            "c-u-tenant",
+            &[(
+                "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            )],
+            &[
+                "spec.partnerTenantId",
+                "immutable",
+                "create a new PartnerCenterConnection",
+            ],
+        ),
+        bad_update(
+            "region changed",
+            PCC,
+            "c-u-region",
+            &[("region: EUR", "region: NZ")],
+            &["spec.region", "immutable", "create a new PartnerCenterConnection"],
+        ),
+        bad_update(
+            "cspType changed",
+            PCC,
+            "c-u-type",
+            &[("cspType: Direct", "cspType: IndirectProvider")],
+            &["spec.cspType", "immutable", "create a new PartnerCenterConnection"],
+        ),
+        bad_update(
+            "environment changed",
+            PCC,
+            "c-u-env",
+            &[("environment: Sandbox", "environment: Production")],
+            &["spec.environment", "immutable", "create a new PartnerCenterConnection"],
+        ),
+        bad_update(
+            "cloud changed",
+            PCC,
+            "c-u-cloud",
+            &[("syncInterval: 15m", "syncInterval: 15m\n  cloud: USGov")],
+            &["spec.cloud", "immutable", "create a new PartnerCenterConnection"],
+        ),
+        Bad {
+            case: "cloud removed (falls back to Global)",
+            before: Some(edit(
+                PCC,
+                "c-u-cloudrm",
+                &[("syncInterval: 15m", "syncInterval: 15m\n  cloud: China")],
+            )),
+            manifest: named(PCC, "c-u-cloudrm"),
+            expect: &["spec.cloud", "immutable"],
+        },
+        // CustomerPlan: naming convention (rule 1) and tenant creation
+        bad(
+            "plan name missing the environment",
+            PLAN,
+            "p-shape",
+            &[("displayName: EUR Direct Sandbox", "displayName: EUR Direct")],
+            &[
+                "spec.displayName",
+                "naming convention",
+                "[<ShortName> ]<Region> <Direct|Indirect> <Production|Sandbox>",
+            ],
+        ),
+        bad(
+            "plan name with two short-name words",
+            PLAN,
+            "p-two",
+            &[(
+                "displayName: EUR Direct Sandbox",
+                "displayName: CNZ TEST EUR Direct Sandbox",
+            )],
+            &["spec.displayName", "naming convention", "CNZ TEST EUR Direct Sandbox"],
+        ),
+        bad(
+            "plan name region disagrees",
+            PLAN,
+            "p-region",
+            &[("displayName: EUR Direct Sandbox", "displayName: NZ Direct Sandbox")],
+            &["spec.displayName", "does not agree", "\"EUR Direct Sandbox\""],
+        ),
+        bad(
+            "IndirectProvider is written Indirect",
+            PLAN,
+            "p-type",
+            &[
+                ("cspType: Direct", "cspType: IndirectProvider"),
+                ("allowTenantCreation: true", "allowTenantCreation: false"),
+            ],
+            &["spec.displayName", "does not agree", "\"EUR Indirect Sandbox\""],
+        ),
+        bad(
+            "plan name environment disagrees",
+            PLAN,
+            "p-env",
+            &[(
+                "displayName: EUR Direct Sandbox",
+                "displayName: CNZ EUR Direct Production",
+            )],
+            &["spec.displayName", "does not agree", "\"EUR Direct Sandbox\""],
+        ),
+        bad(
+            "tenant creation only with Direct",
+            PLAN,
+            "p-tenant",
+            &[
+                ("displayName: EUR Direct Sandbox", "displayName: EUR Indirect Sandbox"),
+                ("cspType: Direct", "cspType: IndirectProvider"),
+            ],
+            &[
+                "spec.allowTenantCreation",
+                "requires cspType Direct",
+                "remove allowTenantCreation",
+            ],
+        ),
+        bad(
+            "plan through an indirect reseller",
+            PLAN,
+            "p-ir",
+            &[("cspType: Direct", "cspType: IndirectReseller")],
+            &["spec.cspType", "IndirectReseller is not accepted"],
+        ),
+        bad(
+            "connection namespace not a namespace name",
+            PLAN,
+            "p-ns",
+            &[("namespace: channel-system", "namespace: Channel_System")],
+            &["spec.connectionRef.namespace", "must be a namespace name"],
+        ),
+        bad(
+            "connection reference missing",
+            PLAN,
+            "p-noref",
+            &[(
+                "  connectionRef: {namespace: channel-system, name: eur-direct-sandbox}\n",
+                "",
+            )],
+            &["spec.connectionRef", "Required value"],
+        ),
+        bad(
+            "master directory not an enum value",
+            PLAN,
+            "p-md",
+            &[("masterDirectory: AzureAD", "masterDirectory: Both")],
+            &[
+                "spec.syncPolicy.masterDirectory",
+                "Unsupported value",
+                "\"AzureAD\"",
+                "\"Platform\"",
+            ],
+        ),
+        // Reseller
+        bad(
+            "short name lower case",
+            RESELLER,
+            "r-short",
+            &[("shortName: CNZ", "shortName: cnz")],
+            &["spec.shortName", "2 to 16 upper-case letters or digits", "\"cnz\""],
+        ),
+        bad_update(
+            "short name changed",
+            RESELLER,
+            "r-u-short",
+            &[("shortName: CNZ", "shortName: CNZ2")],
+            &["spec.shortName", "immutable", "create a new Reseller"],
+        ),
+        bad_update(
+            "namespace changed",
+            RESELLER,
+            "r-u-ns",
+            &[("namespace: ns-r-u-ns\n", "namespace: elsewhere\n")],
+            &["spec.namespace", "immutable once set", "cannot be changed or removed"],
+        ),
+        bad_update(
+            "namespace removed",
+            RESELLER,
+            "r-u-nsrm",
+            &[("  namespace: ns-r-u-nsrm\n", "")],
+            &["spec.namespace", "immutable once set", "\"ns-r-u-nsrm\""],
+        ),
+        bad(
+            "reseller is its own parent",
+            RESELLER,
+            "r-self",
+            &[("parent: provider", "parent: r-self")],
+            &["spec.parent", "names the reseller itself", "remove it only on the root"],
+        ),
+        bad(
+            "Test reseller with sandboxOnly false",
+            RESELLER,
+            "r-test",
+            &[("customerType: Standard", "customerType: Test\n  sandboxOnly: false")],
+            &[
+                "spec.sandboxOnly",
+                "contradicts customerType Test",
+                "only be granted Sandbox plans",
+            ],
+        ),
+        bad(
+            "customer type not an enum value",
+            RESELLER,
+            "r-type",
+            &[("customerType: Standard", "customerType: Internal")],
+            &[
+                "spec.customerType",
+                "Unsupported value",
+                "\"Standard\"",
+                "\"Test\"",
+                "\"Demo\"",
+            ],
+        ),
+        bad(
+            "reseller region not a region code",
+            RESELLER,
+            "r-region",
+            &[("region: NZ", "region: New Zealand")],
+            &["spec.region", "upper-case region code"],
+        ),
+        bad(
+            "plan granted twice",
+            RESELLER,
+            "r-dup",
+            &[(
+                "        - plan: cnz-nz-indirect-production\n",
+                "        - plan: nz-indirect-production\n",
+            )],
+            &[
+                "spec.services.azureAD.customerPlans[1]",
+                "Duplicate value",
+                "nz-indirect-production",
+            ],
+        ),
+        bad(
+            "more than 64 plans",
+            RESELLER,
+            "r-many",
+            &[("        - plan: nz-indirect-production\n", many_plans.as_str())],
+            &["spec.services.azureAD.customerPlans", "Too many", "64"],
+        ),
+        bad(
+            "granted plan is a display name, not an object name",
+            RESELLER,
+            "r-plan",
+            &[("plan: nz-indirect-production", "plan: NZ Indirect Production")],
+            &["spec.services.azureAD.customerPlans[0].plan", "must be an object name"],
+        ),
+        bad(
+            "override namespace not a namespace name",
+            RESELLER,
+            "r-ovr",
+            &[(
+                "connectionOverride: {namespace: ns-r-ovr",
+                "connectionOverride: {namespace: 'ns r ovr'",
+            )],
+            &[
+                "spec.services.azureAD.customerPlans[1].connectionOverride.namespace",
+                "must be a namespace name",
+            ],
+        ),
+        bad(
+            "azureAD without enabled",
+            RESELLER,
+            "r-en",
+            &[("      enabled: true\n", "")],
+            &["spec.services.azureAD.enabled", "Required value"],
+        ),
+    ]
+}
+
+#[test]
+fn bad_manifests_are_refused_naming_the_field_and_the_fix() {
+    let cp = ControlPlane::start_blocking().expect("control plane");
+    cp.install_crds()
+        .expect("CRDs are accepted by the API server (CEL cost included)");
+    kubectl_ok(&cp, User::Admin, &["create", "namespace", "channel-system"]);
+
+    let cases = bad_manifests();
+    assert!(cases.len() >= 30, "the table has {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        if let Some(before) = &case.before {
+            apply_ok(&cp, User::Admin, before);
+        }
+        let out = cp.apply_yaml(User::Admin, &case.manifest);
+        let text = output_text(&out);
+        if out.status.success() {
+            failures.push(format!("[{}] was accepted:\n{text}", case.case));
+            continue;
+        }
+        let missing: Vec<_> = case.expect.iter().filter(|w| !text.contains(*w)).collect();
+        if !missing.is_empty() {
+            failures.push(format!("[{}] refusal lacks {missing:?}:\n{text}", case.case));
+        }
+        // The user sees one message per broken rule; print them so the table doubles as documentation.
+        println!("[{}]\n  {}", case.case, text.trim().replace('\n', "\n  "));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeds (product.md): "EUR Direct Sandbox", "NZ Indirect Production", an internal test reseller
+// restricted to the sandbox plan, a reseller with its own connection and an override.
+
+const SEED: &str = r#"
+apiVersion: channel.csp.dev/v1alpha1
+kind: PartnerCenterConnection
+metadata: {name: eur-direct-sandbox, namespace: channel-system}
+spec:
+  displayName: Provider EU sandbox account
+  partnerTenantId: 6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+  region: EUR
+  cspType: Direct
+  environment: Sandbox
+  auth: {secretRef: {name: pc-eur-direct-sandbox}}
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: PartnerCenterConnection
+metadata: {name: nz-indirect-production, namespace: channel-system}
+spec:
+  partnerTenantId: 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+  region: NZ
+  cspType: IndirectProvider
+  environment: Production
+  auth: {mode: AppPlusUser, secretRef: {name: pc-nz-indirect-production}}
+  syncInterval: 1h
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: PartnerCenterConnection
+metadata: {name: cnz-nz-indirect-production, namespace: cnz}
+spec:
+  partnerTenantId: 1a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+  region: NZ
+  cspType: IndirectProvider
+  environment: Production
+  auth: {secretRef: {name: pc-cnz}}
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: CustomerPlan
+metadata: {name: eur-direct-sandbox}
+spec:
+  displayName: EUR Direct Sandbox
+  region: EUR
+  cspType: Direct
+  environment: Sandbox
+  allowTenantCreation: true
+  connectionRef: {namespace: channel-system, name: eur-direct-sandbox}
+  syncPolicy: {masterDirectory: AzureAD}
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: CustomerPlan
+metadata: {name: nz-indirect-production}
+spec:
+  displayName: NZ Indirect Production
+  region: NZ
+  cspType: IndirectProvider
+  environment: Production
+  connectionRef: {namespace: channel-system, name: nz-indirect-production}
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: CustomerPlan
+metadata: {name: cnz-nz-indirect-production}
+spec:
+  displayName: CNZ NZ Indirect Production
+  region: NZ
+  cspType: IndirectProvider
+  environment: Production
+  connectionRef: {namespace: cnz, name: cnz-nz-indirect-production}
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: Reseller
+metadata: {name: provider}
+spec:
+  displayName: The Provider
+  shortName: PROV
+  namespace: channel-system
+  services:
+    azureAD:
+      enabled: true
+      customerPlans:
+        - plan: eur-direct-sandbox
+        - plan: nz-indirect-production
+        - plan: cnz-nz-indirect-production
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: Reseller
+metadata: {name: internal-test}
+spec:
+  displayName: Internal test reseller
+  shortName: ITEST
+  parent: provider
+  customerType: Test
+  sandboxOnly: true
+  services:
+    azureAD:
+      enabled: true
+      customerPlans:
+        - plan: eur-direct-sandbox
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: Reseller
+metadata: {name: contoso-nz}
+spec:
+  displayName: Contoso New Zealand
+  shortName: CNZ
+  parent: provider
+  namespace: cnz
+  region: NZ
+  services:
+    azureAD:
+      enabled: true
+      customerPlans:
+        - plan: nz-indirect-production
+          connectionOverride: {namespace: cnz, name: cnz-nz-indirect-production}
+        - plan: cnz-nz-indirect-production
+"#;
+
+#[test]
+fn seed_scenarios_are_accepted_and_kubectl_teaches_the_api() {
+    let cp = ControlPlane::start_blocking().expect("control plane");
+    install(&cp);
+
+    apply_ok(&cp, User::ProviderAdmin, SEED);
+    // Re-applying the same manifests changes nothing (GitOps: no drift from defaults or rules).
+    let again = apply_ok(&cp, User::ProviderAdmin, SEED);
+    assert!(
+        !again.contains("configured") && !again.contains("created"),
+        "re-apply changed something:\n{again}"
+    );
+
+    // `kubectl get channel` lists all three kinds.
+    let all = kubectl_ok(&cp, User::ProviderAdmin, &["get", "channel", "-A"]);
+    for want in [
+        "partnercenterconnection.channel.csp.dev/eur-direct-sandbox",
+        "partnercenterconnection.channel.csp.dev/cnz-nz-indirect-production",
+        "customerplan.channel.csp.dev/nz-indirect-production",
+        "reseller.channel.csp.dev/contoso-nz",
+    ] {
+        assert!(all.contains(want), "`kubectl get channel -A` lacks {want}:\n{all}");
+    }
+
+    // Short names and printer columns.
+    let pcc = kubectl_ok(&cp, User::ProviderAdmin, &["get", "pcc", "-n", "channel-system"]);
+    assert_columns(&pcc, &["NAME", "READY", "REGION", "TYPE", "ENVIRONMENT", "AGE"]);
+    assert_row(
+        &pcc,
+        &["nz-indirect-production", "NZ", "IndirectProvider", "Production"],
+    );
+    let cplan = kubectl_ok(&cp, User::ProviderAdmin, &["get", "cplan"]);
+    assert_columns(
+        &cplan,
+        &[
+            "NAME",
+            "READY",
+            "DISPLAY NAME",
+            "REGION",
+            "TYPE",
+            "ENVIRONMENT",
+            "CONNECTION",
+        ],
+    );
+    assert_row(
+        &cplan,
+        &[
+            "cnz-nz-indirect-production",
+            "CNZ NZ Indirect Production",
+            "NZ",
+            "IndirectProvider",
+            "Production",
+        ],
+    );
+    let rsl = kubectl_ok(&cp, User::ProviderAdmin, &["get", "rsl"]);
+    assert_columns(&rsl, &["NAME", "READY", "SHORT NAME", "PARENT", "NAMESPACE", "REGION"]);
+    assert_row(&rsl, &["contoso-nz", "CNZ", "provider", "cnz", "NZ"]);
+
+    // `kubectl explain` teaches the fields (the published OpenAPI lags the CRD by a moment).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (path, words) in [
+        ("customerplans.spec.displayName", "naming convention"),
+        (
+            "resellers.spec.services.azureAD.customerPlans.connectionOverride",
+            "Only the\n    provider may add",
+        ),
+        ("partnercenterconnections.spec.cspType", "indirect resellers have no"),
+    ] {
+        loop {
+            let out = cp.kubectl_run(User::ProviderAdmin, &["explain", path]);
+            let text = output_text(&out);
+            if out.status.success() && text.replace("\n    ", " ").contains(&words.replace("\n    ", " ")) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`kubectl explain {path}` does not say {words:?}:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+fn assert_columns(table: &str, columns: &[&str]) {
+    let header = table.lines().next().unwrap_or_default();
+    for c in columns {
+        assert!(header.contains(c), "column {c} missing in:\n{table}");
+    }
+}
+
+fn assert_row(table: &str, cells: &[&str]) {
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(cells[0]) && cells.iter().all(|c| l.contains(c))),
+        "no row with {cells:?} in:\n{table}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule 4: overrides and entitlements only by the provider.
+
+const RULE4_SETUP: &str = r#"
+apiVersion: channel.csp.dev/v1alpha1
+kind: Reseller
+metadata: {name: provider}
+spec:
+  displayName: The Provider
+  shortName: PROV
+  namespace: channel-system
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: Reseller
+metadata: {name: reseller-a}
+spec:
+  displayName: Reseller A
+  shortName: RSA
+  parent: provider
+  namespace: ra
+  sandboxOnly: true
+  services:
+    azureAD:
+      enabled: true
+      customerPlans:
+        - plan: eur-direct-sandbox
+        - plan: rsa-eur-direct-sandbox
+          connectionOverride: {namespace: ra, name: ra-eur-direct-sandbox}
+---
+apiVersion: channel.csp.dev/v1alpha1
+kind: Reseller
+metadata: {name: reseller-b}
+spec:
+  displayName: Reseller B
+  shortName: RSB
+  parent: provider
+  namespace: rb
+"#;
+
+fn plans_patch(plans: &str) -> String {
+    format!(r#"{{"spec":{{"services":{{"azureAD":{{"enabled":true,"customerPlans":{plans}}}}}}}}}"#)
+}
+
+const P1: &str = r#"{"plan":"eur-direct-sandbox"}"#;
+const P2_OVERRIDE: &str =
+    r#"{"plan":"rsa-eur-direct-sandbox","connectionOverride":{"namespace":"ra","name":"ra-eur-direct-sandbox"}}"#;
+
+/// Changes a reseller's admin must not make: (case, merge patch, what the refusal names).
+fn provider_only_changes() -> Vec<(&'static str, String, &'static [&'static str])> {
+    let override_refusal: &'static [&'static str] = &[
+        "connectionOverride",
+        "only the provider may add, change or remove",
+        "resellers/connectionoverride",
+    ];
+    vec![
+        (
+            "add an override",
+            plans_patch(&format!(
+                r#"[{{"plan":"eur-direct-sandbox","connectionOverride":{{"namespace":"ra","name":"ra-eur-direct-sandbox"}}}},{P2_OVERRIDE}]"#
+            )),
+            override_refusal,
+        ),
+        (
+            "change an override",
+            plans_patch(&format!(
+                r#"[{P1},{{"plan":"rsa-eur-direct-sandbox","connectionOverride":{{"namespace":"ra","name":"another"}}}}]"#
+            )),
+            override_refusal,
+        ),
+        (
+            "remove an override",
+            plans_patch(&format!(r#"[{P1},{{"plan":"rsa-eur-direct-sandbox"}}]"#)),
+            override_refusal,
+        ),
+        (
+            "drop the plan entry carrying an override",
+            plans_patch(&format!("[{P1}]")),
+            override_refusal,
+        ),
+        (
+            "change parent",
+            r#"{"spec":{"parent":"reseller-b"}}"#.into(),
+            &[
+                "spec.parent",
+                "only the provider may set or change",
+                "resellers/entitlements",
+            ],
+        ),
+        (
+            "clear sandboxOnly",
+            r#"{"spec":{"sandboxOnly":null}}"#.into(),
+            &["spec.sandboxOnly", "only the provider", "resellers/entitlements"],
+        ),
+        (
+            "set sandboxOnly false",
+            r#"{"spec":{"sandboxOnly":false}}"#.into(),
+            &["spec.sandboxOnly", "only the provider"],
+        ),
+        (
+            "grant itself a plan",
+            plans_patch(&format!(r#"[{P1},{P2_OVERRIDE},{{"plan":"nz-indirect-production"}}]"#)),
+            &[
+                "spec.services.azureAD.customerPlans",
+                "only the provider",
+                "resellers/entitlements",
+            ],
+        ),
+        (
+            "disable its Azure AD service",
+            r#"{"spec":{"services":{"azureAD":{"enabled":false}}}}"#.into(),
+            &["spec.services.azureAD.enabled", "only the provider"],
+        ),
+        (
+            "set its region",
+            r#"{"spec":{"region":"NZ"}}"#.into(),
+            &["spec.region", "only the provider"],
+        ),
+        (
+            "change its customer type",
+            r#"{"spec":{"customerType":"Standard"}}"#.into(),
+            &["spec.customerType", "only the provider"],
+        ),
+    ]
+}
+
+fn patch(cp: &ControlPlane, user: User, reseller: &str, merge_patch: &str) -> std::process::Output {
+    cp.kubectl_run(
+        user,
+        &["patch", "reseller", reseller, "--type=merge", "-p", merge_patch],
+    )
+}
+
+fn spec_of(cp: &ControlPlane, reseller: &str) -> serde_json::Value {
+    let out = kubectl_ok(cp, User::Admin, &["get", "reseller", reseller, "-o", "json"]);
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["spec"].clone()
+}
+
+#[test]
+fn only_the_provider_may_change_overrides_and_entitlements() {
+    let cp = ControlPlane::start_blocking().expect("control plane");
+    install(&cp);
+    apply_ok(&cp, User::ProviderAdmin, RULE4_SETUP);
+    let a = User::ResellerAdmin("a");
+    wait_for_policy(&cp, a, "reseller-a");
+
+    // RBAC is active: reseller-a's admin cannot read or write another reseller, nor create one.
+    for args in [
+        vec!["get", "reseller", "reseller-b"],
+        vec![
+            "patch",
+            "reseller",
+            "reseller-b",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"displayName":"x"}}"#,
+        ],
+        vec!["get", "resellers"],
+    ] {
+        let out = cp.kubectl_run(a, &args);
+        let text = output_text(&out);
+        assert!(
+            !out.status.success() && text.contains("Forbidden") && text.contains("cannot"),
+            "{args:?}:\n{text}"
+        );
+        assert!(
+            !text.contains(POLICY),
+            "RBAC, not the policy, refuses {args:?}:\n{text}"
+        );
+    }
+    let reseller_z = RULE4_SETUP
+        .split("---")
+        .nth(2)
+        .unwrap()
+        .replace("name: reseller-b", "name: reseller-z")
+        .replace("shortName: RSB", "shortName: RSZ");
+    let out = cp.kubectl_stdin(a, &["create", "-f", "-"], &reseller_z);
+    assert!(
+        output_text(&out).contains("Forbidden"),
+        "creating a reseller: {}",
+        output_text(&out)
+    );
+    // It can manage connections and Secrets in its own namespace only.
+    kubectl_ok(
+        &cp,
+        a,
+        &[
+            "-n",
+            "ra",
+            "create",
+            "secret",
+            "generic",
+            "pc-own",
+            "--from-literal=clientId=x",
+        ],
+    );
+    let out = cp.kubectl_run(a, &["-n", "rb", "get", "secrets"]);
+    assert!(output_text(&out).contains("Forbidden"), "{}", output_text(&out));
+
+    // The reseller's admin may change its display name — with kubectl apply of its manifest too.
+    let renamed = RULE4_SETUP
+        .split("---")
+        .nth(1)
+        .unwrap()
+        .replace("displayName: Reseller A", "displayName: Reseller A Ltd");
+    apply_ok(&cp, a, &renamed);
+    assert_eq!(spec_of(&cp, "reseller-a")["displayName"], "Reseller A Ltd");
+    // Reordering the plan entries is no change: entries are compared by plan, not position.
+    let out = patch(&cp, a, "reseller-a", &plans_patch(&format!("[{P2_OVERRIDE},{P1}]")));
+    assert!(out.status.success(), "reorder refused: {}", output_text(&out));
+
+    // ... but nothing else, and the refusal names the policy, the field and the fix.
+    let before = spec_of(&cp, "reseller-a");
+    for (case, merge_patch, expect) in provider_only_changes() {
+        let out = patch(&cp, a, "reseller-a", &merge_patch);
+        let text = output_text(&out);
+        assert!(!out.status.success(), "[{case}] reseller admin was allowed:\n{text}");
+        assert!(
+            text.contains(POLICY),
+            "[{case}] refusal does not name the policy:\n{text}"
+        );
+        assert!(text.contains("Forbidden"), "[{case}] {text}");
+        for w in expect {
+            assert!(text.contains(w), "[{case}] refusal lacks {w:?}:\n{text}");
+        }
+        println!("[reseller admin: {case}]\n  {}", text.trim());
+    }
+    assert_eq!(spec_of(&cp, "reseller-a"), before, "a refused change left a trace");
+
+    // The provider admin may make each of these changes.
+    for (case, merge_patch, _) in provider_only_changes() {
+        let out = patch(&cp, User::ProviderAdmin, "reseller-a", &merge_patch);
+        assert!(
+            out.status.success(),
+            "[{case}] provider admin refused:\n{}",
+            output_text(&out)
+        );
+    }
+    let after = spec_of(&cp, "reseller-a");
+    assert_eq!(after["customerType"], "Standard");
+    assert_eq!(after["parent"], "reseller-b");
+
+    // Creating a reseller that carries an override counts as adding it: provider only, on CREATE too.
+    kubectl_ok(
+        &cp,
+        User::Admin,
+        &[
+            "create",
+            "clusterrole",
+            "reseller-creator",
+            "--verb=create",
+            "--resource=resellers.channel.csp.dev",
+        ],
+    );
+    kubectl_ok(
+        &cp,
+        User::Admin,
+        &[
+            "create",
+            "clusterrolebinding",
+            "reseller-creator",
+            "--clusterrole=reseller-creator",
+            "--user=reseller-admin-b",
+        ],
+    );
+    let sub = RULE4_SETUP
+        .split("---")
+        .nth(1)
+        .unwrap()
+        .replace("name: reseller-a", "name: sub-of-b")
+        .replace("shortName: RSA", "shortName: SUBB")
+        .replace("namespace: ra\n", "namespace: subb\n");
+    let out = cp.kubectl_stdin(User::ResellerAdmin("b"), &["create", "-f", "-"], &sub);
+    let text = output_text(&out);
+    assert!(
+        !out.status.success()
+            && text.contains(POLICY)
+            && text.contains("connectionOverride of plan rsa-eur-direct-sandbox"),
+        "{text}"
+    );
+}
