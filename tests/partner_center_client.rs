@@ -466,6 +466,29 @@ async fn token_cache_one_token_request_for_many_calls() {
 }
 
 #[tokio::test]
+async fn concurrent_calls_share_one_token_request() {
+    // With rotation, two parallel refreshes would race on one refresh token; the client serialises
+    // token requests so concurrent callers wait for the same new token.
+    let env = Env::default().await;
+    let sink = RecordingSink::new(&env);
+    let client = Arc::new(env.client_with(
+        env.settings(PARTNER, AuthMode::AppPlusUser),
+        creds(APP, SECRET, Some(RT)),
+        sink.clone(),
+    ));
+    let calls = (0..8).map(|_| {
+        let c = client.clone();
+        tokio::spawn(async move { c.get_customer(KNOWN_CUSTOMER).await.map(|c| c.id) })
+    });
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.unwrap().unwrap(), KNOWN_CUSTOMER);
+    }
+    assert_eq!(env.token_requests().await.len(), 1);
+    assert_eq!(sink.seen.lock().unwrap().len(), 1);
+    assert_eq!(env.api_requests().await.len(), 8);
+}
+
+#[tokio::test]
 async fn token_refreshed_ahead_of_expiry_margin() {
     // A margin larger than the token's lifetime means every call needs a new token: proves the
     // margin is applied (the default 60 s is unit-tested in auth.rs).

@@ -269,9 +269,11 @@ mod tests {
         assert_eq!(s.effective_endpoints().login, local);
     }
 
+    type Mutation = Box<dyn Fn(&mut ConnectionSettings)>;
+
     #[test]
     fn validation_names_the_field() {
-        let cases: Vec<(Box<dyn Fn(&mut ConnectionSettings)>, &str)> = vec![
+        let cases: Vec<(Mutation, &str)> = vec![
             (
                 Box::new(|s| s.partner_tenant_id = " ".into()),
                 "partnerTenantId",
