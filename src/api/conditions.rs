@@ -1,88 +1,214 @@
-//! Helpers for `metav1.Condition` lists: set a condition so that `lastTransitionTime` moves only
-//! when the status flips, and find one by type.
+//! Helpers for `metav1.Condition` lists in status: set a condition so that `lastTransitionTime`
+//! moves only when the status flips, and find one by type.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-pub const READY: &str = "Ready";
+/// Condition types used by the three kinds.
+pub mod types {
+    pub const READY: &str = "Ready";
+    pub const AUTHENTICATED: &str = "Authenticated";
+    pub const VERIFIED: &str = "Verified";
+    pub const CONNECTION_READY: &str = "ConnectionReady";
+    pub const HIERARCHY_VALID: &str = "HierarchyValid";
+    pub const PLANS_VALID: &str = "PlansValid";
+}
 
-/// Sets condition `type_` in `conditions`. `lastTransitionTime` is kept unless the status changes,
-/// so re-publishing the same verdict is a no-op (no status churn).
-pub fn set_condition(
-    conditions: &mut Vec<Condition>,
-    type_: &str,
-    status: &str,
-    reason: &str,
-    message: &str,
-    observed_generation: Option<i64>,
-    now: jiff::Timestamp,
-) {
-    let new = |last_transition_time| Condition {
-        type_: type_.to_string(),
-        status: status.to_string(),
-        reason: reason.to_string(),
-        // The API server limits messages to 32 KiB; ours are a few hundred bytes, but never fail a write.
-        message: truncate(message, 32 * 1024),
-        observed_generation,
-        last_transition_time,
-    };
-    match conditions.iter_mut().find(|c| c.type_ == type_) {
-        Some(existing) => {
-            let since = if existing.status == status { existing.last_transition_time.clone() } else { Time(now) };
-            *existing = new(since);
+/// `status` values of a condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    True,
+    False,
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::True => "True",
+            Status::False => "False",
+            Status::Unknown => "Unknown",
         }
-        None => conditions.push(new(Time(now))),
     }
 }
 
-pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+impl From<bool> for Status {
+    fn from(b: bool) -> Self {
+        if b { Status::True } else { Status::False }
+    }
+}
+
+/// A new condition stamped with `now` as its transition time (kept by [`set_condition`] when
+/// the status does not flip).
+pub fn new_condition(
+    type_: &str,
+    status: Status,
+    reason: &str,
+    message: impl Into<String>,
+    observed_generation: Option<i64>,
+    now: Time,
+) -> Condition {
+    Condition {
+        type_: type_.to_string(),
+        status: status.as_str().to_string(),
+        reason: reason.to_string(),
+        message: message.into(),
+        observed_generation,
+        last_transition_time: now,
+    }
+}
+
+/// The condition of `type_`, if any.
+pub fn find_condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
 }
 
-/// True when the condition is `True` and was written for `generation`.
-pub fn is_true_for(conditions: &[Condition], type_: &str, generation: Option<i64>) -> bool {
-    find(conditions, type_).is_some_and(|c| c.status == "True" && c.observed_generation == generation)
+/// Whether the condition of `type_` is present with status `True`.
+pub fn is_condition_true(conditions: &[Condition], type_: &str) -> bool {
+    find_condition(conditions, type_).is_some_and(|c| c.status == Status::True.as_str())
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
+/// Sets `new` in `conditions` (replacing the one of the same type, or appending it). When the
+/// status is unchanged, the existing `lastTransitionTime` is kept. Returns whether anything but
+/// the transition time changed, so callers can skip no-op status writes.
+pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition) -> bool {
+    match conditions.iter_mut().find(|c| c.type_ == new.type_) {
+        Some(existing) => {
+            if existing.status == new.status {
+                new.last_transition_time = existing.last_transition_time.clone();
+            }
+            let changed = existing.status != new.status
+                || existing.reason != new.reason
+                || existing.message != new.message
+                || existing.observed_generation != new.observed_generation;
+            *existing = new;
+            changed
+        }
+        None => {
+            conditions.push(new);
+            true
+        }
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+}
+
+/// Removes the condition of `type_`; returns whether one was there.
+pub fn remove_condition(conditions: &mut Vec<Condition>, type_: &str) -> bool {
+    let before = conditions.len();
+    conditions.retain(|c| c.type_ != type_);
+    conditions.len() != before
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn transition_time_moves_only_when_status_flips() {
-        let t0: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        let t1: jiff::Timestamp = "2026-01-01T01:00:00Z".parse().unwrap();
-        let t2: jiff::Timestamp = "2026-01-01T02:00:00Z".parse().unwrap();
-        let mut c = Vec::new();
-        set_condition(&mut c, READY, "False", "ConsentExpired", "m1", Some(1), t0);
-        set_condition(&mut c, READY, "False", "MfaRequired", "m2", Some(2), t1);
-        assert_eq!(c.len(), 1);
-        assert_eq!(c[0].last_transition_time.0, t0, "same status: time kept");
-        assert_eq!((c[0].reason.as_str(), c[0].observed_generation), ("MfaRequired", Some(2)));
-        set_condition(&mut c, READY, "True", "Verified", "ok", Some(2), t2);
-        assert_eq!(c[0].last_transition_time.0, t2, "flip: time moves");
-        assert!(is_true_for(&c, READY, Some(2)));
-        assert!(!is_true_for(&c, READY, Some(3)));
-        set_condition(&mut c, "Verified", "True", "Verified", "ok", Some(2), t2);
-        assert_eq!(c.len(), 2);
-        assert_eq!(find(&c, "Verified").unwrap().reason, "Verified");
+    fn at(secs: i64) -> Time {
+        Time(jiff::Timestamp::from_second(secs).unwrap())
+    }
+
+    fn ready(status: Status, reason: &str, generation: i64, now: i64) -> Condition {
+        new_condition(
+            types::READY,
+            status,
+            reason,
+            format!("{reason} message"),
+            Some(generation),
+            at(now),
+        )
     }
 
     #[test]
-    fn long_messages_are_cut_on_a_char_boundary() {
-        let mut c = Vec::new();
-        let long = "é".repeat(20_000);
-        set_condition(&mut c, READY, "False", "X", &long, None, jiff::Timestamp::UNIX_EPOCH);
-        assert!(c[0].message.len() <= 32 * 1024);
+    fn set_condition_moves_transition_time_only_when_status_flips() {
+        // (step, status, reason, generation, now, expect changed, expect lastTransitionTime)
+        let steps = [
+            ("first set appends", Status::Unknown, "Reconciling", 1, 100, true, 100),
+            (
+                "same everything: no change, time kept",
+                Status::Unknown,
+                "Reconciling",
+                1,
+                200,
+                false,
+                100,
+            ),
+            (
+                "flip to True moves the time",
+                Status::True,
+                "Verified",
+                1,
+                300,
+                true,
+                300,
+            ),
+            (
+                "new reason, same status: changed, time kept",
+                Status::True,
+                "PartiallyVerified",
+                1,
+                400,
+                true,
+                300,
+            ),
+            (
+                "new generation, same status: changed, time kept",
+                Status::True,
+                "PartiallyVerified",
+                2,
+                500,
+                true,
+                300,
+            ),
+            (
+                "flip to False moves the time",
+                Status::False,
+                "Contradicted",
+                2,
+                600,
+                true,
+                600,
+            ),
+        ];
+        let mut conditions = Vec::new();
+        for (step, status, reason, generation, now, want_changed, want_time) in steps {
+            let changed = set_condition(&mut conditions, ready(status, reason, generation, now));
+            assert_eq!(changed, want_changed, "{step}");
+            assert_eq!(conditions.len(), 1, "{step}");
+            let c = find_condition(&conditions, types::READY).unwrap();
+            assert_eq!(c.status, status.as_str(), "{step}");
+            assert_eq!(c.reason, reason, "{step}");
+            assert_eq!(c.observed_generation, Some(generation), "{step}");
+            assert_eq!(c.last_transition_time, at(want_time), "{step}");
+        }
+    }
+
+    #[test]
+    fn conditions_of_other_types_are_left_alone() {
+        let mut conditions = Vec::new();
+        set_condition(&mut conditions, ready(Status::True, "Ok", 1, 10));
+        let auth = new_condition(
+            types::AUTHENTICATED,
+            Status::False,
+            "TokenExpired",
+            "expired",
+            Some(1),
+            at(20),
+        );
+        assert!(set_condition(&mut conditions, auth));
+        assert_eq!(conditions.len(), 2);
+        assert!(is_condition_true(&conditions, types::READY));
+        assert!(!is_condition_true(&conditions, types::AUTHENTICATED));
+        assert!(!is_condition_true(&conditions, types::VERIFIED), "absent is not true");
+        assert!(find_condition(&conditions, types::VERIFIED).is_none());
+        assert!(remove_condition(&mut conditions, types::AUTHENTICATED));
+        assert!(!remove_condition(&mut conditions, types::AUTHENTICATED));
+        assert_eq!(
+            conditions.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(),
+            [types::READY]
+        );
+    }
+
+    #[test]
+    fn status_from_bool() {
+        assert_eq!(Status::from(true).as_str(), "True");
+        assert_eq!(Status::from(false).as_str(), "False");
     }
 }

@@ -1,4 +1,6 @@
 //! `PartnerCenterConnection`: one Microsoft Partner Center account (product.md §2).
+// Repeated `printcolumn(type_ = ..)` keys are separate columns, not duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
 
 use super::common::{AuthMode, Cloud, CspType, Environment};
 use super::rules;

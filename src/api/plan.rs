@@ -1,4 +1,6 @@
 //! `CustomerPlan`: an Azure AD customer plan of the provider's catalog (product.md §2).
+// Repeated `printcolumn(type_ = ..)` keys are separate columns, not duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
 
 use super::common::{ConnectionRef, CspType, Environment};
 use super::rules;

@@ -3,6 +3,8 @@
 //! No field a reseller's own admin is refused to change (everything but `displayName`) has a
 //! schema `default:`: a default would make every create look like a change to the
 //! ValidatingAdmissionPolicy in deploy/admission/reseller-guard.yaml.
+// Repeated `printcolumn(type_ = ..)` keys are separate columns, not duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
 
 use super::common::{ConnectionRef, CspType, CustomerType, Environment};
 use super::plan::MasterDirectory;
@@ -222,4 +224,67 @@ pub struct EffectivePlan {
     /// The plan's master directory, for the provisioning system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_directory: Option<MasterDirectory>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(customer_type: Option<CustomerType>, sandbox_only: Option<bool>, enabled: Option<bool>) -> ResellerSpec {
+        ResellerSpec {
+            display_name: "R".into(),
+            short_name: "R1".into(),
+            parent: Some("provider".into()),
+            customer_type,
+            namespace: None,
+            region: None,
+            sandbox_only,
+            services: enabled.map(|enabled| ResellerServices {
+                azure_ad: Some(AzureAdService {
+                    enabled,
+                    customer_plans: vec![PlanGrant {
+                        plan: "eur-direct-sandbox".into(),
+                        connection_override: None,
+                    }],
+                }),
+            }),
+        }
+    }
+
+    #[test]
+    fn sandbox_only_is_explicit_or_implied_by_test_and_demo() {
+        let cases = [
+            (None, None, false),
+            (Some(CustomerType::Standard), None, false),
+            (None, Some(true), true),
+            (Some(CustomerType::Standard), Some(false), false),
+            (Some(CustomerType::Test), None, true),
+            (Some(CustomerType::Demo), None, true),
+            (Some(CustomerType::Demo), Some(true), true),
+        ];
+        for (customer_type, sandbox_only, want) in cases {
+            assert_eq!(
+                spec(customer_type, sandbox_only, None).is_sandbox_only(),
+                want,
+                "{customer_type:?} {sandbox_only:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn disabled_or_absent_service_grants_nothing() {
+        assert!(spec(None, None, None).active_plan_grants().is_empty());
+        assert!(spec(None, None, Some(false)).active_plan_grants().is_empty());
+        assert_eq!(spec(None, None, Some(true)).active_plan_grants().len(), 1);
+    }
+
+    #[test]
+    fn absent_optional_fields_are_not_serialized() {
+        // A null would be pruned by the API server, but a client-side apply would show a diff.
+        let json = serde_json::to_value(spec(None, None, None)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"displayName": "R", "shortName": "R1", "parent": "provider"})
+        );
+    }
 }
