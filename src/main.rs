@@ -1,3 +1,54 @@
-fn main() {
-    println!("partner-center-operator: under construction");
+//! The operator binary: `run` (the operator), `crdgen`, `emulator`, `consent`, `check`.
+
+use clap::{Parser, Subcommand};
+use partner_center_operator::{api, cli, controller, emulator, runtime};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "partner-center-operator", version, about = "Publishes, for every reseller and customer plan, the Microsoft Partner Center connection provisioning must use")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the operator against the cluster in KUBECONFIG or in-cluster.
+    Run(runtime::settings::OperatorSettings),
+    /// Print the CustomResourceDefinitions as YAML.
+    Crdgen,
+    /// Run the Partner Center + Entra ID emulator (local development, demo, tests).
+    Emulator {
+        /// Fixtures YAML (partners, credentials, customers, resellers).
+        #[arg(long, env = "PCO_EMULATOR_FIXTURES")]
+        fixtures: PathBuf,
+        #[arg(long, env = "PCO_EMULATOR_LISTEN", default_value = "127.0.0.1:8085")]
+        listen: SocketAddr,
+    },
+    /// Run the one-time consent (authorization-code) flow and store the refresh token in a Secret.
+    Consent(cli::consent::ConsentArgs),
+    /// Authenticate with a connection's settings and print what Partner Center reports.
+    Check(cli::check::CheckArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    partner_center_operator::tls::install_crypto_provider();
+    match Cli::parse().command {
+        Command::Run(settings) => {
+            runtime::telemetry::init(settings.log_format, &settings.log_level);
+            controller::run(settings, controller::context::http_connector()).await
+        }
+        Command::Crdgen => {
+            print!("{}", api::crds_yaml());
+            Ok(())
+        }
+        Command::Emulator { fixtures, listen } => {
+            runtime::telemetry::init(runtime::telemetry::LogFormat::Plain, "info");
+            emulator::serve_forever(&fixtures, listen).await
+        }
+        Command::Consent(args) => cli::consent::run(args).await,
+        Command::Check(args) => cli::check::run(args).await,
+    }
 }

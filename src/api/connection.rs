@@ -103,21 +103,19 @@ pub struct PartnerCenterConnectionSpec {
     pub endpoints: Option<ConnectionEndpoints>,
 
     /// How often the operator re-checks the account against Partner Center, as a duration such
-    /// as `15m` or `1h` (units s, m, h; at least 1m). Default `15m`.
-    #[serde(default = "default_sync_interval")]
+    /// as `15m` or `1h` (units s, m, h; at least 1m). Default: the operator's setting
+    /// (`defaultSyncInterval`, 15m unless configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
     #[x_kube(validation = rules::sync_interval())]
-    pub sync_interval: String,
-}
-
-fn default_sync_interval() -> String {
-    "15m".to_string()
+    pub sync_interval: Option<String>,
 }
 
 impl PartnerCenterConnectionSpec {
-    /// `spec.syncInterval` as a duration (admission guarantees the format).
-    pub fn sync_interval(&self) -> Result<std::time::Duration, humantime::DurationError> {
-        humantime::parse_duration(&self.sync_interval)
+    /// `spec.syncInterval` as a duration, or `default` when unset. Admission guarantees the
+    /// format; an unparsable value (an object stored before the rule existed) also gets `default`.
+    pub fn sync_interval_or(&self, default: std::time::Duration) -> std::time::Duration {
+        self.sync_interval.as_deref().and_then(|s| humantime::parse_duration(s).ok()).unwrap_or(default)
     }
 }
 

@@ -200,19 +200,24 @@ pub struct EffectivePlan {
     /// The plan's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    /// The PartnerCenterConnection provisioning must use.
-    pub connection: ConnectionRef,
+    /// The PartnerCenterConnection provisioning must use (absent when none can be resolved, e.g.
+    /// the plan does not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionRef>,
     /// `Plan`, `Override` or `Inherited`.
     pub source: ConnectionSource,
     /// The ancestor Reseller whose override is inherited (source `Inherited`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited_from: Option<String>,
-    /// Region code of the plan.
-    pub region: String,
+    /// Region code of the plan (absent when the plan does not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Account type of the plan.
-    pub csp_type: CspType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csp_type: Option<CspType>,
     /// Environment of the plan.
-    pub environment: Environment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
     /// Whether provisioning may use this plan now. When false there is no fallback.
     pub usable: bool,
     /// Why the plan is not usable (CamelCase).

@@ -1,1 +1,231 @@
-//! TODO: filled in by its own change.
+//! The operator: one thin reconciler per kind over shared watch caches.
+//!
+//! - [`world`]: the three stores, the rules' evaluation of them, dependents of a change
+//! - [`connection`], [`plan`], [`reseller`]: the reconcilers
+//! - [`status`], [`events`], [`finalizer`], [`credentials`]: how they write
+//! - [`watch`]: watches that survive undecodable objects and feed the dependents' triggers
+
+pub mod connection;
+pub mod context;
+pub mod credentials;
+pub mod error;
+pub mod events;
+pub mod facts;
+pub mod finalizer;
+pub mod plan;
+pub mod reseller;
+pub mod status;
+pub mod watch;
+pub mod world;
+
+use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
+use crate::runtime::admin::{self, Readiness};
+use crate::runtime::leader::{self, LeaderSettings};
+use crate::runtime::metrics::Metrics;
+use crate::runtime::settings::OperatorSettings;
+use context::{Connect, Context};
+use futures::StreamExt;
+use kube::runtime::Controller;
+use kube::runtime::controller::{self as kcontroller, Action};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use world::World;
+
+/// `d` ± 10 %: spreads periodic work so many objects do not come due at once.
+pub fn jitter(d: Duration) -> Duration {
+    d.mul_f64(rand::random_range(0.9..1.1))
+}
+
+/// A kube client whose User-Agent names this replica, so the API server's audit log attributes writes.
+pub async fn client_for(identity: &str) -> anyhow::Result<kube::Client> {
+    let mut config = kube::Config::infer().await?;
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_str(&format!("partner-center-operator/{} ({identity})", env!("CARGO_PKG_VERSION")))?,
+    ));
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// Runs the operator until SIGTERM/SIGINT (or until leadership is lost, which ends the process so
+/// a fresh replica can campaign again).
+pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result<()> {
+    crate::tls::install_crypto_provider();
+    let identity = settings.identity();
+    let client = client_for(&identity).await?;
+    let regions = crate::policy::RegionTable::with_overrides(&settings.region_overrides()?)
+        .map_err(|e| anyhow::anyhow!("region table: {e}"))?;
+    let mut policy_settings = crate::policy::Settings::new(settings.provider_namespace());
+    policy_settings.sandbox_standard_is_error = settings.sandbox_standard_is_error;
+    policy_settings.regions = regions;
+
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let readiness = Readiness::default();
+    let shutdown = shutdown_signal();
+    let (admin_addr, _admin) =
+        admin::serve(settings.admin_addr, Arc::new(registry), readiness.clone(), shutdown.clone()).await?;
+    tracing::info!(%admin_addr, identity, provider_namespace = %policy_settings.provider_namespace, "starting");
+
+    let triggers = watch::Triggers::new();
+    let (connections, conn_sub) = watch::shared::<PartnerCenterConnection>(&client);
+    let (plans, plan_sub) = watch::shared::<CustomerPlan>(&client);
+    let (resellers, reseller_sub) = watch::shared::<Reseller>(&client);
+    let world = Arc::new(World::new(connections.reader.clone(), plans.reader.clone(), resellers.reader.clone(), policy_settings));
+    let tracker = Arc::new(world::DependentsTracker::default());
+    tokio::spawn(connections.run(world.clone(), tracker.clone(), triggers.clone(), world::connection_change));
+    tokio::spawn(plans.run(world.clone(), tracker.clone(), triggers.clone(), world::plan_change));
+    tokio::spawn(resellers.run(world.clone(), tracker.clone(), triggers.clone(), world::reseller_change));
+
+    let synced = Instant::now();
+    world.connections.wait_until_ready().await?;
+    world.plans.wait_until_ready().await?;
+    world.resellers.wait_until_ready().await?;
+    readiness.set_ready();
+    tracing::info!(took_ms = synced.elapsed().as_millis() as u64, "caches synced");
+
+    if settings.leader_election {
+        let mut leading = leader::campaign(
+            client.clone(),
+            LeaderSettings {
+                lease_name: settings.lease_name.clone(),
+                namespace: settings.own_namespace(),
+                identity: identity.clone(),
+                duration: Duration::from_secs(15),
+                grace: Duration::from_secs(5),
+            },
+        )
+        .await?;
+        tokio::select! {
+            r = leading.wait_for(|l| *l) => { r?; }
+            _ = shutdown.clone() => return Ok(()),
+        }
+        tracing::info!(identity, "became leader");
+        metrics.leader.set(1);
+        let lost = async move {
+            let _ = leading.wait_for(|l| !*l).await;
+        };
+        let ctx = context(client, world, settings, metrics, connect, &identity);
+        tokio::select! {
+            _ = run_controllers(ctx, conn_sub, plan_sub, reseller_sub, triggers, shutdown.clone()) => Ok(()),
+            _ = lost => anyhow::bail!("lost the leader lease; exiting so that a new replica campaigns"),
+        }
+    } else {
+        let ctx = context(client, world, settings, metrics, connect, &identity);
+        run_controllers(ctx, conn_sub, plan_sub, reseller_sub, triggers, shutdown).await;
+        Ok(())
+    }
+}
+
+fn context(client: kube::Client, world: Arc<World>, settings: OperatorSettings, metrics: Metrics, connect: Connect, identity: &str) -> Arc<Context> {
+    Arc::new(Context {
+        events: events::Events::new(client.clone(), identity),
+        client,
+        world,
+        settings,
+        metrics,
+        connect,
+        connections: Default::default(),
+    })
+}
+
+async fn run_controllers(
+    ctx: Arc<Context>,
+    conn_sub: watch::Subscription<PartnerCenterConnection>,
+    plan_sub: watch::Subscription<CustomerPlan>,
+    reseller_sub: watch::Subscription<Reseller>,
+    triggers: watch::Triggers,
+    shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
+) {
+    let concurrency = ctx.settings.concurrency;
+    let config = || kcontroller::Config::default().concurrency(concurrency).debounce(Duration::from_millis(200));
+    let (conn_rx, plan_rx, reseller_rx) = triggers.receivers();
+    let connections = Controller::for_shared_stream(conn_sub.stream, conn_sub.reader)
+        .with_config(config())
+        .reconcile_on(conn_rx)
+        .graceful_shutdown_on(shutdown.clone())
+        .run(timed(connection::KIND, connection::reconcile), connection::error_policy, ctx.clone())
+        .for_each(|_| async {});
+    let plans = Controller::for_shared_stream(plan_sub.stream, plan_sub.reader)
+        .with_config(config())
+        .reconcile_on(plan_rx)
+        .graceful_shutdown_on(shutdown.clone())
+        .run(timed(plan::KIND, plan::reconcile), plan::error_policy, ctx.clone())
+        .for_each(|_| async {});
+    let resellers = Controller::for_shared_stream(reseller_sub.stream, reseller_sub.reader)
+        .with_config(config())
+        .reconcile_on(reseller_rx)
+        .graceful_shutdown_on(shutdown)
+        .run(timed(reseller::KIND, reseller::reconcile), reseller::error_policy, ctx)
+        .for_each(|_| async {});
+    futures::join!(connections, plans, resellers);
+}
+
+/// Wraps a reconciler with duration and count metrics and a tracing span naming the object.
+fn timed<K, F, Fut>(
+    kind: &'static str,
+    reconcile: F,
+) -> impl FnMut(Arc<K>, Arc<Context>) -> futures::future::BoxFuture<'static, error::Result<Action>>
+where
+    K: kube::Resource + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Copy + Send + 'static,
+    Fut: std::future::Future<Output = error::Result<Action>> + Send + 'static,
+{
+    use tracing::Instrument;
+    move |obj: Arc<K>, ctx: Arc<Context>| {
+        let span = tracing::info_span!("reconcile", kind, object = %object_name(obj.as_ref()));
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let result = reconcile(obj, ctx.clone()).await;
+                ctx.metrics.observe_reconcile(kind, started.elapsed());
+                result
+            }
+            .instrument(span),
+        )
+    }
+}
+
+fn object_name<K: kube::Resource>(obj: &K) -> String {
+    match &obj.meta().namespace {
+        Some(ns) => format!("{ns}/{}", obj.meta().name.clone().unwrap_or_default()),
+        None => obj.meta().name.clone().unwrap_or_default(),
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT; shareable so every part can wait on it.
+pub fn shutdown_signal() -> futures::future::Shared<futures::future::BoxFuture<'static, ()>> {
+    use futures::FutureExt;
+    async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+        tracing::info!("shutting down");
+    }
+    .boxed()
+    .shared()
+}
+
+/// Sets a condition from a status word ("True" / "False" / "Unknown"); the transition time moves
+/// only when the status flips (see `api::conditions`).
+pub(crate) fn set_condition(
+    c: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: jiff::Timestamp,
+) {
+    use crate::api::conditions::{Status, new_condition};
+    let status = match status {
+        "True" => Status::True,
+        "False" => Status::False,
+        _ => Status::Unknown,
+    };
+    crate::api::conditions::set_condition(
+        c,
+        new_condition(type_, status, reason, message, generation, k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)),
+    );
+}

@@ -142,23 +142,8 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Status of a condition, as in `metav1.Condition.status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    True,
-    False,
-    Unknown,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::True => "True",
-            Status::False => "False",
-            Status::Unknown => "Unknown",
-        }
-    }
-}
+/// A verdict's status: the same three values as a `metav1.Condition`.
+pub use crate::api::conditions::Status;
 
 /// The outcome of one condition: status, reason, message.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -129,12 +129,20 @@ impl ControlPlane {
     pub fn install_crds(&self) -> anyhow::Result<()> {
         let crds = repo_root().join("crds");
         let out = self.kubectl_run(User::Admin, &["apply", "-f", crds.to_str().unwrap()]);
-        anyhow::ensure!(out.status.success(), "apply crds: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::ensure!(
+            out.status.success(),
+            "apply crds: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = self.kubectl_run(
             User::Admin,
             &["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"],
         );
-        anyhow::ensure!(out.status.success(), "wait crds: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::ensure!(
+            out.status.success(),
+            "wait crds: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Ok(())
     }
 
@@ -159,5 +167,9 @@ impl Drop for ControlPlane {
 
 /// Stdout and stderr of a command as one string, for assertions and failure messages.
 pub fn output_text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

@@ -1,0 +1,520 @@
+//! PartnerCenterConnection reconciler: authenticate with the connection's own credentials, read what
+//! Partner Center reports, verify it against the declared identity (rule 3, decided in `policy`),
+//! and publish it. Partner Center is called once per connection per sync interval, never per plan
+//! or reseller.
+
+use super::context::Context;
+use super::credentials::{self, SecretCredentials, SecretRefreshTokenSink};
+use super::error::Result;
+use super::{finalizer, status};
+use crate::api::conditions;
+use super::set_condition;
+use crate::api::{AuthMode, PartnerCenterConnection, PartnerCenterConnectionStatus, PartnerInfo, UsedBy};
+use crate::partner_center::{ConnectionSettings, Endpoints, PartnerCenterApi, PartnerCenterError};
+use crate::policy::{self, ConnectionOwner, DeclaredIdentity, Observed, ResellerListing, Verification};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const KIND: &str = "PartnerCenterConnection";
+/// Refresh tokens live 90 days from issue, sliding with each redemption (partner-center.md §1.3).
+const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Per-connection memory of the reconciler: the Partner Center client (its token cache must
+/// outlive one reconcile) and the last sync's outcome, so a reconcile between syncs publishes the
+/// same result without calling Partner Center.
+#[derive(Default)]
+pub struct ConnectionRuntime {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    /// Spec generation + credentials the client was built for.
+    built_for: (Option<i64>, String, String),
+    /// Fingerprint of the refresh token the Secret should hold (moves when we persist a rotation).
+    expected_refresh_token: Arc<Mutex<Option<String>>>,
+    client: Arc<dyn PartnerCenterApi>,
+    last: Option<SyncRecord>,
+}
+
+#[derive(Clone)]
+struct SyncRecord {
+    at: Instant,
+    outcome: Outcome,
+    /// When this outcome was first observed (published as lastSyncTime: it moves when the result does).
+    since: jiff::Timestamp,
+    failures: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Outcome {
+    Synced { partner: PartnerInfo, customers: u64, resellers: Option<u64>, verification: Verification },
+    /// No usable token: consent expired or revoked, MFA, wrong app credentials or tenant.
+    NotAuthenticated { reason: String, message: String },
+    /// Authenticated, but a Partner Center call failed.
+    CallFailed { reason: String, message: String, retry_after: Option<Duration>, transient: bool },
+}
+
+impl ConnectionRuntime {
+    pub fn forget(&self, key: &str) {
+        self.entries.lock().expect("connection runtime").remove(key);
+    }
+}
+
+/// Static problems that stop a connection before any Partner Center call.
+struct Blocked {
+    condition: &'static str,
+    reason: String,
+    message: String,
+}
+
+pub async fn reconcile(conn: Arc<PartnerCenterConnection>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = conn.namespace().ok_or(super::error::Error::MissingField("metadata.namespace"))?;
+    let name = conn.name_any();
+    let key = format!("{ns}/{name}");
+    let api: Api<PartnerCenterConnection> = Api::namespaced(ctx.client.clone(), &ns);
+    let evaluated = ctx.world.evaluated();
+    let reference = crate::api::ConnectionRef { namespace: ns.clone(), name: name.clone() };
+    let usage = evaluated.evaluation.connections.get(&reference).cloned();
+    let in_use = usage.as_ref().is_some_and(|u| u.in_use());
+
+    if conn.meta().deletion_timestamp.is_some() {
+        if in_use {
+            let message = format!(
+                "deletion waits: {}; re-point or remove those references",
+                usage.as_ref().map(|u| u.usage_message()).unwrap_or_default()
+            );
+            let mut st = conn.status.clone().unwrap_or_default();
+            set_condition(&mut st.conditions, conditions::types::READY, "False", "Deleting", &message, conn.metadata.generation, jiff::Timestamp::now());
+            st.used_by = usage.as_ref().map(used_by);
+            write(&ctx, &api, &conn, st).await?;
+            return Ok(Action::requeue(Duration::from_secs(300)));
+        }
+        ctx.connections.forget(&key);
+        if finalizer::has(conn.as_ref()) {
+            finalizer::remove(&api, conn.as_ref()).await?;
+        }
+        return Ok(Action::await_change());
+    }
+    if !finalizer::has(conn.as_ref()) {
+        finalizer::add(&api, conn.as_ref()).await?;
+    }
+
+    let owner = usage.as_ref().map(|u| u.owner.clone());
+    let blocked = blocked(&conn, &ctx, owner.as_ref());
+    let (outcome, since, next, secret) = match blocked {
+        Some(b) => {
+            ctx.connections.forget(&key);
+            publish_blocked(&ctx, &api, &conn, usage.as_ref(), owner.as_ref(), b).await?;
+            return Ok(Action::requeue(Duration::from_secs(600)));
+        }
+        None => {
+            // Credentials: read by name, in the connection's own namespace only.
+            let secret = credentials::read_secret(&ctx.client, &ns, &conn.spec.auth.secret_ref.name).await?;
+            let synced = sync_if_due(&conn, &ctx, &key, secret.as_ref()).await;
+            (synced.0, synced.1, synced.2, secret)
+        }
+    };
+
+    let mut st = build_status(&conn, &outcome, since, usage.as_ref(), owner.as_ref());
+    st.refresh_token_expires_at = secret.as_ref().and_then(|s| refresh_token_expiry(&conn, s));
+    write(&ctx, &api, &conn, st).await?;
+    Ok(Action::requeue(next))
+}
+
+pub fn error_policy(conn: Arc<PartnerCenterConnection>, error: &super::error::Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(connection = %format!("{}/{}", conn.namespace().unwrap_or_default(), conn.name_any()), error = %error, "reconcile failed");
+    ctx.metrics.observe_error(KIND, &error.reason());
+    Action::requeue(super::jitter(Duration::from_secs(10)))
+}
+
+fn used_by(u: &policy::ConnectionEvaluation) -> UsedBy {
+    let mut examples: Vec<String> = u.plans.iter().map(|p| format!("CustomerPlan/{p}")).collect();
+    examples.extend(u.override_resellers.iter().map(|r| format!("Reseller/{r}")));
+    examples.truncate(5);
+    UsedBy { plans: u.plans.len() as i32, resellers: u.effective_resellers.len() as i32, examples }
+}
+
+fn owner_text(owner: Option<&ConnectionOwner>) -> Option<String> {
+    match owner? {
+        ConnectionOwner::Provider => Some("Provider".into()),
+        ConnectionOwner::Reseller(r) => Some(format!("Reseller/{r}")),
+        ConnectionOwner::Unusable(_) => None,
+    }
+}
+
+fn blocked(conn: &PartnerCenterConnection, ctx: &Context, owner: Option<&ConnectionOwner>) -> Option<Blocked> {
+    if let Some(ConnectionOwner::Unusable(f)) = owner {
+        return Some(Blocked { condition: "Ready", reason: f.reason.clone(), message: f.message.clone() });
+    }
+    if let Some(ep) = &conn.spec.endpoints {
+        for (field, value) in [("spec.endpoints.partnerCenter", &ep.partner_center), ("spec.endpoints.login", &ep.login)] {
+            let Some(value) = value else { continue };
+            let url = match url::Url::parse(value) {
+                Ok(u) => u,
+                Err(e) => {
+                    return Some(Blocked { condition: "Ready", reason: "InvalidEndpoint".into(), message: format!("{field} '{value}' is not a URL ({e})") });
+                }
+            };
+            let host = url.host_str().unwrap_or_default().to_string();
+            if !ctx.settings.endpoint_allowed(&host, url.port_or_known_default()) {
+                return Some(Blocked {
+                    condition: "Ready",
+                    reason: "EndpointNotAllowed".into(),
+                    message: format!(
+                        "{field} points at '{host}', which is not in the operator's endpoint allow-list; remove spec.endpoints to use the real Partner Center, or ask the operator's administrator to allow this host"
+                    ),
+                });
+            }
+        }
+    }
+    None
+}
+
+async fn publish_blocked(
+    ctx: &Context,
+    api: &Api<PartnerCenterConnection>,
+    conn: &PartnerCenterConnection,
+    usage: Option<&policy::ConnectionEvaluation>,
+    owner: Option<&ConnectionOwner>,
+    b: Blocked,
+) -> Result<()> {
+    let generation = conn.metadata.generation;
+    let now = jiff::Timestamp::now();
+    let mut st = conn.status.clone().unwrap_or_default();
+    st.observed_generation = generation;
+    st.owner = owner_text(owner);
+    st.used_by = usage.map(used_by);
+    let msg = format!("not checked: {}", b.message);
+    set_condition(&mut st.conditions, "Authenticated", "Unknown", &b.reason, &msg, generation, now);
+    set_condition(&mut st.conditions, "Verified", "Unknown", &b.reason, &msg, generation, now);
+    set_condition(&mut st.conditions, b.condition, "False", &b.reason, &b.message, generation, now);
+    write(ctx, api, conn, st).await
+}
+
+async fn write(ctx: &Context, api: &Api<PartnerCenterConnection>, conn: &PartnerCenterConnection, st: PartnerCenterConnectionStatus) -> Result<()> {
+    let before_ready = conn.status.as_ref().and_then(|s| conditions::find_condition(&s.conditions, conditions::types::READY)).map(|c| (c.status.clone(), c.reason.clone()));
+    let after_ready = conditions::find_condition(&st.conditions, conditions::types::READY).map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
+    if status::apply_status(api, conn, conn.status.as_ref(), &st).await? == status::Written::Patched {
+        ctx.metrics.observe_status_write(KIND);
+        if let Some((s, reason, message)) = after_ready
+            && before_ready.as_ref().map(|(bs, br)| (bs, br)) != Some((&s, &reason))
+        {
+            ctx.events.publish(conn, s != "True", &reason, "Verify", message).await;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a Partner Center sync when one is due and returns the outcome to publish, since when it
+/// holds, and when to reconcile next.
+async fn sync_if_due(
+    conn: &PartnerCenterConnection,
+    ctx: &Context,
+    key: &str,
+    secret: Option<&k8s_openapi::api::core::v1::Secret>,
+) -> (Outcome, jiff::Timestamp, Duration) {
+    let ns = conn.namespace().unwrap_or_default();
+    let interval = conn.spec.sync_interval_or(ctx.settings.default_sync_interval);
+    let app_plus_user = conn.spec.auth.mode == AuthMode::AppPlusUser;
+    let secret_name = conn.spec.auth.secret_ref.name.clone();
+
+    let creds = match secret {
+        None => {
+            let message = format!("Secret '{secret_name}' not found in namespace '{ns}': create it with keys clientId, clientSecret{} (see `partner-center-operator consent`)", if app_plus_user { ", refreshToken" } else { "" });
+            return not_authenticated(ctx, key, "SecretNotFound", message);
+        }
+        Some(s) => match credentials::parse_secret(s, app_plus_user) {
+            Err(p) => return not_authenticated(ctx, key, p.reason, p.message),
+            Ok(c) => c,
+        },
+    };
+    if let Some(fp) = &creds.refresh_token_fingerprint
+        && let Some(f) = policy::check_refresh_token(&secret_name, fp, &creds.rotated_away)
+    {
+        return not_authenticated(ctx, key, &f.reason, f.message);
+    }
+
+    let client = match client_for(conn, ctx, key, &creds) {
+        Ok(c) => c,
+        Err(e) => return not_authenticated(ctx, key, e.reason(), e.to_string()),
+    };
+    {
+        let entries = ctx.connections.entries.lock().expect("connection runtime");
+        if let Some(last) = entries.get(key).and_then(|e| e.last.clone())
+            && last.at.elapsed() < retry_after(&last, interval)
+        {
+            let next = retry_after(&last, interval).saturating_sub(last.at.elapsed());
+            return (last.outcome, last.since, super::jitter(next));
+        }
+    }
+
+    let started = Instant::now();
+    let outcome = sync(conn, ctx, client.as_ref(), app_plus_user).await;
+    tracing::info!(connection = %key, took_ms = started.elapsed().as_millis() as u64, outcome = outcome_reason(&outcome), "synced with Partner Center");
+    let record = record(ctx, key, outcome);
+    let next = retry_after(&record, interval);
+    (record.outcome, record.since, super::jitter(next))
+}
+
+fn outcome_reason(o: &Outcome) -> &str {
+    match o {
+        Outcome::Synced { verification, .. } => &verification.reason,
+        Outcome::NotAuthenticated { reason, .. } | Outcome::CallFailed { reason, .. } => reason,
+    }
+}
+
+/// When to sync again: the interval when the last sync worked; exponential backoff (capped by the
+/// interval) after failures, or Partner Center's Retry-After.
+fn retry_after(r: &SyncRecord, interval: Duration) -> Duration {
+    match &r.outcome {
+        Outcome::Synced { .. } => interval,
+        Outcome::CallFailed { retry_after: Some(d), .. } => *d,
+        _ => {
+            let backoff = Duration::from_secs(5).saturating_mul(1 << r.failures.min(10));
+            backoff.min(interval).min(Duration::from_secs(300))
+        }
+    }
+}
+
+fn record(ctx: &Context, key: &str, outcome: Outcome) -> SyncRecord {
+    let mut entries = ctx.connections.entries.lock().expect("connection runtime");
+    let previous = entries.get(key).and_then(|e| e.last.clone());
+    let failed = !matches!(outcome, Outcome::Synced { .. });
+    let record = SyncRecord {
+        at: Instant::now(),
+        since: match &previous {
+            Some(p) if p.outcome == outcome => p.since,
+            _ => jiff::Timestamp::now(),
+        },
+        failures: if failed { previous.map(|p| p.failures + 1).unwrap_or(1) } else { 0 },
+        outcome,
+    };
+    if let Some(e) = entries.get_mut(key) {
+        e.last = Some(record.clone());
+    }
+    record
+}
+
+fn not_authenticated(ctx: &Context, key: &str, reason: &str, message: String) -> (Outcome, jiff::Timestamp, Duration) {
+    // Credentials that cannot be used: drop the client so a fixed Secret is picked up next time.
+    let failures = ctx.connections.entries.lock().expect("connection runtime").remove(key).and_then(|e| e.last).map(|l| l.failures + 1).unwrap_or(1);
+    let outcome = Outcome::NotAuthenticated { reason: reason.to_string(), message };
+    let r = SyncRecord { at: Instant::now(), outcome: outcome.clone(), since: jiff::Timestamp::now(), failures };
+    (outcome, r.since, super::jitter(retry_after(&r, Duration::from_secs(300))))
+}
+
+/// The cached client for this connection, rebuilt when the spec or the credentials changed
+/// (a refresh token the operator itself wrote back is not a change).
+fn client_for(conn: &PartnerCenterConnection, ctx: &Context, key: &str, creds: &SecretCredentials) -> std::result::Result<Arc<dyn PartnerCenterApi>, PartnerCenterError> {
+    use secrecy::ExposeSecret;
+    let built_for = (
+        conn.metadata.generation,
+        creds.credentials.client_id.clone(),
+        credentials::fingerprint(creds.credentials.client_secret.expose_secret()),
+    );
+    let mut entries = ctx.connections.entries.lock().expect("connection runtime");
+    if let Some(e) = entries.get(key)
+        && e.built_for == built_for
+        && *e.expected_refresh_token.lock().expect("expected token") == creds.refresh_token_fingerprint
+    {
+        return Ok(e.client.clone());
+    }
+    let ns = conn.namespace().unwrap_or_default();
+    let expected = Arc::new(Mutex::new(creds.refresh_token_fingerprint.clone()));
+    let on_persisted = {
+        let expected = expected.clone();
+        Arc::new(move |fp: String| *expected.lock().expect("expected token") = Some(fp)) as Arc<dyn Fn(String) + Send + Sync>
+    };
+    let sink = Arc::new(SecretRefreshTokenSink::new(ctx.client.clone(), ns, conn.spec.auth.secret_ref.name.clone(), creds, on_persisted));
+    let mut settings = ConnectionSettings::new(conn.spec.partner_tenant_id.clone(), conn.spec.cloud, conn.spec.auth.mode);
+    settings.endpoints = endpoints(conn)?;
+    let client = (ctx.connect)(settings, creds.credentials.clone(), sink)?;
+    let last = entries.remove(key).and_then(|e| e.last);
+    entries.insert(key.to_string(), Entry { built_for, expected_refresh_token: expected, client: client.clone(), last: last.map(|mut l| {
+        // New credentials: sync now rather than at the end of the interval.
+        l.at = Instant::now() - Duration::from_secs(365 * 24 * 3600);
+        l
+    }) });
+    Ok(client)
+}
+
+fn endpoints(conn: &PartnerCenterConnection) -> std::result::Result<Option<Endpoints>, PartnerCenterError> {
+    let Some(ep) = &conn.spec.endpoints else { return Ok(None) };
+    let defaults = crate::partner_center::config::cloud_endpoints(conn.spec.cloud);
+    let parse = |field: &str, v: &Option<String>, default: url::Url| match v {
+        None => Ok(default),
+        Some(s) => url::Url::parse(s).map_err(|e| PartnerCenterError::config(field, &format!("is not a URL: {e}"))),
+    };
+    Ok(Some(Endpoints {
+        partner_center: parse("spec.endpoints.partnerCenter", &ep.partner_center, defaults.partner_center)?,
+        login: parse("spec.endpoints.login", &ep.login, defaults.login)?,
+    }))
+}
+
+/// One sync: token, profiles, customer count, indirect resellers; then rule 3.
+async fn sync(conn: &PartnerCenterConnection, ctx: &Context, pc: &dyn PartnerCenterApi, app_plus_user: bool) -> Outcome {
+    let metrics = &ctx.metrics;
+    let observe = |op: &str, r: std::result::Result<(), &PartnerCenterError>| {
+        metrics.observe_partner_center_call(op, r.err().map(|e| e.reason()).unwrap_or("Ok"));
+    };
+    let claims = match pc.token_claims().await {
+        Ok(c) => {
+            observe("token", Ok(()));
+            c
+        }
+        Err(e) => {
+            observe("token", Err(&e));
+            return failed(e, true);
+        }
+    };
+    let (org, mpn) = if app_plus_user {
+        let org = match pc.organization_profile().await {
+            Ok(o) => {
+                observe("organization_profile", Ok(()));
+                Some(o)
+            }
+            Err(e) => {
+                observe("organization_profile", Err(&e));
+                return failed(e, false);
+            }
+        };
+        // The partner id is informational: its failure does not fail the sync.
+        let mpn = pc.mpn_profile().await;
+        observe("mpn_profile", mpn.as_ref().map(|_| ()));
+        (org, mpn.ok())
+    } else {
+        (None, None)
+    };
+    let customers = match pc.count_customers().await {
+        Ok(n) => {
+            observe("count_customers", Ok(()));
+            n
+        }
+        Err(e) => {
+            observe("count_customers", Err(&e));
+            return failed(e, false);
+        }
+    };
+    let resellers = if app_plus_user {
+        match pc.indirect_resellers().await {
+            Ok(list) => {
+                observe("indirect_resellers", Ok(()));
+                ResellerListing::Count(list.len() as u64)
+            }
+            Err(e @ (PartnerCenterError::Forbidden { .. } | PartnerCenterError::AppOnlyNotAllowed { .. })) => {
+                observe("indirect_resellers", Err(&e));
+                ResellerListing::Denied
+            }
+            Err(e) => {
+                observe("indirect_resellers", Err(&e));
+                return failed(e, false);
+            }
+        }
+    } else {
+        ResellerListing::NotChecked
+    };
+    let declared = DeclaredIdentity {
+        tenant_id: conn.spec.partner_tenant_id.clone(),
+        region: conn.spec.region.clone(),
+        csp_type: conn.spec.csp_type,
+        environment: conn.spec.environment,
+        auth_mode: conn.spec.auth.mode,
+    };
+    let observed = Observed {
+        token_tid: claims.tid.clone().unwrap_or_default(),
+        org_profile_tenant: org.as_ref().and_then(|o| o.tenant_id.clone()),
+        country: org.as_ref().and_then(|o| o.country().map(str::to_string)),
+        indirect_resellers: resellers,
+        customer_count: Some(customers),
+    };
+    let verification = policy::verify_connection(&declared, &observed, &ctx.world.settings.regions);
+    Outcome::Synced {
+        partner: PartnerInfo {
+            company_name: org.as_ref().and_then(|o| o.company_name.clone()),
+            tenant_id: org.as_ref().and_then(|o| o.tenant_id.clone()).or(claims.tid),
+            partner_id: mpn.and_then(|m| m.mpn_id),
+            country: observed.country.clone(),
+            default_domain: org.as_ref().and_then(|o| o.domain.clone()),
+        },
+        customers,
+        resellers: match resellers {
+            ResellerListing::Count(n) => Some(n),
+            _ => None,
+        },
+        verification,
+    }
+}
+
+fn failed(e: PartnerCenterError, at_token: bool) -> Outcome {
+    let auth_problem = at_token || e.needs_credentials_fix();
+    if auth_problem && !e.is_transient() {
+        Outcome::NotAuthenticated { reason: e.reason().to_string(), message: e.to_string() }
+    } else {
+        let retry_after = match &e {
+            PartnerCenterError::Throttled { retry_after } => *retry_after,
+            _ => None,
+        };
+        Outcome::CallFailed { reason: e.reason().to_string(), message: e.to_string(), retry_after, transient: e.is_transient() }
+    }
+}
+
+fn build_status(
+    conn: &PartnerCenterConnection,
+    outcome: &Outcome,
+    since: jiff::Timestamp,
+    usage: Option<&policy::ConnectionEvaluation>,
+    owner: Option<&ConnectionOwner>,
+) -> PartnerCenterConnectionStatus {
+    let generation = conn.metadata.generation;
+    let now = jiff::Timestamp::now();
+    let mut st = conn.status.clone().unwrap_or_default();
+    st.observed_generation = generation;
+    st.owner = owner_text(owner);
+    st.used_by = usage.map(used_by);
+    let c = &mut st.conditions;
+    match outcome {
+        Outcome::Synced { partner, customers, resellers, verification } => {
+            st.partner = Some(partner.clone());
+            st.customer_count = Some(*customers as i64);
+            st.indirect_reseller_count = resellers.map(|n| n as i64);
+            st.last_sync_time = Some(Time(since));
+            set_condition(c, "Authenticated", "True", "Authenticated", "a Partner Center token was issued for the connection's credentials", generation, now);
+            let mut message = verification.message.clone();
+            if !verification.unchecked.is_empty() {
+                message = format!("{message} (not checked: {})", verification.unchecked.join("; "));
+            }
+            let v = if verification.verified { "True" } else { "False" };
+            set_condition(c, "Verified", v, &verification.reason, &message, generation, now);
+            set_condition(c, conditions::types::READY, v, &verification.reason, &message, generation, now);
+        }
+        Outcome::NotAuthenticated { reason, message } => {
+            set_condition(c, "Authenticated", "False", reason, message, generation, now);
+            set_condition(c, "Verified", "Unknown", reason, "not checked: not authenticated", generation, now);
+            set_condition(c, conditions::types::READY, "False", reason, message, generation, now);
+        }
+        Outcome::CallFailed { reason, message, .. } => {
+            set_condition(c, "Authenticated", "True", "Authenticated", "a Partner Center token was issued for the connection's credentials", generation, now);
+            set_condition(c, "Verified", "Unknown", reason, message, generation, now);
+            set_condition(c, conditions::types::READY, "False", reason, message, generation, now);
+        }
+    }
+    st
+}
+
+/// Estimate: the last rotation the operator stored, plus 90 days — rounded to the day, because an
+/// hourly-moving timestamp would mean a status write every hour for nothing.
+fn refresh_token_expiry(conn: &PartnerCenterConnection, secret: &k8s_openapi::api::core::v1::Secret) -> Option<Time> {
+    if conn.spec.auth.mode != AuthMode::AppPlusUser {
+        return None;
+    }
+    let rotated_at: jiff::Timestamp = secret.metadata.annotations.as_ref()?.get(credentials::ROTATED_AT_ANNOTATION)?.parse().ok()?;
+    let expires = rotated_at.checked_add(REFRESH_TOKEN_LIFETIME).ok()?;
+    let day = 24 * 3600;
+    let rounded = jiff::Timestamp::from_second(expires.as_second() / day * day).ok()?;
+    Some(Time(rounded))
+}

@@ -1,0 +1,74 @@
+//! Translation from the custom resources (as cached in the stores) to the plain facts the pure rules
+//! in `policy` work on. Nothing here decides anything.
+
+use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
+use crate::policy::{ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{Resource, ResourceExt};
+
+pub fn reseller_facts(r: &Reseller) -> ResellerFacts {
+    let spec = &r.spec;
+    let azure_ad = spec.services.as_ref().and_then(|s| s.azure_ad.as_ref());
+    ResellerFacts {
+        name: r.name_any(),
+        short_name: spec.short_name.clone(),
+        parent: spec.parent.clone(),
+        customer_type: spec.customer_type(),
+        namespace: spec.namespace.clone(),
+        region: spec.region.clone(),
+        sandbox_only: spec.sandbox_only.unwrap_or(false),
+        azure_ad_enabled: azure_ad.is_some_and(|a| a.enabled),
+        grants: azure_ad
+            .map(|a| {
+                a.customer_plans
+                    .iter()
+                    .map(|g| GrantFacts { plan: g.plan.clone(), connection_override: g.connection_override.clone() })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        created: r.creation_timestamp().map(|t| t.0),
+        deleting: r.meta().deletion_timestamp.is_some(),
+    }
+}
+
+pub fn plan_facts(p: &CustomerPlan) -> PlanFacts {
+    let spec = &p.spec;
+    PlanFacts {
+        name: p.name_any(),
+        display_name: spec.display_name.clone(),
+        region: spec.region.clone(),
+        csp_type: spec.csp_type,
+        environment: spec.environment,
+        connection_ref: spec.connection_ref.clone(),
+        allow_tenant_creation: spec.allow_tenant_creation.unwrap_or(false),
+        master_directory: spec.sync_policy.as_ref().and_then(|s| s.master_directory),
+        deleting: p.meta().deletion_timestamp.is_some(),
+    }
+}
+
+pub fn connection_facts(c: &PartnerCenterConnection) -> ConnectionFacts {
+    ConnectionFacts {
+        namespace: c.namespace().unwrap_or_default(),
+        name: c.name_any(),
+        region: c.spec.region.clone(),
+        csp_type: c.spec.csp_type,
+        environment: c.spec.environment,
+        health: connection_health(c),
+        deleting: c.meta().deletion_timestamp.is_some(),
+    }
+}
+
+/// A connection's health as its reconciler last published it. A Ready condition written for an
+/// older generation says nothing about the current spec: Unknown.
+pub fn connection_health(c: &PartnerCenterConnection) -> ConnectionHealth {
+    let status = c.status.as_ref();
+    let ready: Option<&Condition> = status.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    let current = status.and_then(|s| s.observed_generation) == c.metadata.generation;
+    match ready {
+        Some(cond) if current && cond.status == "True" => ConnectionHealth::Ready,
+        Some(cond) if current && cond.status == "False" => {
+            ConnectionHealth::NotReady { reason: cond.reason.clone(), message: cond.message.clone() }
+        }
+        _ => ConnectionHealth::Unknown,
+    }
+}

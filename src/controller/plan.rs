@@ -1,0 +1,85 @@
+//! CustomerPlan reconciler: publish the resolved default connection, whether it is usable, and how
+//! many resellers the plan is exposed to. The decisions are `policy`'s.
+
+use super::context::Context;
+use super::error::Result;
+use super::{finalizer, status};
+use crate::api::conditions;
+use super::set_condition;
+use crate::api::{CustomerPlan, CustomerPlanStatus};
+use crate::policy::Status;
+use kube::{Resource, ResourceExt};
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const KIND: &str = "CustomerPlan";
+
+pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Action> {
+    let name = plan.name_any();
+    let api: Api<CustomerPlan> = Api::all(ctx.client.clone());
+    let evaluated = ctx.world.evaluated();
+    let Some(eval) = evaluated.evaluation.plans.get(&name) else {
+        // Not in the cache yet (just created): its own watch event will bring it back.
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    };
+    let generation = plan.metadata.generation;
+    let now = jiff::Timestamp::now();
+    let mut st = plan.status.clone().unwrap_or_default();
+    st.observed_generation = generation;
+    st.connection = Some(eval.connection.clone());
+    st.reseller_count = Some(eval.reseller_count() as i32);
+
+    if plan.meta().deletion_timestamp.is_some() {
+        if eval.resellers.is_empty() {
+            if finalizer::has(plan.as_ref()) {
+                finalizer::remove(&api, plan.as_ref()).await?;
+            }
+            return Ok(Action::await_change());
+        }
+        let message = format!(
+            "deletion waits: granted to Resellers {}; remove the grants first",
+            eval.resellers.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+        );
+        set_condition(&mut st.conditions, conditions::types::READY, "False", "Deleting", &message, generation, now);
+        write(&ctx, &api, &plan, st).await?;
+        return Ok(Action::requeue(Duration::from_secs(300)));
+    }
+    if !finalizer::has(plan.as_ref()) {
+        finalizer::add(&api, plan.as_ref()).await?;
+    }
+
+    let c = &mut st.conditions;
+    let cr = &eval.connection_ready;
+    set_condition(c, "ConnectionReady", cr.status.as_str(), &cr.reason, &cr.message, generation, now);
+    let r = &eval.ready;
+    set_condition(c, conditions::types::READY, r.status.as_str(), &r.reason, &r.message, generation, now);
+    write(&ctx, &api, &plan, st).await?;
+    for w in &eval.warnings {
+        tracing::debug!(plan = %name, reason = %w.reason, "warning");
+    }
+    // Nothing here changes without a watch event; the periodic resync is a safety net.
+    Ok(Action::requeue(super::jitter(Duration::from_secs(3600))))
+}
+
+pub fn error_policy(plan: Arc<CustomerPlan>, error: &super::error::Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(plan = %plan.name_any(), error = %error, "reconcile failed");
+    ctx.metrics.observe_error(KIND, &error.reason());
+    Action::requeue(super::jitter(Duration::from_secs(10)))
+}
+
+async fn write(ctx: &Context, api: &Api<CustomerPlan>, plan: &CustomerPlan, st: CustomerPlanStatus) -> Result<()> {
+    let before = plan.status.as_ref().and_then(|s| conditions::find_condition(&s.conditions, conditions::types::READY)).map(|c| (c.status.clone(), c.reason.clone()));
+    let after = conditions::find_condition(&st.conditions, conditions::types::READY).map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
+    if status::apply_status(api, plan, plan.status.as_ref(), &st).await? == status::Written::Patched {
+        ctx.metrics.observe_status_write(KIND);
+        if let Some((s, reason, message)) = after
+            && before != Some((s.clone(), reason.clone()))
+            && s != Status::Unknown.as_str()
+        {
+            ctx.events.publish(plan, s != "True", &reason, "Validate", message).await;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Reseller reconciler: publish, for every granted plan, the one connection provisioning must use
+//! (or why there is none), the ancestors, warnings and conditions. The decisions are `policy`'s.
+
+use super::context::Context;
+use super::error::Result;
+use super::status;
+use crate::api::conditions;
+use super::set_condition;
+use crate::api::{EffectivePlan, Reseller};
+use crate::policy::{self, Finding, Verdict};
+use kube::{Resource, ResourceExt};
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const KIND: &str = "Reseller";
+
+pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Action> {
+    let name = reseller.name_any();
+    let api: Api<Reseller> = Api::all(ctx.client.clone());
+    let evaluated = ctx.world.evaluated();
+    let Some(eval) = evaluated.evaluation.resellers.get(&name) else {
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    };
+    if reseller.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let generation = reseller.metadata.generation;
+    let now = jiff::Timestamp::now();
+    let mut st = reseller.status.clone().unwrap_or_default();
+    st.observed_generation = generation;
+    st.ancestors = eval.ancestors.clone();
+    st.effective_plans = eval
+        .effective_plans
+        .iter()
+        .map(|p| effective_plan(p, evaluated.snapshot.plans.get(&p.plan).map(|f| f.display_name.clone())))
+        .collect();
+    let previous_warnings = st.warnings.clone();
+    st.warnings = eval.warnings.iter().map(warning_text).collect();
+    let c = &mut st.conditions;
+    for (type_, v) in [("HierarchyValid", &eval.hierarchy_valid), ("PlansValid", &eval.plans_valid), (conditions::types::READY, &eval.ready)] {
+        set(c, type_, v, generation, now);
+    }
+    let before = reseller.status.as_ref().and_then(|s| conditions::find_condition(&s.conditions, conditions::types::READY)).map(|c| (c.status.clone(), c.reason.clone()));
+    if status::apply_status(&api, reseller.as_ref(), reseller.status.as_ref(), &st).await? == status::Written::Patched {
+        ctx.metrics.observe_status_write(KIND);
+        let r = &eval.ready;
+        if before != Some((r.status.as_str().to_string(), r.reason.clone())) && r.status != policy::Status::Unknown {
+            ctx.events.publish(reseller.as_ref(), r.status != policy::Status::True, &r.reason, "Resolve", r.message.clone()).await;
+        }
+        for w in eval.warnings.iter().filter(|w| !previous_warnings.contains(&warning_text(w))) {
+            ctx.events.publish(reseller.as_ref(), true, &w.reason, "Resolve", w.message.clone()).await;
+        }
+    }
+    Ok(Action::requeue(super::jitter(Duration::from_secs(3600))))
+}
+
+pub fn error_policy(reseller: Arc<Reseller>, error: &super::error::Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(reseller = %reseller.name_any(), error = %error, "reconcile failed");
+    ctx.metrics.observe_error(KIND, &error.reason());
+    Action::requeue(super::jitter(Duration::from_secs(10)))
+}
+
+fn set(c: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>, type_: &str, v: &Verdict, generation: Option<i64>, now: jiff::Timestamp) {
+    set_condition(c, type_, v.status.as_str(), &v.reason, &v.message, generation, now);
+}
+
+fn warning_text(w: &Finding) -> String {
+    format!("{}: {}", w.reason, w.message)
+}
+
+fn effective_plan(p: &policy::EffectivePlan, display_name: Option<String>) -> EffectivePlan {
+    EffectivePlan {
+        plan: p.plan.clone(),
+        display_name,
+        connection: p.connection.clone(),
+        source: p.source,
+        inherited_from: p.inherited_from.clone(),
+        region: p.region.clone(),
+        csp_type: p.csp_type,
+        environment: p.environment,
+        usable: p.usable,
+        reason: p.reason.clone(),
+        message: p.message.clone(),
+        master_directory: p.master_directory,
+    }
+}

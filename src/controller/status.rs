@@ -1,0 +1,39 @@
+//! The one way the operator writes status: server-side apply of the status subresource with a single
+//! field manager, skipped when the status would not change (no churn, no echo loops).
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+
+/// Field manager of every status write (and of nothing else).
+pub const FIELD_MANAGER: &str = "partner-center-operator";
+
+/// Outcome of [`apply_status`], so callers can count writes honestly.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    Patched,
+    Unchanged,
+}
+
+/// Applies `desired` as the status of `obj` unless it equals the current status.
+/// Both are compared as JSON, so `None` fields and empty lists compare as the API server stores them.
+pub async fn apply_status<K, S>(api: &Api<K>, obj: &K, current: Option<&S>, desired: &S) -> kube::Result<Written>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    S: Serialize,
+{
+    let as_json = |s: &S| serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
+    if current.map(as_json) == Some(as_json(desired)) {
+        return Ok(Written::Unchanged);
+    }
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": desired,
+    });
+    api.patch_status(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .await?;
+    Ok(Written::Patched)
+}
