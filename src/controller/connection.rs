@@ -114,9 +114,21 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, ctx: Arc<Context>) ->
         }
         None => {
             // Credentials: read by name, in the connection's own namespace only.
-            let secret = credentials::read_secret(&ctx.client, &ns, &conn.spec.auth.secret_ref.name).await?;
-            let synced = sync_if_due(&conn, &ctx, &key, secret.as_ref()).await;
-            (synced.0, synced.1, synced.2, secret)
+            let secret_name = &conn.spec.auth.secret_ref.name;
+            match credentials::read_secret(&ctx.client, &ns, secret_name).await {
+                Ok(secret) => {
+                    let synced = sync_if_due(&conn, &ctx, &key, secret.as_ref()).await;
+                    (synced.0, synced.1, synced.2, secret)
+                }
+                Err(kube::Error::Api(e)) if e.code == 403 => {
+                    let message = format!(
+                        "the operator may not read Secret '{secret_name}' in namespace '{ns}': bind the ClusterRole partner-center-operator-secrets to the operator in that namespace (see deploy/rbac/operator.yaml)"
+                    );
+                    let (o, since, next) = not_authenticated(&ctx, &key, "SecretForbidden", message);
+                    (o, since, next, None)
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     };
 

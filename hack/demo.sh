@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The demo: on a fresh machine, build what is needed, start a local control plane and the Partner
+# Center emulator, apply examples/, run the operator, wait until everything has converged and show
+# what a user wants to see. `--keep` leaves everything running (prints how to use and stop it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+keep=false; [ "${1:-}" = "--keep" ] && keep=true
+dir=${PCO_DEMO_DIR:-/tmp/pco-demo}
+emulator_addr=127.0.0.1:18085
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "building (first run: several minutes)"
+bash hack/tools/build.sh >/dev/null
+cargo build --quiet --bin partner-center-operator
+op=target/debug/partner-center-operator
+
+bash hack/control-plane.sh stop "$dir" 2>/dev/null || true
+rm -rf "$dir"; mkdir -p "$dir"
+pids=()
+cleanup() {
+  if ! $keep; then
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    bash hack/control-plane.sh stop "$dir" >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+say "starting the control plane (etcd + kube-apiserver) and the Partner Center emulator"
+bash hack/control-plane.sh start "$dir"
+# shellcheck disable=SC1091
+source "$dir/env"
+"$op" emulator --fixtures examples/emulator/fixtures.yaml --listen "$emulator_addr" > "$dir/emulator.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://$emulator_addr/_emulator/healthz" >/dev/null && break; sleep 0.1; done
+
+say "installing the CRDs, the admission policy and RBAC"
+kubectl apply -f crds/ >/dev/null
+kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
+kubectl apply -f deploy/admission/ -f deploy/rbac/provider-admin.yaml -f deploy/rbac/operator.yaml >/dev/null
+
+say "applying examples/"
+kubectl apply -f examples/00-namespaces.yaml -f examples/10-credentials.yaml >/dev/null
+kubectl apply -f examples/20-connections.yaml -f examples/30-plans.yaml -f examples/40-resellers.yaml -f examples/90-misconfigured.yaml
+
+# The operator runs as its own user with the least-privilege roles of deploy/rbac/operator.yaml.
+kubectl create clusterrolebinding pco-operator --clusterrole=partner-center-operator --user=operator >/dev/null
+for ns in csp-system reseller-northwind; do
+  kubectl -n "$ns" create rolebinding pco-operator-secrets --clusterrole=partner-center-operator-secrets --user=operator >/dev/null
+done
+kubectl -n csp-system create rolebinding pco-operator-lease --clusterrole=partner-center-operator-leader-election --user=operator >/dev/null
+
+say "running the operator"
+KUBECONFIG="$dir/kubeconfig-operator" "$op" run --provider-namespace csp-system \
+  --endpoint-allow-list "$emulator_addr" --admin-addr 127.0.0.1:18080 --identity demo \
+  > "$dir/operator.log" 2>&1 &
+pids+=($!)
+
+say "waiting until everything has converged"
+kubectl wait --for=condition=Ready pcc --all -A --timeout=120s
+kubectl wait --for=condition=Ready cplan --all --timeout=60s
+kubectl wait --for=condition=Ready rsl contoso contoso-test northwind northwind-wellington --timeout=60s
+kubectl wait --for=condition=Ready=False rsl tailspin-demo --timeout=60s
+
+say "kubectl get channel -A"
+kubectl get channel -A
+
+say "effective connection per reseller and plan"
+kubectl get rsl -o go-template='{{range .items}}{{$r := .metadata.name}}{{range .status.effectivePlans}}{{printf "%-22s %-24s " $r .plan}}{{if .connection}}{{printf "%-40s" (printf "%s/%s" .connection.namespace .connection.name)}}{{else}}{{printf "%-40s" "-"}}{{end}}{{printf " %-10s" .source}}{{if .usable}}usable{{else}}NOT USABLE: {{.reason}}{{end}}
+{{end}}{{end}}'
+
+say "the deliberately misconfigured reseller (examples/90-misconfigured.yaml)"
+kubectl get rsl tailspin-demo -o jsonpath='{range .status.conditions[?(@.type=="Ready")]}Ready={.status} reason={.reason}: {.message}{"\n"}{end}'
+
+say "and a manifest admission refuses (a plan whose name disagrees with its fields)"
+cat <<'YAML' | kubectl apply -f - 2>&1 || true
+apiVersion: channel.csp.dev/v1alpha1
+kind: CustomerPlan
+metadata: {name: eur-indirect-sandbox}
+spec:
+  displayName: EUR Direct Sandbox
+  region: EUR
+  cspType: IndirectProvider
+  environment: Sandbox
+  connectionRef: {namespace: csp-system, name: contoso-eur-sandbox}
+YAML
+
+if $keep; then
+  say "left running"
+  echo "  source $dir/env                       # kubectl as admin"
+  echo "  operator log: $dir/operator.log    emulator: http://$emulator_addr"
+  echo "  stop: kill ${pids[*]}; bash hack/control-plane.sh stop $dir"
+fi
