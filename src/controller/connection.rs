@@ -21,6 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const KIND: &str = "PartnerCenterConnection";
+/// Changing this annotation's value asks for a sync now, like Flux's `reconcile.fluxcd.io/requestedAt`
+/// (e.g. after re-running the consent flow): `kubectl annotate pcc X channel.csp.dev/sync-requested="$(date)" --overwrite`.
+pub const SYNC_REQUESTED_ANNOTATION: &str = "channel.csp.dev/sync-requested";
 /// Refresh tokens live 90 days from issue, sliding with each redemption (partner-center.md §1.3).
 const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 
@@ -32,18 +35,26 @@ pub struct ConnectionRuntime {
     entries: Mutex<HashMap<String, Entry>>,
 }
 
+#[derive(Default)]
 struct Entry {
-    /// Spec generation + credentials the client was built for.
-    built_for: (Option<i64>, String, String),
-    /// Fingerprint of the refresh token the Secret should hold (moves when we persist a rotation).
+    /// The client and what it was built for; dropped when credentials fail, so the next attempt
+    /// reads the Secret afresh.
+    client: Option<(Inputs, Arc<dyn PartnerCenterApi>)>,
+    /// Fingerprint of the refresh token the Secret should hold: moves when the operator persists a
+    /// rotation, so only someone else's write (a re-consent) counts as new credentials.
     expected_refresh_token: Arc<Mutex<Option<String>>>,
-    client: Arc<dyn PartnerCenterApi>,
     last: Option<SyncRecord>,
 }
+
+/// What a sync result depends on besides time: spec generation, app id and secret fingerprint.
+type Inputs = (Option<i64>, String, String);
 
 #[derive(Clone)]
 struct SyncRecord {
     at: Instant,
+    inputs: Inputs,
+    /// The sync-requested annotation this sync answered.
+    requested: Option<String>,
     outcome: Outcome,
     /// When this outcome was first observed (published as lastSyncTime: it moves when the result does).
     since: jiff::Timestamp,
@@ -124,8 +135,10 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, ctx: Arc<Context>) ->
                     let message = format!(
                         "the operator may not read Secret '{secret_name}' in namespace '{ns}': bind the ClusterRole partner-center-operator-secrets to the operator in that namespace (see deploy/rbac/operator.yaml)"
                     );
-                    let (o, since, next) = not_authenticated(&ctx, &key, "SecretForbidden", message);
-                    (o, since, next, None)
+                    let outcome = Outcome::NotAuthenticated { reason: "SecretForbidden".into(), message };
+                    let record = record(&ctx, &key, outcome, (conn.metadata.generation, String::new(), String::new()), None);
+                    let next = super::jitter(retry_after(&record, Duration::from_secs(300)));
+                    (record.outcome, record.since, next, None)
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -235,42 +248,74 @@ async fn sync_if_due(
     let app_plus_user = conn.spec.auth.mode == AuthMode::AppPlusUser;
     let secret_name = conn.spec.auth.secret_ref.name.clone();
 
-    let creds = match secret {
-        None => {
-            let message = format!("Secret '{secret_name}' not found in namespace '{ns}': create it with keys clientId, clientSecret{} (see `partner-center-operator consent`)", if app_plus_user { ", refreshToken" } else { "" });
-            return not_authenticated(ctx, key, "SecretNotFound", message);
+    let inputs_of = |c: Option<&SecretCredentials>| -> Inputs {
+        use secrecy::ExposeSecret;
+        match c {
+            Some(c) => (
+                conn.metadata.generation,
+                c.credentials.client_id.clone(),
+                credentials::fingerprint(c.credentials.client_secret.expose_secret()),
+            ),
+            None => (conn.metadata.generation, String::new(), String::new()),
         }
-        Some(s) => match credentials::parse_secret(s, app_plus_user) {
-            Err(p) => return not_authenticated(ctx, key, p.reason, p.message),
-            Ok(c) => c,
+    };
+    let parsed = match secret {
+        None => Err((
+            "SecretNotFound".to_string(),
+            format!(
+                "Secret '{secret_name}' not found in namespace '{ns}': create it with keys clientId, clientSecret{} (see `partner-center-operator consent`)",
+                if app_plus_user { ", refreshToken" } else { "" }
+            ),
+        )),
+        Some(s) => credentials::parse_secret(s, app_plus_user).map_err(|p| (p.reason.to_string(), p.message)),
+    };
+    let creds = parsed.as_ref().ok();
+    let inputs = inputs_of(creds);
+
+    // Not due: publish the last result again (no Partner Center call).
+    {
+        let mut entries = ctx.connections.entries.lock().expect("connection runtime");
+        let entry = entries.entry(key.to_string()).or_default();
+        let new_refresh_token = creds
+            .is_some_and(|c| *entry.expected_refresh_token.lock().expect("expected token") != c.refresh_token_fingerprint);
+        if let Some(last) = &entry.last
+            && last.inputs == inputs
+            && !new_refresh_token
+            && last.requested.as_ref() == requested(conn)
+            && last.at.elapsed() < retry_after(last, interval)
+        {
+            let next = retry_after(last, interval).saturating_sub(last.at.elapsed());
+            return (last.outcome.clone(), last.since, super::jitter(next));
+        }
+    }
+
+    let outcome = match creds {
+        None => {
+            let (reason, message) = parsed.as_ref().err().cloned().unwrap_or_default();
+            Outcome::NotAuthenticated { reason, message }
+        }
+        Some(c) => match reverted(&secret_name, c) {
+            Some(f) => Outcome::NotAuthenticated { reason: f.reason, message: f.message },
+            None => match client_for(conn, ctx, key, c, &inputs) {
+                Err(e) => Outcome::NotAuthenticated { reason: e.reason().to_string(), message: e.to_string() },
+                Ok(client) => {
+                    let started = Instant::now();
+                    let outcome = sync(conn, ctx, client.as_ref(), app_plus_user).await;
+                    tracing::info!(connection = %key, took_ms = started.elapsed().as_millis() as u64, outcome = outcome_reason(&outcome), "synced with Partner Center");
+                    outcome
+                }
+            },
         },
     };
-    if let Some(fp) = &creds.refresh_token_fingerprint
-        && let Some(f) = policy::check_refresh_token(&secret_name, fp, &creds.rotated_away)
-    {
-        return not_authenticated(ctx, key, &f.reason, f.message);
-    }
-
-    let client = match client_for(conn, ctx, key, &creds) {
-        Ok(c) => c,
-        Err(e) => return not_authenticated(ctx, key, e.reason(), e.to_string()),
-    };
-    {
-        let entries = ctx.connections.entries.lock().expect("connection runtime");
-        if let Some(last) = entries.get(key).and_then(|e| e.last.clone())
-            && last.at.elapsed() < retry_after(&last, interval)
-        {
-            let next = retry_after(&last, interval).saturating_sub(last.at.elapsed());
-            return (last.outcome, last.since, super::jitter(next));
-        }
-    }
-
-    let started = Instant::now();
-    let outcome = sync(conn, ctx, client.as_ref(), app_plus_user).await;
-    tracing::info!(connection = %key, took_ms = started.elapsed().as_millis() as u64, outcome = outcome_reason(&outcome), "synced with Partner Center");
-    let record = record(ctx, key, outcome);
+    let record = record(ctx, key, outcome, inputs, requested(conn).cloned());
     let next = retry_after(&record, interval);
     (record.outcome, record.since, super::jitter(next))
+}
+
+/// Rule 10: the Secret holds a refresh token the operator already rotated away.
+fn reverted(secret_name: &str, c: &SecretCredentials) -> Option<crate::policy::Finding> {
+    let fp = c.refresh_token_fingerprint.as_ref()?;
+    policy::check_refresh_token(secret_name, fp, &c.rotated_away)
 }
 
 fn outcome_reason(o: &Outcome) -> &str {
@@ -293,12 +338,23 @@ fn retry_after(r: &SyncRecord, interval: Duration) -> Duration {
     }
 }
 
-fn record(ctx: &Context, key: &str, outcome: Outcome) -> SyncRecord {
+fn requested(conn: &PartnerCenterConnection) -> Option<&String> {
+    conn.annotations().get(SYNC_REQUESTED_ANNOTATION)
+}
+
+fn record(ctx: &Context, key: &str, outcome: Outcome, inputs: Inputs, requested: Option<String>) -> SyncRecord {
     let mut entries = ctx.connections.entries.lock().expect("connection runtime");
-    let previous = entries.get(key).and_then(|e| e.last.clone());
+    let entry = entries.entry(key.to_string()).or_default();
+    let previous = entry.last.take();
     let failed = !matches!(outcome, Outcome::Synced { .. });
+    if matches!(outcome, Outcome::NotAuthenticated { .. }) {
+        // Unusable credentials: forget the client (and its token cache); the next attempt rebuilds it.
+        entry.client = None;
+    }
     let record = SyncRecord {
         at: Instant::now(),
+        inputs,
+        requested,
         since: match &previous {
             Some(p) if p.outcome == outcome => p.since,
             _ => jiff::Timestamp::now(),
@@ -306,52 +362,46 @@ fn record(ctx: &Context, key: &str, outcome: Outcome) -> SyncRecord {
         failures: if failed { previous.map(|p| p.failures + 1).unwrap_or(1) } else { 0 },
         outcome,
     };
-    if let Some(e) = entries.get_mut(key) {
-        e.last = Some(record.clone());
-    }
+    entry.last = Some(record.clone());
     record
-}
-
-fn not_authenticated(ctx: &Context, key: &str, reason: &str, message: String) -> (Outcome, jiff::Timestamp, Duration) {
-    // Credentials that cannot be used: drop the client so a fixed Secret is picked up next time.
-    let failures = ctx.connections.entries.lock().expect("connection runtime").remove(key).and_then(|e| e.last).map(|l| l.failures + 1).unwrap_or(1);
-    let outcome = Outcome::NotAuthenticated { reason: reason.to_string(), message };
-    let r = SyncRecord { at: Instant::now(), outcome: outcome.clone(), since: jiff::Timestamp::now(), failures };
-    (outcome, r.since, super::jitter(retry_after(&r, Duration::from_secs(300))))
 }
 
 /// The cached client for this connection, rebuilt when the spec or the credentials changed
 /// (a refresh token the operator itself wrote back is not a change).
-fn client_for(conn: &PartnerCenterConnection, ctx: &Context, key: &str, creds: &SecretCredentials) -> std::result::Result<Arc<dyn PartnerCenterApi>, PartnerCenterError> {
-    use secrecy::ExposeSecret;
-    let built_for = (
-        conn.metadata.generation,
-        creds.credentials.client_id.clone(),
-        credentials::fingerprint(creds.credentials.client_secret.expose_secret()),
-    );
+fn client_for(
+    conn: &PartnerCenterConnection,
+    ctx: &Context,
+    key: &str,
+    creds: &SecretCredentials,
+    inputs: &Inputs,
+) -> std::result::Result<Arc<dyn PartnerCenterApi>, PartnerCenterError> {
     let mut entries = ctx.connections.entries.lock().expect("connection runtime");
-    if let Some(e) = entries.get(key)
-        && e.built_for == built_for
-        && *e.expected_refresh_token.lock().expect("expected token") == creds.refresh_token_fingerprint
+    let entry = entries.entry(key.to_string()).or_default();
+    let same_refresh_token =
+        *entry.expected_refresh_token.lock().expect("expected token") == creds.refresh_token_fingerprint;
+    if let Some((built_for, client)) = &entry.client
+        && built_for == inputs
+        && same_refresh_token
     {
-        return Ok(e.client.clone());
+        return Ok(client.clone());
     }
-    let ns = conn.namespace().unwrap_or_default();
-    let expected = Arc::new(Mutex::new(creds.refresh_token_fingerprint.clone()));
+    *entry.expected_refresh_token.lock().expect("expected token") = creds.refresh_token_fingerprint.clone();
     let on_persisted = {
-        let expected = expected.clone();
+        let expected = entry.expected_refresh_token.clone();
         Arc::new(move |fp: String| *expected.lock().expect("expected token") = Some(fp)) as Arc<dyn Fn(String) + Send + Sync>
     };
-    let sink = Arc::new(SecretRefreshTokenSink::new(ctx.client.clone(), ns, conn.spec.auth.secret_ref.name.clone(), creds, on_persisted));
+    let ns = conn.namespace().unwrap_or_default();
+    let sink = Arc::new(SecretRefreshTokenSink::new(
+        ctx.client.clone(),
+        ns,
+        conn.spec.auth.secret_ref.name.clone(),
+        creds,
+        on_persisted,
+    ));
     let mut settings = ConnectionSettings::new(conn.spec.partner_tenant_id.clone(), conn.spec.cloud, conn.spec.auth.mode);
     settings.endpoints = endpoints(conn)?;
     let client = (ctx.connect)(settings, creds.credentials.clone(), sink)?;
-    let last = entries.remove(key).and_then(|e| e.last);
-    entries.insert(key.to_string(), Entry { built_for, expected_refresh_token: expected, client: client.clone(), last: last.map(|mut l| {
-        // New credentials: sync now rather than at the end of the interval.
-        l.at = Instant::now() - Duration::from_secs(365 * 24 * 3600);
-        l
-    }) });
+    entry.client = Some((inputs.clone(), client.clone()));
     Ok(client)
 }
 
