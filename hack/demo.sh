@@ -34,21 +34,13 @@ pids+=($!)
 for _ in $(seq 100); do curl -sf "http://$emulator_addr/_emulator/healthz" >/dev/null && break; sleep 0.1; done
 
 say "installing the CRDs, the admission policy and RBAC"
-kubectl apply -f crds/ >/dev/null
-kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
-kubectl apply -f deploy/admission/ -f deploy/rbac/provider-admin.yaml -f deploy/rbac/operator.yaml >/dev/null
+bash hack/install-dev.sh csp-system reseller-northwind
 
 say "applying examples/"
 kubectl apply -f examples/00-namespaces.yaml -f examples/10-credentials.yaml >/dev/null
 kubectl apply -f examples/20-connections.yaml -f examples/30-plans.yaml -f examples/40-resellers.yaml -f examples/90-misconfigured.yaml
 
 # The operator runs as its own user with the least-privilege roles of deploy/rbac/operator.yaml.
-kubectl create clusterrolebinding pco-operator --clusterrole=partner-center-operator --user=operator >/dev/null
-for ns in csp-system reseller-northwind; do
-  kubectl -n "$ns" create rolebinding pco-operator-secrets --clusterrole=partner-center-operator-secrets --user=operator >/dev/null
-done
-kubectl -n csp-system create rolebinding pco-operator-lease --clusterrole=partner-center-operator-leader-election --user=operator >/dev/null
-
 say "running the operator"
 KUBECONFIG="$dir/kubeconfig-operator" "$op" run --provider-namespace csp-system \
   --endpoint-allow-list "$emulator_addr" --admin-addr 127.0.0.1:18080 --identity demo \

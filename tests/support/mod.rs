@@ -173,3 +173,111 @@ pub fn output_text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+impl ControlPlane {
+    /// `hack/install-dev.sh` against this control plane: CRDs, admission policy, roles, and the
+    /// operator user's bindings (Secrets readable in `namespaces`; the first holds the Lease).
+    pub fn install_operator(&self, namespaces: &[&str]) {
+        let out = Command::new("bash")
+            .arg(repo_root().join("hack/install-dev.sh"))
+            .args(namespaces)
+            .env("KUBECONFIG", self.kubeconfig(User::Admin))
+            .env("PATH", format!("{}:{}", tool_bin().display(), std::env::var("PATH").unwrap_or_default()))
+            .output()
+            .expect("run install-dev.sh");
+        assert!(out.status.success(), "install-dev.sh: {}", output_text(&out));
+    }
+
+    /// `kubectl get <args> -o json` as admin, parsed.
+    pub fn get_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["get"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["-o", "json"]);
+        let out = self.kubectl_run(User::Admin, &full);
+        assert!(out.status.success(), "kubectl {full:?}: {}", output_text(&out));
+        serde_json::from_slice(&out.stdout).expect("kubectl json")
+    }
+
+    /// `kubectl wait <args>` as admin; panics with the object's YAML when it times out.
+    pub fn wait(&self, args: &[&str]) {
+        let mut full = vec!["wait"];
+        full.extend_from_slice(args);
+        let out = self.kubectl_run(User::Admin, &full);
+        if !out.status.success() {
+            let mut get = vec!["get", "-o", "yaml"];
+            get.extend(args.iter().filter(|a| !a.starts_with("--")));
+            let state = output_text(&self.kubectl_run(User::Admin, &get));
+            panic!("kubectl {full:?} failed: {}\n{state}", output_text(&out));
+        }
+    }
+}
+
+/// The operator binary, running as a user of the control plane; killed on drop.
+pub struct Operator {
+    child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Operator {
+    pub fn start(cp: &ControlPlane, user: User, args: &[&str]) -> Operator {
+        let log = cp.dir().join(format!("operator-{}-{}.log", user.name(), std::process::id()));
+        let file = std::fs::File::create(&log).expect("operator log");
+        let child = Command::new(env!("CARGO_BIN_EXE_partner-center-operator"))
+            .arg("run")
+            .args(args)
+            .env("KUBECONFIG", cp.kubeconfig(user))
+            .env("PCO_LOG_FORMAT", "json")
+            .env("PCO_LOG_LEVEL", "info,partner_center_operator=debug")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("start operator");
+        Operator { child, log }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The checked-in examples, pointed at an emulator listening on `emulator_addr` instead of the
+/// demo's fixed port.
+pub fn example_manifests(emulator_addr: &str) -> String {
+    let mut all = String::new();
+    for f in ["00-namespaces.yaml", "10-credentials.yaml", "20-connections.yaml", "30-plans.yaml", "40-resellers.yaml", "90-misconfigured.yaml"] {
+        let text = std::fs::read_to_string(repo_root().join("examples").join(f)).expect("example");
+        all.push_str(&text.replace("127.0.0.1:18085", emulator_addr));
+        all.push_str("\n---\n");
+    }
+    all
+}
+
+/// The demo's emulator fixtures (examples/emulator/fixtures.yaml).
+pub fn example_fixtures() -> String {
+    std::fs::read_to_string(repo_root().join("examples/emulator/fixtures.yaml")).expect("fixtures")
+}
+
+/// Status writes recorded in the API server's audit log by `user` (patch/update of a `status` subresource).
+pub fn status_writes_by(cp: &ControlPlane, user: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(cp.audit_log()).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            e["user"]["username"] == user
+                && e["objectRef"]["subresource"] == "status"
+                && matches!(e["verb"].as_str(), Some("patch" | "update"))
+                && e["stage"] == "ResponseComplete"
+        })
+        .collect()
+}
