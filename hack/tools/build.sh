@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the pinned test tools (kube-apiserver, kubectl, etcd) from the Go module proxy
-# and caches them; prints the bin directory. A second run is a no-op.
+# Builds the pinned test tools (kube-apiserver, kubectl, etcd, helm 3, helm 4, luahealth) from the
+# Go module proxy and caches them; prints the bin directory. A second run is a no-op.
 #   PCO_CACHE  cache root (default ~/.cache/partner-center-operator)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,4 +32,20 @@ done
 build etcd etcd pco.local/tools/etcd "-s -w"
 build kubernetes kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kv"
 build kubernetes kubectl k8s.io/kubernetes/cmd/kubectl "$kv"
+
+# helm: without -X version, `helm version` says v3.x-dev/v4-dev and chart `kubeVersion` checks
+# misfire; helm 3 also takes its default Kubernetes version (for lint/template) from ldflags,
+# derived like helm's Makefile does from the client-go it is built with (tests pass --kube-version).
+req() { awk -v m="$2" '($1=="require" && $2==m) || ($1==m) {print ($1=="require") ? $3 : $2}' "$here/$1/go.mod" | head -1; }
+h3=$(req helm3 helm.sh/helm/v3); h4=$(req helm4 helm.sh/helm/v4)
+cg=$(req helm3 k8s.io/client-go); cg_minor=${cg#v0.}; cg_minor=${cg_minor%%.*}
+h3flags="-s -w -X helm.sh/helm/v3/internal/version.version=$h3 -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  h3flags="$h3flags -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$cg_minor"
+done
+build helm3 helm3 helm.sh/helm/v3/cmd/helm "$h3flags"
+build helm4 helm4 helm.sh/helm/v4/cmd/helm \
+  "-s -w -X helm.sh/helm/v4/internal/version.version=$h4 -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+# Runs an Argo CD health.lua in gopher-lua, the Lua VM Argo CD embeds.
+build luahealth luahealth pco.local/tools/luahealth "-s -w"
 echo "$bin"
