@@ -1,28 +1,54 @@
-//! `check`: authenticate with the given settings and credentials and print what Partner Center
-//! reports (token tenant and MFA, organization profile, country, customer count, indirect resellers).
-//! Each item is reported on its own, so one refusal (e.g. App-only on a profile) does not hide the rest.
+//! `check`: authenticate with a connection's settings and credentials, print what Partner Center
+//! reports (token tenant and MFA, organization profile, country, customer count, indirect resellers)
+//! and whether it contradicts the declared identity — the same rule 3 the operator applies
+//! (`policy::verify_connection`). Each item is reported on its own, so one refusal (e.g. App-only on a
+//! profile) does not hide the rest. What a provider runs before committing a new connection to Git.
 
 use anyhow::Context;
 use clap::Args;
-use k8s_openapi::api::core::v1::Secret;
-use secrecy::SecretString;
 use std::fmt::Display;
 use std::sync::Arc;
 
-use super::consent::{ConnectionArgs, SecretRefreshTokenSink, secret_from_env};
-use crate::api::AuthMode;
+use super::consent::{ConnectionArgs, parse_cloud, secret_from_env};
+use crate::api::{AuthMode, Cloud, CspType, Environment, PartnerCenterConnection};
+use crate::controller::credentials::{self, SecretRefreshTokenSink};
 use crate::partner_center::{
     Credentials, MemoryRefreshTokenSink, PartnerCenterApi, PartnerCenterClient, PartnerCenterError,
     RefreshTokenSink,
 };
+use crate::policy::{self, DeclaredIdentity, Observed, RegionTable, ResellerListing};
 
 #[derive(Args, Clone, Debug)]
 pub struct CheckArgs {
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
+    /// Check a PartnerCenterConnection of the cluster, NAMESPACE/NAME: its spec gives the tenant,
+    /// cloud, endpoints, auth mode and declared identity, its Secret the credentials (rotated
+    /// refresh tokens are written back, as the operator does).
+    #[arg(long, conflicts_with_all = ["tenant_id", "secret_name", "client_id"])]
+    pub connection: Option<String>,
+    /// The partner's Entra tenant id (GUID).
+    #[arg(long, required_unless_present = "connection")]
+    pub tenant_id: Option<String>,
+    /// Microsoft cloud: Global, USGov or China.
+    #[arg(long, default_value = "Global", value_parser = parse_cloud)]
+    pub cloud: Cloud,
+    /// Override of the Partner Center API base URL (e.g. the emulator).
+    #[arg(long)]
+    pub partner_center_endpoint: Option<url::Url>,
+    /// Override of the Entra login base URL (e.g. the emulator).
+    #[arg(long)]
+    pub login_endpoint: Option<url::Url>,
     /// AppPlusUser (refresh token) or AppOnly (client credentials).
     #[arg(long, default_value = "AppPlusUser", value_parser = parse_mode)]
     pub auth_mode: AuthMode,
+    /// Declared region code (e.g. EUR, NZ): checked against the partner's country.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Declared account type: Direct or IndirectProvider.
+    #[arg(long, value_parser = parse_enum::<CspType>)]
+    pub csp_type: Option<CspType>,
+    /// Declared environment: Production or Sandbox.
+    #[arg(long, value_parser = parse_enum::<Environment>)]
+    pub environment: Option<Environment>,
     /// Read clientId/clientSecret/refreshToken from this Secret (and write rotated refresh tokens back).
     #[arg(long, requires = "namespace")]
     pub secret_name: Option<String>,
@@ -30,7 +56,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub namespace: Option<String>,
     /// Without --secret-name: the application (client) id.
-    #[arg(long, required_unless_present = "secret_name")]
+    #[arg(long, required_unless_present_any = ["secret_name", "connection"])]
     pub client_id: Option<String>,
     /// Without --secret-name: environment variable holding the client secret.
     #[arg(long, default_value = "PARTNER_CENTER_CLIENT_SECRET")]
@@ -44,33 +70,67 @@ pub fn parse_mode(s: &str) -> Result<AuthMode, String> {
     match s.to_ascii_lowercase().as_str() {
         "appplususer" => Ok(AuthMode::AppPlusUser),
         "apponly" => Ok(AuthMode::AppOnly),
-        _ => Err(format!(
-            "unknown auth mode {s:?}; use AppPlusUser or AppOnly"
-        )),
+        _ => Err(format!("unknown auth mode {s:?}; use AppPlusUser or AppOnly")),
     }
 }
 
-pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
+/// Parses a value the way the CRD spells it (`Direct`, `Sandbox`, ...).
+fn parse_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
+}
+
+/// The declared identity to verify against, when the caller gave all of it.
+fn declared(args: &CheckArgs, tenant: &str) -> Option<DeclaredIdentity> {
+    Some(DeclaredIdentity {
+        tenant_id: tenant.to_string(),
+        region: args.region.clone()?,
+        csp_type: args.csp_type?,
+        environment: args.environment?,
+        auth_mode: args.auth_mode,
+    })
+}
+
+pub async fn run(mut args: CheckArgs) -> anyhow::Result<()> {
     crate::tls::install_crypto_provider();
-    let settings = args.connection.settings(args.auth_mode)?;
+    let kube = || async { kube::Client::try_default().await.context("cannot reach the Kubernetes API (kubeconfig)") };
+    if let Some(reference) = args.connection.clone() {
+        let (ns, name) = reference.split_once('/').context("--connection is NAMESPACE/NAME")?;
+        let conn: PartnerCenterConnection = kube::Api::namespaced(kube().await?, ns)
+            .get(name)
+            .await
+            .with_context(|| format!("cannot read PartnerCenterConnection {reference}"))?;
+        let spec = conn.spec;
+        args.tenant_id = Some(spec.partner_tenant_id);
+        args.cloud = spec.cloud;
+        args.auth_mode = spec.auth.mode;
+        args.region = Some(spec.region);
+        args.csp_type = Some(spec.csp_type);
+        args.environment = Some(spec.environment);
+        args.partner_center_endpoint = spec.endpoints.as_ref().and_then(|e| e.partner_center.as_deref()?.parse().ok());
+        args.login_endpoint = spec.endpoints.as_ref().and_then(|e| e.login.as_deref()?.parse().ok());
+        args.secret_name = Some(spec.auth.secret_ref.name);
+        args.namespace = Some(ns.to_string());
+    }
+    let tenant = args.tenant_id.clone().context("--tenant-id or --connection is required")?;
+    let connection = ConnectionArgs {
+        tenant_id: tenant.clone(),
+        cloud: args.cloud,
+        partner_center_endpoint: args.partner_center_endpoint.clone(),
+        login_endpoint: args.login_endpoint.clone(),
+    };
+    let settings = connection.settings(args.auth_mode)?;
+    let app_plus_user = args.auth_mode == AuthMode::AppPlusUser;
     let (credentials, sink): (Credentials, Arc<dyn RefreshTokenSink>) = match &args.secret_name {
         Some(name) => {
-            let namespace = args
-                .namespace
-                .clone()
-                .context("--namespace is required with --secret-name")?;
-            let client = kube::Client::try_default()
+            let namespace = args.namespace.clone().context("--namespace is required with --secret-name")?;
+            let client = kube().await?;
+            let secret = credentials::read_secret(&client, &namespace, name)
                 .await
-                .context("cannot reach the Kubernetes API (kubeconfig)")?;
-            let creds = read_secret(&client, &namespace, name).await?;
-            (
-                creds,
-                Arc::new(SecretRefreshTokenSink {
-                    client,
-                    namespace,
-                    name: name.clone(),
-                }),
-            )
+                .with_context(|| format!("cannot read Secret {namespace}/{name}"))?
+                .with_context(|| format!("Secret {namespace}/{name} not found"))?;
+            let creds = credentials::parse_secret(&secret, app_plus_user).map_err(|p| anyhow::anyhow!(p.message))?;
+            let sink = SecretRefreshTokenSink::new(client, namespace, name.clone(), &creds, Arc::new(|_| {}));
+            (creds.credentials, Arc::new(sink))
         }
         None => {
             let refresh_token = match args.auth_mode {
@@ -82,19 +142,20 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
                 client_secret: secret_from_env(&args.client_secret_env)?,
                 refresh_token,
             };
-            if args.auth_mode == AuthMode::AppPlusUser {
-                eprintln!(
-                    "note: refresh tokens rotate; the new one is kept in memory only (use --secret-name to store it)"
-                );
+            if app_plus_user {
+                eprintln!("note: refresh tokens rotate; the new one is kept in memory only (use --secret-name to store it)");
             }
             (creds, Arc::new(MemoryRefreshTokenSink::default()))
         }
     };
-    let client = PartnerCenterClient::new(settings.clone(), credentials, sink)?;
-    let report = check(&client, &settings.partner_tenant_id).await;
+    let client = PartnerCenterClient::new(settings, credentials, sink)?;
+    let report = check(&client, declared(&args, &tenant).as_ref(), &tenant).await;
     print!("{report}");
     if report.failed_auth {
         anyhow::bail!("authentication failed");
+    }
+    if report.contradicted {
+        anyhow::bail!("Partner Center contradicts the declared identity");
     }
     Ok(())
 }
@@ -103,6 +164,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
 pub struct Report {
     pub lines: Vec<(String, String)>,
     pub failed_auth: bool,
+    /// Rule 3 found a contradiction with the declared identity.
+    pub contradicted: bool,
 }
 
 impl Display for Report {
@@ -120,8 +183,15 @@ fn refused(e: &PartnerCenterError) -> String {
 }
 
 /// Runs the checks through the trait (so any implementation can be checked).
-pub async fn check(api: &dyn PartnerCenterApi, expected_tenant: &str) -> Report {
+pub async fn check(api: &dyn PartnerCenterApi, declared: Option<&DeclaredIdentity>, expected_tenant: &str) -> Report {
     let mut lines = Vec::new();
+    let mut observed = Observed {
+        token_tid: String::new(),
+        org_profile_tenant: None,
+        country: None,
+        indirect_resellers: ResellerListing::NotChecked,
+        customer_count: None,
+    };
     let claims = match api.token_claims().await {
         Ok(c) => c,
         Err(e) => {
@@ -129,13 +199,11 @@ pub async fn check(api: &dyn PartnerCenterApi, expected_tenant: &str) -> Report 
                 "authentication".into(),
                 format!("FAILED ({}: {e})", e.reason()),
             ));
-            return Report {
-                lines,
-                failed_auth: true,
-            };
+            return Report { lines, failed_auth: true, contradicted: false };
         }
     };
     let tid = claims.tid.clone().unwrap_or_else(|| "(none)".into());
+    observed.token_tid = claims.tid.clone().unwrap_or_default();
     let tenant_note = if tid.eq_ignore_ascii_case(expected_tenant.trim()) {
         "matches"
     } else {
@@ -156,6 +224,8 @@ pub async fn check(api: &dyn PartnerCenterApi, expected_tenant: &str) -> Report 
     ));
     match api.organization_profile().await {
         Ok(p) => {
+            observed.org_profile_tenant = p.tenant_id.clone();
+            observed.country = p.country().map(str::to_string);
             lines.push(("company".into(), p.company_name.clone().unwrap_or_default()));
             lines.push((
                 "profile tenant".into(),
@@ -192,44 +262,38 @@ pub async fn check(api: &dyn PartnerCenterApi, expected_tenant: &str) -> Report 
         Err(e) => lines.push(("partner id (MPN)".into(), refused(&e))),
     }
     match api.count_customers().await {
-        Ok(n) => lines.push(("customers".into(), n.to_string())),
+        Ok(n) => {
+            observed.customer_count = Some(n);
+            lines.push(("customers".into(), n.to_string()))
+        }
         Err(e) => lines.push(("customers".into(), refused(&e))),
     }
     match api.indirect_resellers().await {
-        Ok(r) => lines.push(("indirect resellers".into(), r.len().to_string())),
-        Err(e) => lines.push(("indirect resellers".into(), refused(&e))),
+        Ok(r) => {
+            observed.indirect_resellers = ResellerListing::Count(r.len() as u64);
+            lines.push(("indirect resellers".into(), r.len().to_string()))
+        }
+        Err(e) => {
+            if matches!(e, PartnerCenterError::Forbidden { .. } | PartnerCenterError::AppOnlyNotAllowed { .. }) {
+                observed.indirect_resellers = ResellerListing::Denied;
+            }
+            lines.push(("indirect resellers".into(), refused(&e)))
+        }
     }
-    Report {
-        lines,
-        failed_auth: false,
+    let mut contradicted = false;
+    match declared {
+        None => lines.push(("verdict".into(), "not verified (give --region, --csp-type and --environment, or --connection)".into())),
+        Some(d) => {
+            let v = policy::verify_connection(d, &observed, &RegionTable::default());
+            contradicted = !v.verified;
+            let mut text = format!("{}: {}", v.reason, v.message);
+            if !v.unchecked.is_empty() {
+                text.push_str(&format!(" (not checked: {})", v.unchecked.join("; ")));
+            }
+            lines.push(("verdict".into(), text));
+        }
     }
-}
-
-async fn read_secret(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> anyhow::Result<Credentials> {
-    let api: kube::Api<Secret> = kube::Api::namespaced(client.clone(), namespace);
-    let secret = api
-        .get(name)
-        .await
-        .with_context(|| format!("cannot read Secret {namespace}/{name}"))?;
-    let data = secret.data.unwrap_or_default();
-    let get = |key: &str| -> Option<String> {
-        data.get(key)
-            .map(|b| String::from_utf8_lossy(&b.0).trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    Ok(Credentials {
-        client_id: get("clientId")
-            .with_context(|| format!("Secret {namespace}/{name} has no key clientId"))?,
-        client_secret: SecretString::from(
-            get("clientSecret")
-                .with_context(|| format!("Secret {namespace}/{name} has no key clientSecret"))?,
-        ),
-        refresh_token: get("refreshToken").map(SecretString::from),
-    })
+    Report { lines, failed_auth: false, contradicted }
 }
 
 #[cfg(test)]
@@ -237,6 +301,8 @@ mod tests {
     use super::*;
     use crate::emulator::{self, EmulatorConfig, Fixtures};
     use crate::partner_center::{ConnectionSettings, Endpoints};
+    use crate::api::{CspType, Environment};
+    use secrecy::SecretString;
 
     #[test]
     fn modes() {
@@ -293,12 +359,24 @@ partners:
             )
             .unwrap()
         };
-        let user = check(
-            &client_for(AuthMode::AppPlusUser, Some("check-rt-value")),
-            tenant,
-        )
-        .await
-        .to_string();
+        let declared = |region: &str, csp_type, environment| DeclaredIdentity {
+            tenant_id: tenant.into(),
+            region: region.into(),
+            csp_type,
+            environment,
+            auth_mode: AuthMode::AppPlusUser,
+        };
+        let user_client = client_for(AuthMode::AppPlusUser, Some("check-rt-value"));
+        let fits = declared("FR", CspType::IndirectProvider, Environment::Production);
+        let report = check(&user_client, Some(&fits), tenant).await;
+        assert!(!report.contradicted, "{report}");
+        let user = report.to_string();
+        assert!(user.contains("verdict") && user.contains("Verified"), "{user}");
+        // Declared as a Direct account in NZ: Partner Center contradicts it (rule 3, as the operator applies it).
+        let wrong = declared("NZ", CspType::Direct, Environment::Production);
+        let report = check(&user_client, Some(&wrong), tenant).await;
+        assert!(report.contradicted, "{report}");
+        assert!(report.to_string().contains("RegionMismatch"), "{report}");
         for want in [
             "matches",
             "MFA yes",
@@ -311,7 +389,7 @@ partners:
         ] {
             assert!(user.contains(want), "{want:?} in\n{user}");
         }
-        let app_only = check(&client_for(AuthMode::AppOnly, None), tenant).await;
+        let app_only = check(&client_for(AuthMode::AppOnly, None), None, tenant).await;
         let text = app_only.to_string();
         assert!(
             text.contains("App-only")

@@ -5,7 +5,6 @@
 //! Also home of what `check` shares: the connection flags and the Secret-backed refresh-token sink.
 
 use anyhow::{Context, bail};
-use async_trait::async_trait;
 use clap::Args;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -18,7 +17,7 @@ use url::Url;
 
 use crate::api::{AuthMode, Cloud};
 use crate::partner_center::consent::{ConsentFlow, code_from_redirect, new_state};
-use crate::partner_center::{ConnectionSettings, Endpoints, RefreshTokenSink};
+use crate::partner_center::{ConnectionSettings, Endpoints};
 
 /// Field manager of Secret writes by the CLI.
 pub const FIELD_MANAGER: &str = "partner-center-operator-cli";
@@ -270,29 +269,6 @@ fn kube_reason(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
         other => other.to_string(),
-    }
-}
-
-/// Persists rotated refresh tokens into the connection's Secret (key `refreshToken`).
-pub struct SecretRefreshTokenSink {
-    pub client: kube::Client,
-    pub namespace: String,
-    pub name: String,
-}
-
-#[async_trait]
-impl RefreshTokenSink for SecretRefreshTokenSink {
-    async fn persist(&self, new_refresh_token: &SecretString) -> Result<(), String> {
-        write_secret(
-            &self.client,
-            &self.namespace,
-            &self.name,
-            None,
-            None,
-            new_refresh_token,
-        )
-        .await
-        .map_err(|e| e.to_string())
     }
 }
 
