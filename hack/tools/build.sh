@@ -18,7 +18,8 @@ build() { # module dir, output name, package, ldflags
   local dir=$1 name=$2 pkg=$3 ldflags=$4 out="$bin/$2-$(key "$1")"
   if [ ! -x "$out" ]; then
     echo "building $name ($pkg) ..." >&2
-    (cd "$here/$dir" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg") && mv "$out.tmp" "$out"
+    # A per-process temporary name: concurrent test binaries may build the same tool at once.
+    (cd "$here/$dir" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp.$$" "$pkg") && mv -f "$out.tmp.$$" "$out"
   fi
   ln -sfn "$(basename "$out")" "$bin/$name"
 }
