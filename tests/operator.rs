@@ -176,6 +176,41 @@ async fn seed_scenarios_publish_the_connection_provisioning_must_use() {
         }
     }
     assert!(log.contains("synced with Partner Center"), "the log is the operator's: {log}");
+
+    // Probes and metrics on the admin port (its address is in the startup log line).
+    let admin = log
+        .split("\"admin_addr\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("startup line names admin_addr")
+        .to_string();
+    let get = |path: &str| {
+        let url = format!("http://{admin}{path}");
+        async move { reqwest::get(url).await.expect("admin server") }
+    };
+    assert_eq!(get("/readyz").await.status(), 200);
+    assert_eq!(get("/livez").await.status(), 200);
+    // Gauges are refreshed every 15 s from the caches.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    let metrics = get("/metrics").await.text().await.unwrap();
+    for want in [
+        "pco_connection_ready{namespace=\"csp-system\",name=\"contoso-nz-production\"} 1",
+        "pco_objects{kind=\"Reseller\",ready=\"False\"} 1",
+        "pco_reconciles_total{kind=\"Reseller\"}",
+        "pco_partner_center_calls_total{operation=\"count_customers\",outcome=\"Ok\"}",
+        "pco_connection_refresh_token_expiry_timestamp_seconds{namespace=\"csp-system\",name=\"contoso-nz-production\"}",
+        "pco_connection_last_sync_timestamp_seconds",
+        "pco_leader 1",
+    ] {
+        assert!(metrics.contains(want), "{want} in\n{metrics}");
+    }
+    for canary in ["demo-secret-nz", rt.as_str()] {
+        assert!(!metrics.contains(canary), "secret value in metrics");
+    }
+    // Every log line of a reconcile names its object.
+    for line in log.lines().filter(|l| l.contains("synced with Partner Center")) {
+        assert!(line.contains("\"object\":"), "{line}");
+    }
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

@@ -301,6 +301,8 @@ async fn sync_if_due(
                 Ok(client) => {
                     let started = Instant::now();
                     let outcome = sync(conn, ctx, client.as_ref(), app_plus_user).await;
+                    let labels = crate::runtime::metrics::ConnectionLabels { namespace: ns.clone(), name: conn.name_any() };
+                    ctx.metrics.connection_last_sync.get_or_create(&labels).set(jiff::Timestamp::now().as_second());
                     tracing::info!(connection = %key, took_ms = started.elapsed().as_millis() as u64, outcome = outcome_reason(&outcome), "synced with Partner Center");
                     outcome
                 }

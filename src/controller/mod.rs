@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod facts;
 pub mod finalizer;
+pub mod gauges;
 pub mod plan;
 pub mod reseller;
 pub mod status;
@@ -81,6 +82,7 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
     world.plans.wait_until_ready().await?;
     world.resellers.wait_until_ready().await?;
     readiness.set_ready();
+    gauges::spawn(world.clone(), metrics.clone());
     tracing::info!(took_ms = synced.elapsed().as_millis() as u64, "caches synced");
 
     if settings.leader_election {

@@ -26,6 +26,14 @@ pub struct CallLabels {
     pub outcome: String,
 }
 
+/// Connections are few (one per Partner Center account), so naming them in labels is affordable,
+/// and alerts need to say which one is broken.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectionLabels {
+    pub namespace: String,
+    pub name: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConditionLabels {
     pub kind: String,
@@ -47,6 +55,9 @@ pub struct Metrics {
     pub partner_center_throttled: Counter,
     pub objects: Family<ConditionLabels, Gauge>,
     pub leader: Gauge,
+    pub connection_ready: Family<ConnectionLabels, Gauge>,
+    pub refresh_token_expiry: Family<ConnectionLabels, Gauge>,
+    pub connection_last_sync: Family<ConnectionLabels, Gauge>,
 }
 
 impl Metrics {
@@ -60,6 +71,9 @@ impl Metrics {
             partner_center_throttled: Counter::default(),
             objects: Family::default(),
             leader: Gauge::default(),
+            connection_ready: Family::default(),
+            refresh_token_expiry: Family::default(),
+            connection_last_sync: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("pco");
         r.register("reconciles", "Reconciliations run, by kind", m.reconciles.clone());
@@ -70,6 +84,17 @@ impl Metrics {
         r.register("partner_center_throttled", "Partner Center 429 answers", m.partner_center_throttled.clone());
         r.register("objects", "Objects by kind and Ready status", m.objects.clone());
         r.register("leader", "1 while this replica holds the leader lease", m.leader.clone());
+        r.register("connection_ready", "1 when the connection is Ready for its generation, else 0", m.connection_ready.clone());
+        r.register(
+            "connection_refresh_token_expiry_timestamp_seconds",
+            "Estimated expiry of the connection's refresh token (unix seconds; 90 days after the last rotation)",
+            m.refresh_token_expiry.clone(),
+        );
+        r.register(
+            "connection_last_sync_timestamp_seconds",
+            "When the operator last synced the connection with Partner Center (unix seconds)",
+            m.connection_last_sync.clone(),
+        );
         m
     }
 
