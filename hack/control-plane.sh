@@ -5,6 +5,9 @@
 #
 #   hack/control-plane.sh start DIR   start, wait until ready, write DIR/env and DIR/kubeconfig-<user>
 #   hack/control-plane.sh stop DIR    stop what `start DIR` started
+#   hack/control-plane.sh restart-apiserver DIR
+#                                     stop kube-apiserver and start it again on the same port with the
+#                                     same flags and data (etcd keeps running); waits until ready
 #
 # Users (token auth; the token is the user name + a per-run secret, see DIR/tokens.csv):
 #   admin                 system:masters
@@ -14,8 +17,8 @@
 # Extra kube-apiserver flags: PCO_APISERVER_EXTRA_ARGS.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cmd=${1:?usage: control-plane.sh start|stop DIR}
-dir=${2:?usage: control-plane.sh start|stop DIR}
+cmd=${1:?usage: control-plane.sh start|stop|restart-apiserver DIR}
+dir=${2:?usage: control-plane.sh start|stop|restart-apiserver DIR}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
@@ -30,9 +33,47 @@ stop() {
   done
 }
 if [ "$cmd" = stop ]; then stop; exit 0; fi
-[ "$cmd" = start ] || { echo "unknown command $cmd" >&2; exit 2; }
+[ "$cmd" = start ] || [ "$cmd" = restart-apiserver ] || { echo "unknown command $cmd" >&2; exit 2; }
 
 bin=$("$here/tools/build.sh")
+
+# kube-apiserver with the ports, flags and PKI of `start` (saved in DIR/apiserver.args).
+start_apiserver() {
+  # shellcheck disable=SC2046
+  "$bin/kube-apiserver" $(cat "$dir/apiserver.args") >> "$dir/apiserver.log" 2>&1 &
+  echo $! > "$dir/apiserver.pid"
+}
+
+wait_ready() {
+  for _ in $(seq 600); do
+    if "$bin/kubectl" --kubeconfig "$dir/kubeconfig-admin" get --raw /readyz >/dev/null 2>&1; then
+      # RBAC bootstrap roles are written by a post-start hook; wait for the one the harness relies on.
+      if "$bin/kubectl" --kubeconfig "$dir/kubeconfig-admin" get clusterrole cluster-admin >/dev/null 2>&1; then
+        return 0
+      fi
+    fi
+    if ! kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null; then
+      echo "kube-apiserver exited; last log lines:" >&2; tail -20 "$dir/apiserver.log" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  echo "control plane not ready after 60s; see $dir/apiserver.log" >&2
+  return 1
+}
+
+if [ "$cmd" = restart-apiserver ]; then
+  [ -f "$dir/apiserver.args" ] || { echo "no control plane started in $dir" >&2; exit 1; }
+  if [ -f "$dir/apiserver.pid" ]; then
+    pid=$(cat "$dir/apiserver.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  start_apiserver
+  wait_ready || exit 1
+  echo "kube-apiserver restarted"
+  exit 0
+fi
 free_ports() { python3 -c 'import socket
 socks=[socket.socket() for _ in range(3)]
 [s.bind(("127.0.0.1",0)) for s in socks]
@@ -88,17 +129,17 @@ mkdir -p "$dir/etcd"
   > "$dir/etcd.log" 2>&1 &
 echo $! > "$dir/etcd.pid"
 
-# shellcheck disable=SC2086
-"$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
-  --bind-address 127.0.0.1 --secure-port "$api_port" \
-  --tls-cert-file "$pki/serving.crt" --tls-private-key-file "$pki/serving.key" \
-  --token-auth-file "$dir/tokens.csv" --authorization-mode RBAC \
-  --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$pki/sa.pub" \
-  --service-account-signing-key-file "$pki/sa.key" --service-cluster-ip-range 10.0.0.0/24 \
-  --audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log" --audit-log-format json \
-  --audit-log-mode blocking --profiling=false --v=1 ${PCO_APISERVER_EXTRA_ARGS:-} \
-  > "$dir/apiserver.log" 2>&1 &
-echo $! > "$dir/apiserver.pid"
+# No argument contains spaces (DIR must not either): the flags are kept in one line for restarts.
+echo "--etcd-servers http://127.0.0.1:$etcd_port \
+  --bind-address 127.0.0.1 --secure-port $api_port \
+  --tls-cert-file $pki/serving.crt --tls-private-key-file $pki/serving.key \
+  --token-auth-file $dir/tokens.csv --authorization-mode RBAC \
+  --service-account-issuer https://kubernetes.default.svc --service-account-key-file $pki/sa.pub \
+  --service-account-signing-key-file $pki/sa.key --service-cluster-ip-range 10.0.0.0/24 \
+  --audit-policy-file $dir/audit-policy.yaml --audit-log-path $dir/audit.log --audit-log-format json \
+  --audit-log-mode blocking --profiling=false --v=1 ${PCO_APISERVER_EXTRA_ARGS:-}" > "$dir/apiserver.args"
+: > "$dir/apiserver.log"
+start_apiserver
 
 ca=$(base64 -w0 < "$pki/ca.crt")
 for u in $users; do
@@ -118,24 +159,14 @@ current-context: $u
 YAML
 done
 
-for _ in $(seq 600); do
-  if "$bin/kubectl" --kubeconfig "$dir/kubeconfig-admin" get --raw /readyz >/dev/null 2>&1; then
-    # RBAC bootstrap roles are written by a post-start hook; wait for the one the harness relies on.
-    if "$bin/kubectl" --kubeconfig "$dir/kubeconfig-admin" get clusterrole cluster-admin >/dev/null 2>&1; then
-      cat > "$dir/env" <<ENV
+if wait_ready; then
+  cat > "$dir/env" <<ENV
 export KUBECONFIG="$dir/kubeconfig-admin"
 export PATH="$bin:\$PATH"
 export PCO_CONTROL_PLANE_DIR="$dir"
 ENV
-      echo "control plane ready: https://127.0.0.1:$api_port (source $dir/env)"
-      exit 0
-    fi
-  fi
-  if ! kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null; then
-    echo "kube-apiserver exited; last log lines:" >&2; tail -20 "$dir/apiserver.log" >&2; stop; exit 1
-  fi
-  sleep 0.1
-done
-echo "control plane not ready after 60s; see $dir/apiserver.log" >&2
+  echo "control plane ready: https://127.0.0.1:$api_port (source $dir/env)"
+  exit 0
+fi
 stop
 exit 1
