@@ -298,6 +298,28 @@ async fn controller_rules_refuse_bad_configuration_with_a_reason() {
     let out = s.cp.kubectl_run(User::Admin, &["delete", "rsl", "northwind", "--wait=false"]);
     assert!(out.status.success(), "{}", output_text(&out));
     s.wait_ready(&["rsl", "northwind-wellington"], "False", "ParentNotFound").await;
+
+    // One object the operator cannot decode (stored under a tampered schema) does not wedge the
+    // watch: it is skipped and logged, and everything else is still reconciled.
+    let tamper = r#"[{"op":"replace","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/region","value":{"type":"integer","description":"tampered"}}]"#;
+    let out = s.cp.kubectl_run(User::Admin, &["patch", "crd", "resellers.channel.csp.dev", "--type=json", "-p", tamper]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    s.apply(r#"{"apiVersion":"channel.csp.dev/v1alpha1","kind":"Reseller","metadata":{"name":"undecodable"},"spec":{"displayName":"x","shortName":"UNDEC","region":42,"parent":"contoso"}}"#);
+    // A later change to a decodable Reseller (one without a region, so the tampered field does not
+    // concern it) is still picked up: a second grant appears in its effective plans.
+    let grant = r#"{"spec":{"services":{"azureAD":{"enabled":true,"customerPlans":[{"plan":"eur-direct-sandbox"},{"plan":"nz-indirect-production"}]}}}}"#;
+    let out = s.cp.kubectl_run(User::Admin, &["patch", "rsl", "standard-sandbox", "--type=merge", "-p", grant]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = s.status(&["rsl", "standard-sandbox"]);
+        if st["effectivePlans"].as_array().is_some_and(|p| p.len() == 2) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the reseller watch is wedged: {st:#}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(s.operator.log_text().contains("does not decode"), "the skipped object is logged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
