@@ -103,14 +103,24 @@ fn health_of_captured_statuses() {
         ("cplan-nz-indirect-production-ready.json", "Healthy", ""),
         ("rsl-northwind-ready.json", "Healthy", ""),
         ("rsl-tailspin-demo-sandbox-only.json", "Degraded", "SandboxOnlyReseller"),
-        ("pcc-fabrikam-secret-forbidden.json", "Degraded", "SecretForbidden"),
+        (
+            "pcc-fabrikam-namespace-not-owned.json",
+            "Degraded",
+            "ConnectionNamespaceNotOwned",
+        ),
+        // captured by tests/helm.rs (the chart's Secret RoleBinding removed)
+        (
+            "pcc-northwind-nz-production-secret-forbidden.json",
+            "Degraded",
+            "SecretForbidden",
+        ),
         (
             "pcc-contoso-eur-sandbox-consent-revoked.json",
             "Degraded",
             "ConsentRevoked",
         ),
         (
-            "cplan-nz-indirect-production-spec-changed.json",
+            "rsl-northwind-spec-changed.json",
             "Progressing",
             "has not evaluated the current spec yet",
         ),
@@ -299,7 +309,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
     cp.install_operator(&[PROVIDER_NS, "reseller-northwind"]);
     let out = cp.apply_yaml(User::Admin, &support::example_manifests(&addr));
     assert!(out.status.success(), "{}", output_text(&out));
-    // A connection in a namespace the operator may not read Secrets in (no RoleBinding there).
+    // A connection in a namespace that belongs to no Reseller: refused by the operator (Degraded).
     let fabrikam = get(&cp, &["-n", "reseller-northwind", "pcc", "northwind-nz-production"]);
     let out = cp.kubectl_run(User::Admin, &["create", "namespace", "reseller-fabrikam"]);
     assert!(out.status.success(), "{}", output_text(&out));
@@ -382,7 +392,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
         (
             "PartnerCenterConnection/reseller-fabrikam/fabrikam-nz-production",
             "Degraded",
-            "SecretForbidden",
+            "ConnectionNamespaceNotOwned",
         ),
         ("CustomerPlan//nz-indirect-production", "Healthy", ""),
         ("Reseller//northwind", "Healthy", ""),
@@ -408,7 +418,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
     );
     capture(
         &get(&cp, &["-n", "reseller-fabrikam", "pcc", "fabrikam-nz-production"]),
-        "pcc-fabrikam-secret-forbidden.json",
+        "pcc-fabrikam-namespace-not-owned.json",
     );
 
     // GitOps: Argo CD applies server-side on every sync. After one server-side apply (which may
@@ -437,28 +447,28 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
         "a repeated server-side apply changed objects"
     );
 
-    // Spec changed while the operator is down: Progressing until it has evaluated the new generation.
+    // Spec changed (displayName) while the operator is down: Progressing until it has evaluated the new generation.
     operator.kill();
     let out = cp.kubectl_run(
         User::Admin,
         &[
             "patch",
-            "cplan",
-            "nz-indirect-production",
+            "rsl",
+            "northwind",
             "--type=merge",
             "-p",
-            r#"{"spec":{"displayName":"NZ Indirect Production (renamed)"}}"#,
+            r#"{"spec":{"displayName":"Northwind Traders Ltd"}}"#,
         ],
     );
     assert!(out.status.success(), "{}", output_text(&out));
-    let changed = get(&cp, &["cplan", "nz-indirect-production"]);
+    let changed = get(&cp, &["rsl", "northwind"]);
     let (status, message) = health(&changed);
     assert_eq!(status, "Progressing", "{message}");
     assert!(message.contains("has not evaluated the current spec yet"), "{message}");
-    capture(&changed, "cplan-nz-indirect-production-spec-changed.json");
+    capture(&changed, "rsl-northwind-spec-changed.json");
     let _operator = Operator::start(&cp, User::Operator, &args);
-    let healthy = wait_for("the plan's new generation to be evaluated", || {
-        let obj = get(&cp, &["cplan", "nz-indirect-production"]);
+    let healthy = wait_for("the reseller's new generation to be evaluated", || {
+        let obj = get(&cp, &["rsl", "northwind"]);
         (obj["status"]["observedGeneration"] == obj["metadata"]["generation"]).then_some(obj)
     })
     .await;
