@@ -100,7 +100,9 @@ async fn seed_scenarios_publish_the_connection_provisioning_must_use() {
 
     // The provider's own reseller uses the plans' connections; Northwind its own account (override);
     // its sub-reseller inherits the override; the sandbox-only Demo reseller's production grant is refused.
-    let cases: &[(&str, &str, Option<(&str, &str)>, &str, bool, Option<&str>)] = &[
+    // (reseller, plan, connection, source, usable, reason)
+    type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>, &'a str, bool, Option<&'a str>);
+    let cases: &[Case] = &[
         ("contoso", "eur-direct-sandbox", Some((PROVIDER_NS, "contoso-eur-sandbox")), "Plan", true, None),
         ("contoso", "nz-indirect-production", Some((PROVIDER_NS, "contoso-nz-production")), "Plan", true, None),
         ("contoso-test", "eur-direct-sandbox", Some((PROVIDER_NS, "contoso-eur-sandbox")), "Plan", true, None),

@@ -163,9 +163,12 @@ mod tests {
         s
     }
 
+    /// (Secret data, AppPlusUser, expected refusal)
+    type Case<'a> = (&'a [(&'a str, &'a str)], bool, Option<&'a str>);
+
     #[test]
     fn missing_keys_are_named_with_the_fix() {
-        let cases: &[(&[(&str, &str)], bool, Option<&str>)] = &[
+        let cases: &[Case] = &[
             (&[("clientId", "a"), ("clientSecret", "b"), ("refreshToken", "c")], true, None),
             (&[("clientId", "a"), ("clientSecret", "b")], false, None),
             (&[("clientId", "a"), ("clientSecret", "b")], true, Some("no key 'refreshToken'")),
