@@ -563,15 +563,24 @@ impl OperatorProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// HTTP status of GET /readyz (0 while the server is not up).
-    fn readyz(&self) -> u16 {
+    /// GET `path` on the admin server: (HTTP status, body); status 0 while the server is not up.
+    fn get(&self, path: &str) -> (u16, String) {
         let Ok(mut s) = std::net::TcpStream::connect(&self.admin) else {
-            return 0;
+            return (0, String::new());
         };
-        let _ = s.write_all(b"GET /readyz HTTP/1.0\r\nHost: x\r\n\r\n");
+        let _ = s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes());
         let mut resp = String::new();
         let _ = s.read_to_string(&mut resp);
-        resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+        let status = resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = resp
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    fn readyz(&self) -> u16 {
+        self.get("/readyz").0
     }
 }
 
@@ -665,6 +674,50 @@ async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
     );
     // The rotated refresh token was written back: patch on Secrets is granted in both namespaces.
     assert!(ready_condition(&cp, &["-n", RESELLER_NS, "pcc", "northwind-nz-production"])["status"] == "True");
+
+    // The chart's PrometheusRule uses only metrics this operator exports, and the per-connection
+    // gauges carry every connection.
+    let (code, metrics) = op.get("/metrics");
+    assert_eq!(code, 200, "{metrics}");
+    let rule = docs(&template_ok(Helm::V3, &["--set", "prometheusRule.enabled=true"]));
+    let rule = rule
+        .iter()
+        .find(|d| d["kind"] == "PrometheusRule")
+        .expect("PrometheusRule rendered");
+    let mut used = 0;
+    for r in rule["spec"]["groups"][0]["rules"].as_array().unwrap() {
+        let expr = r["expr"].as_str().unwrap();
+        for name in expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("pco_"))
+        {
+            let family = name.strip_suffix("_total").unwrap_or(name);
+            assert!(
+                metrics.contains(&format!("# TYPE {family} ")),
+                "alert {} uses {name}, not exported:\n{metrics}",
+                r["alert"]
+            );
+            used += 1;
+        }
+    }
+    assert!(used >= 4, "{rule:#}");
+    for (ns, name) in [
+        (NS, "contoso-nz-production"),
+        (NS, "contoso-eur-sandbox"),
+        (RESELLER_NS, "northwind-nz-production"),
+    ] {
+        for family in [
+            "pco_connection_ready",
+            "pco_connection_refresh_token_expiry_timestamp_seconds",
+        ] {
+            let sample = metrics.lines().find(|l| {
+                l.starts_with(family)
+                    && l.contains(&format!("namespace=\"{ns}\""))
+                    && l.contains(&format!("name=\"{name}\""))
+            });
+            assert!(sample.is_some(), "no {family} sample for {ns}/{name}:\n{metrics}");
+        }
+    }
 
     // 1. Without the Secret RoleBinding in the reseller's namespace, its connection reports SecretForbidden.
     let out = cp.kubectl_run(
