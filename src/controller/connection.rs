@@ -222,16 +222,7 @@ async fn publish_blocked(
 }
 
 async fn write(ctx: &Context, api: &Api<PartnerCenterConnection>, conn: &PartnerCenterConnection, st: PartnerCenterConnectionStatus) -> Result<()> {
-    let before_ready = conn.status.as_ref().and_then(|s| conditions::find_condition(&s.conditions, conditions::types::READY)).map(|c| (c.status.clone(), c.reason.clone()));
-    let after_ready = conditions::find_condition(&st.conditions, conditions::types::READY).map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
-    if status::apply_status(api, conn, conn.status.as_ref(), &st).await? == status::Written::Patched {
-        ctx.metrics.observe_status_write(KIND);
-        if let Some((s, reason, message)) = after_ready
-            && before_ready.as_ref().map(|(bs, br)| (bs, br)) != Some((&s, &reason))
-        {
-            ctx.events.publish(conn, s != "True", &reason, "Verify", message).await;
-        }
-    }
+    status::publish(ctx, api, conn, KIND, "Verify", conn.status.as_ref(), &st).await?;
     Ok(())
 }
 
@@ -278,6 +269,14 @@ async fn sync_if_due(
         let entry = entries.entry(key.to_string()).or_default();
         let new_refresh_token = creds
             .is_some_and(|c| *entry.expected_refresh_token.lock().expect("expected token") != c.refresh_token_fingerprint);
+        // Partner Center's Retry-After holds even for a sync request or new inputs: no call before it passed.
+        if let Some(last) = &entry.last
+            && let Outcome::CallFailed { retry_after: Some(wait), .. } = &last.outcome
+            && last.at.elapsed() < *wait
+        {
+            let next = wait.saturating_sub(last.at.elapsed()) + Duration::from_millis(50);
+            return (last.outcome.clone(), last.since, next);
+        }
         if let Some(last) = &entry.last
             && last.inputs == inputs
             && !new_refresh_token
@@ -402,9 +401,26 @@ fn client_for(
     ));
     let mut settings = ConnectionSettings::new(conn.spec.partner_tenant_id.clone(), conn.spec.cloud, conn.spec.auth.mode);
     settings.endpoints = endpoints(conn)?;
+    if let Some(t) = request_timeout_override() {
+        settings.timeouts.request = t;
+    }
     let client = (ctx.connect)(settings, creds.credentials.clone(), sink)?;
     entry.client = Some((inputs.clone(), client.clone()));
     Ok(client)
+}
+
+/// `PCO_PARTNER_CENTER_REQUEST_TIMEOUT` (e.g. `2s`): the per-attempt Partner Center timeout instead
+/// of the client's default (60 s). The fault tests use it to stay bounded in time.
+// NOT DONE: belongs in runtime::settings as a flag (another area); read here until it is.
+fn request_timeout_override() -> Option<Duration> {
+    let v = std::env::var("PCO_PARTNER_CENTER_REQUEST_TIMEOUT").ok()?;
+    match humantime::parse_duration(&v) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(value = %v, error = %e, "PCO_PARTNER_CENTER_REQUEST_TIMEOUT is not a duration such as 2s; using the default");
+            None
+        }
+    }
 }
 
 fn endpoints(conn: &PartnerCenterConnection) -> std::result::Result<Option<Endpoints>, PartnerCenterError> {
@@ -420,64 +436,44 @@ fn endpoints(conn: &PartnerCenterConnection) -> std::result::Result<Option<Endpo
     }))
 }
 
+/// Awaits one Partner Center call and counts it by operation and outcome.
+async fn counted<T>(
+    metrics: &crate::runtime::metrics::Metrics,
+    operation: &str,
+    call: impl std::future::Future<Output = std::result::Result<T, PartnerCenterError>>,
+) -> std::result::Result<T, PartnerCenterError> {
+    let result = call.await;
+    metrics.observe_partner_center_call(operation, result.as_ref().err().map(|e| e.reason()).unwrap_or("Ok"));
+    result
+}
+
 /// One sync: token, profiles, customer count, indirect resellers; then rule 3.
 async fn sync(conn: &PartnerCenterConnection, ctx: &Context, pc: &dyn PartnerCenterApi, app_plus_user: bool) -> Outcome {
-    let metrics = &ctx.metrics;
-    let observe = |op: &str, r: std::result::Result<(), &PartnerCenterError>| {
-        metrics.observe_partner_center_call(op, r.err().map(|e| e.reason()).unwrap_or("Ok"));
-    };
-    let claims = match pc.token_claims().await {
-        Ok(c) => {
-            observe("token", Ok(()));
-            c
-        }
-        Err(e) => {
-            observe("token", Err(&e));
-            return failed(e, true);
-        }
+    let m = &ctx.metrics;
+    let claims = match counted(m, "token", pc.token_claims()).await {
+        Ok(c) => c,
+        Err(e) => return failed(e, true),
     };
     let (org, mpn) = if app_plus_user {
-        let org = match pc.organization_profile().await {
-            Ok(o) => {
-                observe("organization_profile", Ok(()));
-                Some(o)
-            }
-            Err(e) => {
-                observe("organization_profile", Err(&e));
-                return failed(e, false);
-            }
+        let org = match counted(m, "organization_profile", pc.organization_profile()).await {
+            Ok(o) => o,
+            Err(e) => return failed(e, false),
         };
         // The partner id is informational: its failure does not fail the sync.
-        let mpn = pc.mpn_profile().await;
-        observe("mpn_profile", mpn.as_ref().map(|_| ()));
-        (org, mpn.ok())
+        let mpn = counted(m, "mpn_profile", pc.mpn_profile()).await.ok();
+        (Some(org), mpn)
     } else {
         (None, None)
     };
-    let customers = match pc.count_customers().await {
-        Ok(n) => {
-            observe("count_customers", Ok(()));
-            n
-        }
-        Err(e) => {
-            observe("count_customers", Err(&e));
-            return failed(e, false);
-        }
+    let customers = match counted(m, "count_customers", pc.count_customers()).await {
+        Ok(n) => n,
+        Err(e) => return failed(e, false),
     };
     let resellers = if app_plus_user {
-        match pc.indirect_resellers().await {
-            Ok(list) => {
-                observe("indirect_resellers", Ok(()));
-                ResellerListing::Count(list.len() as u64)
-            }
-            Err(e @ (PartnerCenterError::Forbidden { .. } | PartnerCenterError::AppOnlyNotAllowed { .. })) => {
-                observe("indirect_resellers", Err(&e));
-                ResellerListing::Denied
-            }
-            Err(e) => {
-                observe("indirect_resellers", Err(&e));
-                return failed(e, false);
-            }
+        match counted(m, "indirect_resellers", pc.indirect_resellers()).await {
+            Ok(list) => ResellerListing::Count(list.len() as u64),
+            Err(PartnerCenterError::Forbidden { .. } | PartnerCenterError::AppOnlyNotAllowed { .. }) => ResellerListing::Denied,
+            Err(e) => return failed(e, false),
         }
     } else {
         ResellerListing::NotChecked

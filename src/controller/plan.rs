@@ -7,7 +7,6 @@ use super::{finalizer, status};
 use crate::api::conditions;
 use super::set_condition;
 use crate::api::{CustomerPlan, CustomerPlanStatus};
-use crate::policy::Status;
 use kube::{Resource, ResourceExt};
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -70,16 +69,6 @@ pub fn error_policy(plan: Arc<CustomerPlan>, error: &super::error::Error, ctx: A
 }
 
 async fn write(ctx: &Context, api: &Api<CustomerPlan>, plan: &CustomerPlan, st: CustomerPlanStatus) -> Result<()> {
-    let before = plan.status.as_ref().and_then(|s| conditions::find_condition(&s.conditions, conditions::types::READY)).map(|c| (c.status.clone(), c.reason.clone()));
-    let after = conditions::find_condition(&st.conditions, conditions::types::READY).map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
-    if status::apply_status(api, plan, plan.status.as_ref(), &st).await? == status::Written::Patched {
-        ctx.metrics.observe_status_write(KIND);
-        if let Some((s, reason, message)) = after
-            && before != Some((s.clone(), reason.clone()))
-            && s != Status::Unknown.as_str()
-        {
-            ctx.events.publish(plan, s != "True", &reason, "Validate", message).await;
-        }
-    }
+    status::publish(ctx, api, plan, KIND, "Validate", plan.status.as_ref(), &st).await?;
     Ok(())
 }

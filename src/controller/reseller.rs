@@ -42,13 +42,8 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
     for (type_, v) in [("HierarchyValid", &eval.hierarchy_valid), ("PlansValid", &eval.plans_valid), (conditions::types::READY, &eval.ready)] {
         set(c, type_, v, generation, now);
     }
-    let before = reseller.status.as_ref().and_then(|s| conditions::find_condition(&s.conditions, conditions::types::READY)).map(|c| (c.status.clone(), c.reason.clone()));
-    if status::apply_status(&api, reseller.as_ref(), reseller.status.as_ref(), &st).await? == status::Written::Patched {
-        ctx.metrics.observe_status_write(KIND);
-        let r = &eval.ready;
-        if before != Some((r.status.as_str().to_string(), r.reason.clone())) && r.status != policy::Status::Unknown {
-            ctx.events.publish(reseller.as_ref(), r.status != policy::Status::True, &r.reason, "Resolve", r.message.clone()).await;
-        }
+    let written = status::publish(&ctx, &api, reseller.as_ref(), KIND, "Resolve", reseller.status.as_ref(), &st).await?;
+    if written == status::Written::Patched {
         for w in eval.warnings.iter().filter(|w| !previous_warnings.contains(&warning_text(w))) {
             ctx.events.publish(reseller.as_ref(), true, &w.reason, "Resolve", w.message.clone()).await;
         }

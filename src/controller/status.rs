@@ -37,3 +37,54 @@ where
         .await?;
     Ok(Written::Patched)
 }
+
+/// The conditions of a status, so the publisher can see Ready transitions of any kind.
+pub trait Conditions {
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition];
+}
+
+impl Conditions for crate::api::PartnerCenterConnectionStatus {
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        &self.conditions
+    }
+}
+impl Conditions for crate::api::CustomerPlanStatus {
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        &self.conditions
+    }
+}
+impl Conditions for crate::api::ResellerStatus {
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        &self.conditions
+    }
+}
+
+/// Writes `desired` (unless unchanged), counts the write, and publishes an Event when Ready moved
+/// to a new settled verdict (True or False, or a new reason). Returns what happened.
+pub async fn publish<K, S>(
+    ctx: &super::context::Context,
+    api: &Api<K>,
+    obj: &K,
+    kind: &str,
+    action: &str,
+    current: Option<&S>,
+    desired: &S,
+) -> kube::Result<Written>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    S: Serialize + Conditions,
+{
+    use crate::api::conditions::{find_condition, types::READY};
+    let written = apply_status(api, obj, current, desired).await?;
+    if written == Written::Patched {
+        ctx.metrics.observe_status_write(kind);
+        let before = current.and_then(|s| find_condition(s.conditions(), READY)).map(|c| (c.status.clone(), c.reason.clone()));
+        if let Some(after) = find_condition(desired.conditions(), READY)
+            && before != Some((after.status.clone(), after.reason.clone()))
+            && after.status != "Unknown"
+        {
+            ctx.events.publish(obj, after.status != "True", &after.reason, action, after.message.clone()).await;
+        }
+    }
+    Ok(written)
+}
