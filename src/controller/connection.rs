@@ -152,9 +152,7 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, ctx: Arc<Context>) ->
 }
 
 pub fn error_policy(conn: Arc<PartnerCenterConnection>, error: &super::error::Error, ctx: Arc<Context>) -> Action {
-    tracing::warn!(connection = %format!("{}/{}", conn.namespace().unwrap_or_default(), conn.name_any()), error = %error, "reconcile failed");
-    ctx.metrics.observe_error(KIND, &error.reason());
-    Action::requeue(super::jitter(Duration::from_secs(10)))
+    super::error_policy(KIND, conn.as_ref(), error, &ctx)
 }
 
 fn used_by(u: &policy::ConnectionEvaluation) -> UsedBy {

@@ -182,7 +182,10 @@ impl ControlPlane {
             .arg(repo_root().join("hack/install-dev.sh"))
             .args(namespaces)
             .env("KUBECONFIG", self.kubeconfig(User::Admin))
-            .env("PATH", format!("{}:{}", tool_bin().display(), std::env::var("PATH").unwrap_or_default()))
+            .env(
+                "PATH",
+                format!("{}:{}", tool_bin().display(), std::env::var("PATH").unwrap_or_default()),
+            )
             .output()
             .expect("run install-dev.sh");
         assert!(out.status.success(), "install-dev.sh: {}", output_text(&out));
@@ -220,7 +223,9 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(cp: &ControlPlane, user: User, args: &[&str]) -> Operator {
-        let log = cp.dir().join(format!("operator-{}-{}.log", user.name(), std::process::id()));
+        let log = cp
+            .dir()
+            .join(format!("operator-{}-{}.log", user.name(), std::process::id()));
         let file = std::fs::File::create(&log).expect("operator log");
         let child = Command::new(env!("CARGO_BIN_EXE_partner-center-operator"))
             .arg("run")
@@ -255,7 +260,14 @@ impl Drop for Operator {
 /// demo's fixed port.
 pub fn example_manifests(emulator_addr: &str) -> String {
     let mut all = String::new();
-    for f in ["00-namespaces.yaml", "10-credentials.yaml", "20-connections.yaml", "30-plans.yaml", "40-resellers.yaml", "90-misconfigured.yaml"] {
+    for f in [
+        "00-namespaces.yaml",
+        "10-credentials.yaml",
+        "20-connections.yaml",
+        "30-plans.yaml",
+        "40-resellers.yaml",
+        "90-misconfigured.yaml",
+    ] {
         let text = std::fs::read_to_string(repo_root().join("examples").join(f)).expect("example");
         all.push_str(&text.replace("127.0.0.1:18085", emulator_addr));
         all.push_str("\n---\n");
@@ -280,4 +292,121 @@ pub fn status_writes_by(cp: &ControlPlane, user: &str) -> Vec<serde_json::Value>
                 && e["stage"] == "ResponseComplete"
         })
         .collect()
+}
+
+// ---- Helpers for the fault tests (tests/faults.rs) ----
+
+impl ControlPlane {
+    /// Like [`ControlPlane::start`], with extra kube-apiserver flags (PCO_APISERVER_EXTRA_ARGS),
+    /// e.g. `--watch-cache=false` so an expired watch answers 410.
+    pub async fn start_with_apiserver_args(extra: &str) -> anyhow::Result<Self> {
+        let extra = extra.to_string();
+        tokio::task::spawn_blocking(move || {
+            tool_bin();
+            let dir = tempfile::Builder::new().prefix("pco-cp-").tempdir()?;
+            let out = Command::new("bash")
+                .arg(repo_root().join("hack/control-plane.sh"))
+                .arg("start")
+                .arg(dir.path())
+                .env("PCO_APISERVER_EXTRA_ARGS", extra)
+                .output()?;
+            anyhow::ensure!(
+                out.status.success(),
+                "control plane did not start: {}",
+                output_text(&out)
+            );
+            Ok(Self { dir })
+        })
+        .await?
+    }
+
+    /// `hack/control-plane.sh restart-apiserver`: same port, flags and data; returns when ready.
+    pub async fn restart_apiserver(&self) -> anyhow::Result<()> {
+        let dir = self.dir.path().to_path_buf();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("bash")
+                .arg(repo_root().join("hack/control-plane.sh"))
+                .arg("restart-apiserver")
+                .arg(dir)
+                .output()
+        })
+        .await??;
+        anyhow::ensure!(out.status.success(), "restart-apiserver: {}", output_text(&out));
+        Ok(())
+    }
+
+    /// Binds the operator roles to another user (a second replica's identity), as install-dev.sh
+    /// does for `operator`: cluster role, Secrets in `namespaces`, the Lease in the first one.
+    pub fn bind_operator_roles(&self, user: User, namespaces: &[&str]) {
+        let name = user.name();
+        let run = |args: Vec<String>| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = self.kubectl_run(User::Admin, &args);
+            assert!(out.status.success(), "kubectl {args:?}: {}", output_text(&out));
+        };
+        run(vec![
+            "create".into(),
+            "clusterrolebinding".into(),
+            format!("pco-{name}"),
+            "--clusterrole=partner-center-operator".into(),
+            format!("--user={name}"),
+        ]);
+        for ns in namespaces {
+            run(vec![
+                "-n".into(),
+                ns.to_string(),
+                "create".into(),
+                "rolebinding".into(),
+                format!("pco-{name}-secrets"),
+                "--clusterrole=partner-center-operator-secrets".into(),
+                format!("--user={name}"),
+            ]);
+        }
+        if let Some(ns) = namespaces.first() {
+            run(vec![
+                "-n".into(),
+                ns.to_string(),
+                "create".into(),
+                "rolebinding".into(),
+                format!("pco-{name}-lease"),
+                "--clusterrole=partner-center-operator-leader-election".into(),
+                format!("--user={name}"),
+            ]);
+        }
+    }
+
+    /// Every audit event (JSON lines) with stage ResponseComplete.
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.audit_log()).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["stage"] == "ResponseComplete")
+            .collect()
+    }
+}
+
+impl Operator {
+    /// Like [`Operator::start`] with extra environment variables; `tag` keeps log files apart
+    /// when one user's operator is started several times.
+    pub fn start_with(cp: &ControlPlane, user: User, args: &[&str], env: &[(&str, &str)], tag: &str) -> Operator {
+        let log = cp.dir().join(format!("operator-{}-{tag}.log", user.name()));
+        let file = std::fs::File::create(&log).expect("operator log");
+        let child = Command::new(env!("CARGO_BIN_EXE_partner-center-operator"))
+            .arg("run")
+            .args(args)
+            .env("KUBECONFIG", cp.kubeconfig(user))
+            .env("PCO_LOG_FORMAT", "json")
+            .env("PCO_LOG_LEVEL", "info,partner_center_operator=debug")
+            .envs(env.iter().copied())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("start operator");
+        Operator { child, log }
+    }
+
+    /// Whether the process is still running (not exited).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
 }
