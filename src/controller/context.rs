@@ -31,4 +31,5 @@ pub struct Context {
     pub events: Events,
     pub connect: Connect,
     pub connections: super::connection::ConnectionRuntime,
+    pub backoff: super::backoff::ErrorBackoff,
 }

@@ -5,6 +5,7 @@
 //! - [`status`], [`events`], [`finalizer`], [`credentials`]: how they write
 //! - [`watch`]: watches that survive undecodable objects and feed the dependents' triggers
 
+pub mod backoff;
 pub mod connection;
 pub mod context;
 pub mod credentials;
@@ -127,6 +128,7 @@ fn context(client: kube::Client, world: Arc<World>, settings: OperatorSettings, 
         metrics,
         connect,
         connections: Default::default(),
+        backoff: Default::default(),
     })
 }
 
@@ -162,7 +164,8 @@ async fn run_controllers(
     futures::join!(connections, plans, resellers);
 }
 
-/// Wraps a reconciler with duration and count metrics and a tracing span naming the object.
+/// Wraps a reconciler with duration and count metrics, a tracing span naming the object, and the
+/// reset of its error backoff on success.
 fn timed<K, F, Fut>(
     kind: &'static str,
     reconcile: F,
@@ -178,8 +181,12 @@ where
         Box::pin(
             async move {
                 let started = Instant::now();
+                let key = format!("{kind}/{}", object_name(obj.as_ref()));
                 let result = reconcile(obj, ctx.clone()).await;
                 ctx.metrics.observe_reconcile(kind, started.elapsed());
+                if result.is_ok() {
+                    ctx.backoff.succeeded(&key);
+                }
                 result
             }
             .instrument(span),
@@ -187,7 +194,8 @@ where
     }
 }
 
-fn object_name<K: kube::Resource>(obj: &K) -> String {
+/// `namespace/name` (or `name`), the key of logs and of the error backoff.
+pub fn object_name<K: kube::Resource>(obj: &K) -> String {
     match &obj.meta().namespace {
         Some(ns) => format!("{ns}/{}", obj.meta().name.clone().unwrap_or_default()),
         None => obj.meta().name.clone().unwrap_or_default(),
@@ -230,4 +238,12 @@ pub(crate) fn set_condition(
         c,
         new_condition(type_, status, reason, message, generation, k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)),
     );
+}
+
+/// The error policy of all three controllers: log, count, and back off per object.
+pub fn error_policy<K: kube::Resource>(kind: &'static str, obj: &K, error: &error::Error, ctx: &Context) -> Action {
+    let name = object_name(obj);
+    tracing::warn!(kind, object = %name, error = %error, "reconcile failed");
+    ctx.metrics.observe_error(kind, &error.reason());
+    Action::requeue(ctx.backoff.failed(&format!("{kind}/{name}")))
 }

@@ -63,9 +63,7 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
 }
 
 pub fn error_policy(plan: Arc<CustomerPlan>, error: &super::error::Error, ctx: Arc<Context>) -> Action {
-    tracing::warn!(plan = %plan.name_any(), error = %error, "reconcile failed");
-    ctx.metrics.observe_error(KIND, &error.reason());
-    Action::requeue(super::jitter(Duration::from_secs(10)))
+    super::error_policy(KIND, plan.as_ref(), error, &ctx)
 }
 
 async fn write(ctx: &Context, api: &Api<CustomerPlan>, plan: &CustomerPlan, st: CustomerPlanStatus) -> Result<()> {

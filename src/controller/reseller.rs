@@ -52,9 +52,7 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
 }
 
 pub fn error_policy(reseller: Arc<Reseller>, error: &super::error::Error, ctx: Arc<Context>) -> Action {
-    tracing::warn!(reseller = %reseller.name_any(), error = %error, "reconcile failed");
-    ctx.metrics.observe_error(KIND, &error.reason());
-    Action::requeue(super::jitter(Duration::from_secs(10)))
+    super::error_policy(KIND, reseller.as_ref(), error, &ctx)
 }
 
 fn set(c: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>, type_: &str, v: &Verdict, generation: Option<i64>, now: jiff::Timestamp) {
