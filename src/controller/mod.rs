@@ -87,7 +87,7 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
     tracing::info!(took_ms = synced.elapsed().as_millis() as u64, "caches synced");
 
     if settings.leader_election {
-        let mut leading = leader::campaign(
+        let campaign = leader::campaign(
             client.clone(),
             LeaderSettings {
                 lease_name: settings.lease_name.clone(),
@@ -98,20 +98,27 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
             },
         )
         .await?;
-        tokio::select! {
-            r = leading.wait_for(|l| *l) => { r?; }
-            _ = shutdown.clone() => return Ok(()),
+        let mut state = campaign.state.clone();
+        let elected = tokio::select! {
+            r = state.wait_for(|l| *l) => { r?; true }
+            _ = shutdown.clone() => false,
+        };
+        if !elected {
+            campaign.step_down(Duration::from_secs(5)).await;
+            return Ok(());
         }
         tracing::info!(identity, "became leader");
         metrics.leader.set(1);
         let lost = async move {
-            let _ = leading.wait_for(|l| !*l).await;
+            let _ = state.wait_for(|l| !*l).await;
         };
         let ctx = context(client, world, settings, metrics, connect, &identity);
-        tokio::select! {
+        let outcome = tokio::select! {
             _ = run_controllers(ctx, conn_sub, plan_sub, reseller_sub, triggers, shutdown.clone()) => Ok(()),
-            _ = lost => anyhow::bail!("lost the leader lease; exiting so that a new replica campaigns"),
-        }
+            _ = lost => Err(anyhow::anyhow!("lost the leader lease; exiting so that a new replica campaigns")),
+        };
+        campaign.step_down(Duration::from_secs(5)).await;
+        outcome
     } else {
         let ctx = context(client, world, settings, metrics, connect, &identity);
         run_controllers(ctx, conn_sub, plan_sub, reseller_sub, triggers, shutdown).await;
