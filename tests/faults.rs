@@ -117,6 +117,7 @@ impl Env {
     }
 
     /// Waits until a condition of a connection has `status` (and `reason`, when given).
+    #[allow(clippy::too_many_arguments)] // a table-like call site reads better than a struct here
     async fn wait_condition(
         &self,
         ns: &str,
@@ -412,7 +413,7 @@ async fn partner_center_faults_show_in_conditions_and_recover_without_a_restart(
     env.wait_converged(Duration::from_secs(120), || op.log_text()).await;
     let (ns, name) = (PROVIDER_NS, "contoso-nz-production");
     let on_nz = |fault: Value| json!({"match": {"tenantId": NZ_TENANT, "pathPrefix": "/v1/"}, "fault": fault});
-    let cases = vec![
+    let cases = [
         FaultCase {
             name: "429 storm",
             faults: vec![on_nz(json!({"kind": "throttle", "retryAfterSeconds": 2}))],

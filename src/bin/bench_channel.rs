@@ -132,7 +132,7 @@ struct Channel {
 }
 
 fn generate(n_conn: usize, n_plans: usize, n_rsl: usize) -> Result<Channel> {
-    if n_conn < 4 || n_conn % 2 != 0 || n_plans < 2 || n_rsl < 21 + 20 * 24 {
+    if n_conn < 4 || !n_conn.is_multiple_of(2) || n_plans < 2 || n_rsl < 21 + 20 * 24 {
         bail!("--connections must be an even number >= 4, --plans >= 2, --resellers >= 501");
     }
     let conns: Vec<Conn> = (0..n_conn)
@@ -880,7 +880,7 @@ async fn main() -> Result<()> {
         .iter()
         .find(|o| o.name_any() == "bench-root")
         .and_then(|o| {
-            effective_through(&o, hot_plan, &hot_conn.name)
+            effective_through(o, hot_plan, &hot_conn.name)
                 .map(|p| p["reason"].as_str().unwrap_or_default().to_string())
         })
         .unwrap_or_default();
