@@ -59,8 +59,9 @@ impl Conditions for crate::api::ResellerStatus {
     }
 }
 
-/// Writes `desired` (unless unchanged), counts the write, and publishes an Event when Ready moved
-/// to a new settled verdict (True or False, or a new reason). Returns what happened.
+/// Writes `desired` (unless unchanged), counts the write, and publishes an Event when Ready became
+/// False (or False for a new reason), or True again after False. A first success is not an Event:
+/// at thousands of objects that would double the writes of a cold start for nothing.
 pub async fn publish<K, S>(
     ctx: &super::context::Context,
     api: &Api<K>,
@@ -79,9 +80,10 @@ where
     if written == Written::Patched {
         ctx.metrics.observe_status_write(kind);
         let before = current.and_then(|s| find_condition(s.conditions(), READY)).map(|c| (c.status.clone(), c.reason.clone()));
+        let was_false = before.as_ref().is_some_and(|(status, _)| status == "False");
         if let Some(after) = find_condition(desired.conditions(), READY)
             && before != Some((after.status.clone(), after.reason.clone()))
-            && after.status != "Unknown"
+            && (after.status == "False" || (after.status == "True" && was_false))
         {
             ctx.events.publish(obj, after.status != "True", &after.reason, action, after.message.clone()).await;
         }
