@@ -155,10 +155,13 @@ pub fn effective_plans(
             )),
         }
 
-        // Rule 8: only plans the parent has (and so on up to the root, which has the catalog).
+        // Rule 8: only plans the parent has, and so on up to (not including) the root: the root
+        // has the whole catalog whatever it grants itself (product.md §3 rule 8).
         if let Some((a, why)) = ancestors.iter().find_map(|a| {
             let ar = snapshot.resellers.get(a)?;
-            if !ar.azure_ad_enabled {
+            if ar.parent.is_none() {
+                None
+            } else if !ar.azure_ad_enabled {
                 Some((a, " (its spec.services.azureAD.enabled is false)"))
             } else if ar.grant(&grant.plan).is_none() {
                 Some((a, ""))

@@ -503,6 +503,18 @@ fn a_reseller_only_gets_plans_every_ancestor_has() {
             check: "provider",
             expect: None,
         },
+        Case {
+            name: "a child of the root needs no grant on the root: the root has the whole catalog",
+            change: get(&base, "provider").with(|r| r.grants.clear()),
+            check: "a",
+            expect: None,
+        },
+        Case {
+            name: "nor does a grandchild, when its own parent has the plan",
+            change: get(&base, "provider").with(|r| r.azure_ad_enabled = false),
+            check: "a1x",
+            expect: None,
+        },
     ];
     for c in cases {
         let e = eval(
