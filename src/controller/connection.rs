@@ -399,26 +399,10 @@ fn client_for(
     ));
     let mut settings = ConnectionSettings::new(conn.spec.partner_tenant_id.clone(), conn.spec.cloud, conn.spec.auth.mode);
     settings.endpoints = endpoints(conn)?;
-    if let Some(t) = request_timeout_override() {
-        settings.timeouts.request = t;
-    }
+    settings.timeouts.request = ctx.settings.partner_center_request_timeout;
     let client = (ctx.connect)(settings, creds.credentials.clone(), sink)?;
     entry.client = Some((inputs.clone(), client.clone()));
     Ok(client)
-}
-
-/// `PCO_PARTNER_CENTER_REQUEST_TIMEOUT` (e.g. `2s`): the per-attempt Partner Center timeout instead
-/// of the client's default (60 s). The fault tests use it to stay bounded in time.
-// NOT DONE: belongs in runtime::settings as a flag (another area); read here until it is.
-fn request_timeout_override() -> Option<Duration> {
-    let v = std::env::var("PCO_PARTNER_CENTER_REQUEST_TIMEOUT").ok()?;
-    match humantime::parse_duration(&v) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            tracing::warn!(value = %v, error = %e, "PCO_PARTNER_CENTER_REQUEST_TIMEOUT is not a duration such as 2s; using the default");
-            None
-        }
-    }
 }
 
 fn endpoints(conn: &PartnerCenterConnection) -> std::result::Result<Option<Endpoints>, PartnerCenterError> {

@@ -23,6 +23,7 @@ pub struct World {
     pub resellers: Store<Reseller>,
     pub settings: policy::Settings,
     cache: Mutex<Option<(u64, Arc<Evaluated>)>>,
+    evaluating: Mutex<()>,
 }
 
 impl World {
@@ -32,7 +33,7 @@ impl World {
         resellers: Store<Reseller>,
         settings: policy::Settings,
     ) -> Self {
-        Self { connections, plans, resellers, settings, cache: Mutex::new(None) }
+        Self { connections, plans, resellers, settings, cache: Mutex::new(None), evaluating: Mutex::new(()) }
     }
 
     /// The evaluation of the current caches. Re-evaluated only when some object's facts changed —
@@ -41,10 +42,14 @@ impl World {
     /// newer facts (at worst a newer result is cached under an older key and recomputed once).
     pub fn evaluated(&self) -> Arc<Evaluated> {
         let key = self.facts_key();
-        if let Some((cached_key, cached)) = self.cache.lock().expect("world cache").as_ref()
-            && *cached_key == key
-        {
-            return cached.clone();
+        if let Some(hit) = self.cached(key) {
+            return hit;
+        }
+        // One evaluation at a time: concurrent reconciles that miss together would otherwise each
+        // build a full snapshot and evaluation (memory peaks with the controllers' concurrency).
+        let _single_flight = self.evaluating.lock().expect("world evaluation");
+        if let Some(hit) = self.cached(key) {
+            return hit;
         }
         let snapshot = Snapshot::new(
             self.resellers.state().iter().map(|r| reseller_facts(r)),
@@ -55,6 +60,13 @@ impl World {
         let evaluated = Arc::new(Evaluated { snapshot, evaluation });
         *self.cache.lock().expect("world cache") = Some((key, evaluated.clone()));
         evaluated
+    }
+
+    fn cached(&self, key: u64) -> Option<Arc<Evaluated>> {
+        match self.cache.lock().expect("world cache").as_ref() {
+            Some((cached_key, cached)) if *cached_key == key => Some(cached.clone()),
+            _ => None,
+        }
     }
 
     /// Order-independent digest of everything the facts are derived from: identity, generation

@@ -38,6 +38,10 @@ pub struct OperatorSettings {
     #[arg(long, env = "PCO_DEFAULT_SYNC_INTERVAL", default_value = "15m", value_parser = humantime::parse_duration)]
     pub default_sync_interval: Duration,
 
+    /// Timeout of one Partner Center HTTP attempt (retries and Retry-After waits come on top).
+    #[arg(long, env = "PCO_PARTNER_CENTER_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub partner_center_request_timeout: Duration,
+
     /// YAML file mapping region codes to ISO-3166 country codes; replaces entries of the built-in table.
     #[arg(long, env = "PCO_REGION_TABLE")]
     pub region_table: Option<PathBuf>,
