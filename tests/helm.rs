@@ -232,6 +232,20 @@ fn deployment_carries_the_settings_and_the_restricted_profile() {
     for (name, want) in cases {
         assert_eq!(env.get(name), Some(&want), "env {name}");
     }
+    // Every operator setting (an `env = "PCO_..."` of src/runtime/settings.rs) is wired by the chart.
+    let settings = std::fs::read_to_string(repo_root().join("src/runtime/settings.rs")).unwrap();
+    let names: Vec<&str> = settings
+        .split("env = \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(names.len() >= 12, "{names:?}");
+    for name in names {
+        assert!(
+            env.contains_key(name),
+            "setting {name} is not set by the chart's Deployment"
+        );
+    }
     let regions = find(&rendered, "ConfigMap", "pco-partner-center-operator-regions");
     assert_eq!(regions["data"]["regions.yaml"], "ANZ:\n- AU\n- NZ\n");
     assert_eq!(
