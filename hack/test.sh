@@ -7,4 +7,5 @@ command -v cargo >/dev/null || { echo "cargo (Rust >= 1.89) is required" >&2; ex
 command -v go >/dev/null || { echo "go (>= 1.24) is required to build the test control plane" >&2; exit 1; }
 bash hack/tools/build.sh >/dev/null
 # The suite starts several control planes; two test threads fit a 2-core machine.
-cargo test --locked --all-targets -- --test-threads "${PCO_TEST_THREADS:-2}"
+# --no-fail-fast: one failing test binary must not hide the results of the others.
+cargo test --locked --all-targets --no-fail-fast -- --test-threads "${PCO_TEST_THREADS:-2}"
