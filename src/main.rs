@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "partner-center-operator", version, about = "Publishes, for every reseller and customer plan, the Microsoft Partner Center connection provisioning must use")]
+#[command(
+    name = "partner-center-operator",
+    version,
+    about = "Publishes, for every reseller and customer plan, the Microsoft Partner Center connection provisioning must use"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -18,14 +18,42 @@ async fn consent_writes_a_working_secret_and_check_verifies_the_connection() {
     let cp = ControlPlane::start().await.expect("control plane");
     cp.install_crds().unwrap();
     let fixtures = Fixtures::from_yaml(&support::example_fixtures()).unwrap();
-    let emu = emulator::start(EmulatorConfig { fixtures, bind: "127.0.0.1:0".parse().unwrap() }).await.unwrap();
+    let emu = emulator::start(EmulatorConfig {
+        fixtures,
+        bind: "127.0.0.1:0".parse().unwrap(),
+    })
+    .await
+    .unwrap();
     let base = emu.base_url();
-    assert!(cp.kubectl_run(User::Admin, &["create", "namespace", "csp-system"]).status.success());
+    assert!(
+        cp.kubectl_run(User::Admin, &["create", "namespace", "csp-system"])
+            .status
+            .success()
+    );
 
     let bin = env!("CARGO_BIN_EXE_partner-center-operator");
     let mut consent = Command::new(bin)
-        .args(["consent", "--tenant-id", TENANT, "--login-endpoint", &base, "--partner-center-endpoint", &base])
-        .args(["--client-id", CLIENT_ID, "--port", "0", "--wait", "60s", "--namespace", "csp-system", "--secret-name", "eur-creds"])
+        .args([
+            "consent",
+            "--tenant-id",
+            TENANT,
+            "--login-endpoint",
+            &base,
+            "--partner-center-endpoint",
+            &base,
+        ])
+        .args([
+            "--client-id",
+            CLIENT_ID,
+            "--port",
+            "0",
+            "--wait",
+            "60s",
+            "--namespace",
+            "csp-system",
+            "--secret-name",
+            "eur-creds",
+        ])
         .env("PARTNER_CENTER_CLIENT_SECRET", "demo-secret-eur")
         .env("KUBECONFIG", cp.kubeconfig(User::Admin))
         .stdout(Stdio::piped())
@@ -41,7 +69,10 @@ async fn consent_writes_a_working_secret_and_check_verifies_the_connection() {
         }
     };
     assert!(url.starts_with(&format!("{base}/{TENANT}/oauth2/authorize?")), "{url}");
-    assert!(url.contains("response_type=code") && url.contains(&format!("client_id={CLIENT_ID}")), "{url}");
+    assert!(
+        url.contains("response_type=code") && url.contains(&format!("client_id={CLIENT_ID}")),
+        "{url}"
+    );
     let browser = reqwest::get(&url).await.expect("follow the consent redirect");
     assert!(browser.status().is_success(), "{}", browser.status());
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
@@ -49,11 +80,17 @@ async fn consent_writes_a_working_secret_and_check_verifies_the_connection() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut consent.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "consent failed: {rest:?} {stderr}");
-    assert!(rest.iter().any(|l| l.contains("Secret csp-system/eur-creds written")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("Secret csp-system/eur-creds written")),
+        "{rest:?}"
+    );
 
     let secret = cp.get_json(&["-n", "csp-system", "secret", "eur-creds"]);
     for key in ["clientId", "clientSecret", "refreshToken"] {
-        assert!(secret["data"][key].as_str().is_some_and(|v| !v.is_empty()), "{key} missing");
+        assert!(
+            secret["data"][key].as_str().is_some_and(|v| !v.is_empty()),
+            "{key} missing"
+        );
     }
 
     // A connection using that Secret, checked as the operator would check it.
@@ -83,8 +120,24 @@ async fn consent_writes_a_working_secret_and_check_verifies_the_connection() {
         .env("KUBECONFIG", cp.kubeconfig(User::Admin))
         .output()
         .unwrap();
-    assert!(wrong.status.success(), "rotated refresh token was written back: {}", output_text(&wrong));
-    let out = cp.kubectl_run(User::Admin, &["-n", "csp-system", "patch", "secret", "eur-creds", "--type=merge", "-p", r#"{"stringData":{"clientSecret":"not-the-secret"}}"#]);
+    assert!(
+        wrong.status.success(),
+        "rotated refresh token was written back: {}",
+        output_text(&wrong)
+    );
+    let out = cp.kubectl_run(
+        User::Admin,
+        &[
+            "-n",
+            "csp-system",
+            "patch",
+            "secret",
+            "eur-creds",
+            "--type=merge",
+            "-p",
+            r#"{"stringData":{"clientSecret":"not-the-secret"}}"#,
+        ],
+    );
     assert!(out.status.success());
     let bad = Command::new(bin)
         .args(["check", "--connection", "csp-system/eur"])
@@ -92,5 +145,9 @@ async fn consent_writes_a_working_secret_and_check_verifies_the_connection() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    assert!(output_text(&bad).contains("InvalidClientSecret"), "{}", output_text(&bad));
+    assert!(
+        output_text(&bad).contains("InvalidClientSecret"),
+        "{}",
+        output_text(&bad)
+    );
 }

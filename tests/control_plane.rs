@@ -17,7 +17,11 @@ async fn control_plane_runs_pinned_kubernetes_with_rbac_and_token_users() {
     assert_eq!(v["clientVersion"]["gitVersion"], v["serverVersion"]["gitVersion"]);
 
     // Token authentication: each kubeconfig is a distinct user.
-    for (user, name) in [(User::Admin, "admin"), (User::ProviderAdmin, "provider-admin"), (User::ResellerAdmin("a"), "reseller-admin-a")] {
+    for (user, name) in [
+        (User::Admin, "admin"),
+        (User::ProviderAdmin, "provider-admin"),
+        (User::ResellerAdmin("a"), "reseller-admin-a"),
+    ] {
         let out = cp.kubectl_run(user, &["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
         assert_eq!(String::from_utf8_lossy(&out.stdout), name, "{}", output_text(&out));
     }
@@ -31,12 +35,31 @@ async fn control_plane_runs_pinned_kubernetes_with_rbac_and_token_users() {
     // Writes are audited at metadata level (tests count status writes there), never with bodies.
     let out = cp.kubectl_run(
         User::Admin,
-        &["-n", "default", "create", "secret", "generic", "audited", "--from-literal=refreshToken=canary-7f3a"],
+        &[
+            "-n",
+            "default",
+            "create",
+            "secret",
+            "generic",
+            "audited",
+            "--from-literal=refreshToken=canary-7f3a",
+        ],
     );
     assert!(out.status.success(), "{}", output_text(&out));
     let audit = std::fs::read_to_string(cp.audit_log()).unwrap();
-    assert!(audit.lines().any(|l| l.contains("\"resource\":\"secrets\"") && l.contains("\"name\":\"audited\"")), "{audit}");
-    assert!(!audit.contains("canary-7f3a"), "secret values must never reach the audit log");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"resource\":\"secrets\"") && l.contains("\"name\":\"audited\"")),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains("canary-7f3a"),
+        "secret values must never reach the audit log"
+    );
     let client = cp.client(User::Admin).await.unwrap();
-    let _ = client.apiserver_version().await.expect("kube-rs client talks to the API server");
+    let _ = client
+        .apiserver_version()
+        .await
+        .expect("kube-rs client talks to the API server");
 }

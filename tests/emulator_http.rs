@@ -52,11 +52,7 @@ impl Emu {
 
     /// Token endpoint call; returns status and JSON.
     async fn token(&self, authority: &str, v2: bool, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let path = if v2 {
-            "oauth2/v2.0/token"
-        } else {
-            "oauth2/token"
-        };
+        let path = if v2 { "oauth2/v2.0/token" } else { "oauth2/token" };
         let resp = self
             .http
             .post(self.url(&format!("/{authority}/{path}")))
@@ -86,13 +82,7 @@ impl Emu {
     }
 
     /// (access token, new refresh token) from a v1 refresh_token grant.
-    async fn user_token(
-        &self,
-        tenant: &str,
-        app: &str,
-        secret: &str,
-        rt: &str,
-    ) -> (String, String) {
+    async fn user_token(&self, tenant: &str, app: &str, secret: &str, rt: &str) -> (String, String) {
         let (status, body) = self.refresh(tenant, app, secret, rt).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         (
@@ -101,13 +91,7 @@ impl Emu {
         )
     }
 
-    async fn refresh(
-        &self,
-        tenant: &str,
-        app: &str,
-        secret: &str,
-        rt: &str,
-    ) -> (StatusCode, Value) {
+    async fn refresh(&self, tenant: &str, app: &str, secret: &str, rt: &str) -> (StatusCode, Value) {
         self.token(
             tenant,
             false,
@@ -202,38 +186,25 @@ impl Emu {
 
     async fn advance(&self, seconds: i64) {
         let (status, _) = self
-            .control(
-                Method::POST,
-                "/_emulator/clock/advance",
-                json!({"seconds": seconds}),
-            )
+            .control(Method::POST, "/_emulator/clock/advance", json!({"seconds": seconds}))
             .await;
         assert_eq!(status, StatusCode::OK);
     }
 }
 
 fn json_body(bytes: &[u8]) -> Value {
-    assert!(
-        !bytes.starts_with(b"\xEF\xBB\xBF"),
-        "BOM present although disabled"
-    );
+    assert!(!bytes.starts_with(b"\xEF\xBB\xBF"), "BOM present although disabled");
     if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(bytes)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+        serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
     }
 }
 
 fn jwt_payload(token: &str) -> Value {
     use base64::Engine;
     let part = token.split('.').nth(1).expect("JWT has three parts");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -308,10 +279,7 @@ async fn v1_token_numbers_are_strings_and_v2_numbers_are_integers() {
     assert_eq!(claims["amr"], json!(["pwd", "mfa"]));
     assert_eq!(claims["upn"], "admin@contosodirect.onmicrosoft.com");
     assert_eq!(claims["aud"], PC);
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        3599
-    );
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3599);
 }
 
 #[tokio::test]
@@ -320,24 +288,14 @@ async fn refresh_tokens_rotate_and_strict_mode_refuses_the_superseded_one() {
     let (_, rt2) = emu
         .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
         .await;
-    assert_ne!(
-        rt2, "rt-direct-admin",
-        "every grant rotates the refresh token"
-    );
-    let (_, rt3) = emu
-        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt2)
-        .await;
+    assert_ne!(rt2, "rt-direct-admin", "every grant rotates the refresh token");
+    let (_, rt3) = emu.user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt2).await;
     assert_ne!(rt3, rt2);
     let (status, err) = emu.refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt2).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["error"], "invalid_grant");
     assert_eq!(err["error_codes"], json!([700082]));
-    assert!(
-        err["error_description"]
-            .as_str()
-            .unwrap()
-            .starts_with("AADSTS700082:")
-    );
+    assert!(err["error_description"].as_str().unwrap().starts_with("AADSTS700082:"));
     for key in ["timestamp", "trace_id", "correlation_id"] {
         assert!(err[key].is_string(), "Entra error has {key}: {err}");
     }
@@ -345,43 +303,23 @@ async fn refresh_tokens_rotate_and_strict_mode_refuses_the_superseded_one() {
 
 #[tokio::test]
 async fn non_strict_rotation_keeps_the_superseded_token_until_its_expiry() {
-    let emu = Emu::new(&BASIC.replace(
-        "strictRefreshTokenRotation: true",
-        "strictRefreshTokenRotation: false",
-    ))
-    .await;
+    let emu = Emu::new(&BASIC.replace("strictRefreshTokenRotation: true", "strictRefreshTokenRotation: false")).await;
     let (_, rt2) = emu
         .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
         .await;
-    let (status, _) = emu
-        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "old token still valid in non-strict mode"
-    );
+    let (status, _) = emu.refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin").await;
+    assert_eq!(status, StatusCode::OK, "old token still valid in non-strict mode");
     // 90 days after the original issue, the superseded token dies while the newest one lives on.
     emu.advance(89 * 86400).await;
-    let (_, rt_new) = emu
-        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt2)
-        .await;
+    let (_, rt_new) = emu.user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt2).await;
     emu.advance(2 * 86400).await;
-    let (status, err) = emu
-        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
-        .await;
+    let (status, err) = emu.refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin").await;
     assert_eq!(
         (status, err["error_codes"].clone()),
         (StatusCode::BAD_REQUEST, json!([700082]))
     );
-    let (status, _) = emu
-        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt_new)
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "sliding 90 days from the last issue"
-    );
+    let (status, _) = emu.refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt_new).await;
+    assert_eq!(status, StatusCode::OK, "sliding 90 days from the last issue");
 }
 
 #[tokio::test]
@@ -389,9 +327,7 @@ async fn revoked_and_expired_refresh_tokens() {
     let emu = Emu::basic().await;
     // Expired: 90 days of inactivity.
     emu.advance(90 * 86400 + 1).await;
-    let (status, err) = emu
-        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
-        .await;
+    let (status, err) = emu.refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         (err["error"].as_str(), err["error_codes"].clone()),
@@ -408,9 +344,7 @@ async fn revoked_and_expired_refresh_tokens() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let fresh = consent["refreshToken"].as_str().unwrap().to_string();
-    let (_, rotated) = emu
-        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, &fresh)
-        .await;
+    let (_, rotated) = emu.user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, &fresh).await;
     let (status, revoked) = emu
         .control(
             Method::POST,
@@ -420,9 +354,7 @@ async fn revoked_and_expired_refresh_tokens() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(revoked["revoked"].as_u64().unwrap() >= 1);
-    let (status, err) = emu
-        .refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, &rotated)
-        .await;
+    let (status, err) = emu.refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, &rotated).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         (err["error"].as_str(), err["error_codes"].clone()),
@@ -540,9 +472,7 @@ async fn token_endpoint_errors_table() {
 async fn common_authority_issues_for_the_home_tenant() {
     let emu = Emu::basic().await;
     for authority in ["common", "organizations", "northwinddist.onmicrosoft.com"] {
-        let token = emu
-            .app_token(authority, PROVIDER_APP, PROVIDER_SECRET)
-            .await;
+        let token = emu.app_token(authority, PROVIDER_APP, PROVIDER_SECRET).await;
         assert_eq!(jwt_payload(&token)["tid"], PROVIDER, "{authority}");
     }
 }
@@ -618,14 +548,7 @@ async fn api_authentication_and_authorisation_table() {
 
     const APP_REFUSED: &str = "This resource can't be accessed by application credentials.";
     #[allow(clippy::type_complexity)] // path, caller, token, status, code, description
-    let cases: Vec<(
-        &str,
-        &str,
-        Option<&str>,
-        StatusCode,
-        Option<i64>,
-        Option<&str>,
-    )> = vec![
+    let cases: Vec<(&str, &str, Option<&str>, StatusCode, Option<i64>, Option<&str>)> = vec![
         (
             "/v1/customers?size=1",
             "no token",
@@ -674,14 +597,7 @@ async fn api_authentication_and_authorisation_table() {
             None,
             None,
         ),
-        (
-            "/v1/customers?size=1",
-            "user",
-            Some(&user),
-            StatusCode::OK,
-            None,
-            None,
-        ),
+        ("/v1/customers?size=1", "user", Some(&user), StatusCode::OK, None, None),
         (
             "/v1/profiles/legalbusiness",
             "app-only",
@@ -764,26 +680,15 @@ async fn api_authentication_and_authorisation_table() {
 async fn access_tokens_expire_with_the_emulator_clock() {
     let emu = Emu::basic().await;
     let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
-    assert_eq!(
-        emu.get("/v1/customers?size=1", &token).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(emu.get("/v1/customers?size=1", &token).await.0, StatusCode::OK);
     emu.advance(3600).await;
     let (status, headers, body) = emu
         .call(Method::GET, "/v1/customers?size=1", Some(&token), &[], None)
         .await;
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", String::from_utf8_lossy(&body));
     assert!(headers.contains_key("www-authenticate"));
     let fresh = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
-    assert_eq!(
-        emu.get("/v1/customers?size=1", &fresh).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(emu.get("/v1/customers?size=1", &fresh).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -836,9 +741,7 @@ async fn profiles_have_the_documented_shape_and_never_say_sandbox_or_partner_typ
         "/v1/customers?size=500",
         "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf",
     ] {
-        let (status, _, body) = emu
-            .call(Method::GET, path, Some(&provider), &[], None)
-            .await;
+        let (status, _, body) = emu.call(Method::GET, path, Some(&provider), &[], None).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         let text = String::from_utf8_lossy(&body).to_lowercase();
         for word in [
@@ -876,10 +779,7 @@ async fn seek_paging_over_1200_customers() {
         );
         assert_eq!(page["attributes"]["objectType"], "Collection");
         for item in items {
-            assert!(
-                ids.insert(item["id"].as_str().unwrap().to_string()),
-                "duplicate id"
-            );
+            assert!(ids.insert(item["id"].as_str().unwrap().to_string()), "duplicate id");
         }
         let Some(next) = page["links"].get("next") else {
             assert!(page.get("continuationToken").is_none());
@@ -945,9 +845,7 @@ async fn seek_paging_over_1200_customers() {
     assert_eq!(end.1["code"], json!(2000));
 
     // Next without the header, and with a token that is not ours.
-    let (status, missing) = emu
-        .get("/v1/customers?size=400&seekOperation=Next", &token)
-        .await;
+    let (status, missing) = emu.get("/v1/customers?size=400&seekOperation=Next", &token).await;
     assert_eq!(
         (status, missing["code"].clone()),
         (StatusCode::BAD_REQUEST, json!(2000))
@@ -974,10 +872,7 @@ async fn list_items_lack_billing_fields_that_get_by_id_has() {
         "allowDelegatedAccess",
         "associatedPartnerId",
     ] {
-        assert!(
-            item.get(absent).is_none(),
-            "list item must not carry {absent}"
-        );
+        assert!(item.get(absent).is_none(), "list item must not carry {absent}");
     }
     let (status, full) = emu
         .get("/v1/customers/cccccccc-0000-4000-8000-000000000001", &token)
@@ -997,26 +892,17 @@ async fn list_items_lack_billing_fields_that_get_by_id_has() {
     assert!(full["allowDelegatedAccess"].is_boolean());
 
     // Filter by company name prefix (size=0 as the SDK sends it).
-    let filter = url::form_urlencoded::byte_serialize(
-        br#"{"Field":"CompanyName","Value":"fabri","Operator":"starts_with"}"#,
-    )
-    .collect::<String>();
-    let (_, filtered) = emu
-        .get(&format!("/v1/customers?size=0&filter={filter}"), &token)
-        .await;
+    let filter =
+        url::form_urlencoded::byte_serialize(br#"{"Field":"CompanyName","Value":"fabri","Operator":"starts_with"}"#)
+            .collect::<String>();
+    let (_, filtered) = emu.get(&format!("/v1/customers?size=0&filter={filter}"), &token).await;
     assert_eq!(filtered["items"].as_array().unwrap().len(), 1);
 
     let provider = emu.app_token(PROVIDER, PROVIDER_APP, PROVIDER_SECRET).await;
     let (status, other) = emu
-        .get(
-            "/v1/customers/cccccccc-0000-4000-8000-000000000001",
-            &provider,
-        )
+        .get("/v1/customers/cccccccc-0000-4000-8000-000000000001", &provider)
         .await;
-    assert_eq!(
-        (status, other["code"].clone()),
-        (StatusCode::FORBIDDEN, json!(20002))
-    );
+    assert_eq!((status, other["code"].clone()), (StatusCode::FORBIDDEN, json!(20002)));
     let (status, _) = emu
         .get("/v1/customers/12345678-0000-4000-8000-000000000000", &token)
         .await;
@@ -1034,13 +920,7 @@ async fn domain_availability_is_head_200_taken_404_free() {
         ("unused-name-42.onmicrosoft.com", StatusCode::NOT_FOUND),
     ] {
         let (status, _, body) = emu
-            .call(
-                Method::HEAD,
-                &format!("/v1/domains/{domain}"),
-                Some(&token),
-                &[],
-                None,
-            )
+            .call(Method::HEAD, &format!("/v1/domains/{domain}"), Some(&token), &[], None)
             .await;
         assert_eq!(status, want, "{domain}");
         assert!(body.is_empty());
@@ -1055,10 +935,7 @@ async fn relationships_only_for_the_indirect_provider() {
     assert_eq!(provider["totalCount"], json!(1));
     let r = &provider["items"][0];
     assert_eq!(r["id"], "dddddddd-0000-4000-8000-000000000001");
-    assert_eq!(
-        r["relationshipType"],
-        "is_indirect_cloud_solution_provider_of"
-    );
+    assert_eq!(r["relationshipType"], "is_indirect_cloud_solution_provider_of");
     assert_eq!(r["state"], "Active");
     assert_eq!(r["location"], "NZ");
     assert_eq!(r["mpnId"], "4847383");
@@ -1105,18 +982,11 @@ async fn create_customer_is_idempotent_per_request_id_and_accepts_pascal_case() 
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(
-        json_body(&second)["id"],
-        first["id"],
-        "same request id, same customer"
-    );
+    assert_eq!(json_body(&second)["id"], first["id"], "same request id, same customer");
     let id = first["id"].as_str().unwrap();
     let (status, got) = emu.get(&format!("/v1/customers/{id}"), &token).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        got["companyProfile"]["domain"],
-        "wingtip123.onmicrosoft.com"
-    );
+    assert_eq!(got["companyProfile"]["domain"], "wingtip123.onmicrosoft.com");
     let (_, _, after) = emu
         .call(
             Method::HEAD,
@@ -1145,20 +1015,9 @@ async fn create_customer_is_idempotent_per_request_id_and_accepts_pascal_case() 
       "BillingProfile":{"Email":"a@b.c","Culture":"en-US","Language":"en","CompanyName":"Pascal",
         "DefaultAddress":{"FirstName":"A","LastName":"B","AddressLine1":"1 Way","City":"Oslo","Country":"NO"}}});
     let (status, _, body) = emu
-        .call(
-            Method::POST,
-            "/v1/customers",
-            Some(&token),
-            &[],
-            Some(pascal),
-        )
+        .call(Method::POST, "/v1/customers", Some(&token), &[], Some(pascal))
         .await;
-    assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
     assert_eq!(
         json_body(&body)["billingProfile"]["companyName"],
         "Pascal",
@@ -1168,13 +1027,7 @@ async fn create_customer_is_idempotent_per_request_id_and_accepts_pascal_case() 
     let mut missing = new_customer("missing1.onmicrosoft.com");
     missing["billingProfile"]["defaultAddress"]["addressLine1"] = Value::Null;
     let (status, _, body) = emu
-        .call(
-            Method::POST,
-            "/v1/customers",
-            Some(&token),
-            &[],
-            Some(missing),
-        )
+        .call(Method::POST, "/v1/customers", Some(&token), &[], Some(missing))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let body = json_body(&body);
@@ -1234,24 +1087,12 @@ async fn indirect_customer_creation_needs_app_user_and_a_known_reseller() {
     body["associatedPartnerId"] = json!("dddddddd-0000-4000-8000-000000000001");
     let app = emu.app_token(PROVIDER, PROVIDER_APP, PROVIDER_SECRET).await;
     let (status, _, _) = emu
-        .call(
-            Method::POST,
-            "/v1/customers",
-            Some(&app),
-            &[],
-            Some(body.clone()),
-        )
+        .call(Method::POST, "/v1/customers", Some(&app), &[], Some(body.clone()))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let user = emu.provider_user().await;
     let (status, _, created) = emu
-        .call(
-            Method::POST,
-            "/v1/customers",
-            Some(&user),
-            &[],
-            Some(body.clone()),
-        )
+        .call(Method::POST, "/v1/customers", Some(&user), &[], Some(body.clone()))
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(
@@ -1271,10 +1112,7 @@ async fn rate_limit_gives_429_with_retry_after_and_its_own_body() {
     let emu = Emu::new(&BASIC.replace("rateLimitPerMinute: 100000", "rateLimitPerMinute: 3")).await;
     let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
     for _ in 0..3 {
-        assert_eq!(
-            emu.get("/v1/customers?size=1", &token).await.0,
-            StatusCode::OK
-        );
+        assert_eq!(emu.get("/v1/customers?size=1", &token).await.0, StatusCode::OK);
     }
     let (status, headers, body) = emu
         .call(Method::GET, "/v1/customers?size=1", Some(&token), &[], None)
@@ -1288,16 +1126,10 @@ async fn rate_limit_gives_429_with_retry_after_and_its_own_body() {
     );
     // Another partner tenant has its own bucket.
     let other = emu.app_token(PROVIDER, PROVIDER_APP, PROVIDER_SECRET).await;
-    assert_eq!(
-        emu.get("/v1/customers?size=1", &other).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(emu.get("/v1/customers?size=1", &other).await.0, StatusCode::OK);
     // The bucket refills with (emulator) time.
     emu.advance(retry as i64).await;
-    assert_eq!(
-        emu.get("/v1/customers?size=1", &token).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(emu.get("/v1/customers?size=1", &token).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -1330,23 +1162,11 @@ async fn request_log_records_metadata_and_never_secrets() {
         ("User-Agent", "emulator-test/1.0"),
     ];
     let (status, resp_headers, _) = emu
-        .call(
-            Method::GET,
-            "/v1/customers?size=2",
-            Some(&access),
-            &headers,
-            None,
-        )
+        .call(Method::GET, "/v1/customers?size=2", Some(&access), &headers, None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        resp_headers["ms-requestid"],
-        "aaaa1111-0000-4000-8000-000000000001"
-    );
-    assert_eq!(
-        resp_headers["ms-correlationid"],
-        "bbbb2222-0000-4000-8000-000000000002"
-    );
+    assert_eq!(resp_headers["ms-requestid"], "aaaa1111-0000-4000-8000-000000000001");
+    assert_eq!(resp_headers["ms-correlationid"], "bbbb2222-0000-4000-8000-000000000002");
 
     let log = emu.requests().await;
     let api = log
@@ -1397,9 +1217,7 @@ async fn request_log_records_metadata_and_never_secrets() {
         .await
         .unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
-    let (status, _) = emu
-        .control(Method::DELETE, "/_emulator/requests", Value::Null)
-        .await;
+    let (status, _) = emu.control(Method::DELETE, "/_emulator/requests", Value::Null).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(emu.requests().await.is_empty());
 }
@@ -1416,10 +1234,7 @@ async fn faults_table() {
         Dropped,
     }
     let cases = [
-        (
-            json!({"kind": "throttle", "retryAfterSeconds": 7}),
-            Want::Throttled(7),
-        ),
+        (json!({"kind": "throttle", "retryAfterSeconds": 7}), Want::Throttled(7)),
         (json!({"kind": "status", "status": 503}), Want::Status(503)),
         (json!({"kind": "delay", "millis": 300}), Want::Delayed(300)),
         (json!({"kind": "malformed"}), Want::Malformed),
@@ -1432,10 +1247,7 @@ async fn faults_table() {
         assert_eq!(status, StatusCode::CREATED);
         assert!(created["id"].is_u64());
         // A non-matching request is untouched and does not consume the fault.
-        assert_eq!(
-            emu.get("/v1/profiles/legalbusiness", &token).await.0,
-            StatusCode::OK
-        );
+        assert_eq!(emu.get("/v1/profiles/legalbusiness", &token).await.0, StatusCode::OK);
         let started = std::time::Instant::now();
         let result = emu
             .http
@@ -1448,10 +1260,7 @@ async fn faults_table() {
                 let resp = result.unwrap();
                 assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
                 assert_eq!(resp.headers()["retry-after"], n.to_string().as_str());
-                assert_eq!(
-                    resp.json::<Value>().await.unwrap()["statusCode"],
-                    json!(429)
-                );
+                assert_eq!(resp.json::<Value>().await.unwrap()["statusCode"], json!(429));
             }
             Want::Status(s) => {
                 let resp = result.unwrap();
@@ -1479,10 +1288,7 @@ async fn faults_table() {
             }
         }
         // count: 1 — the next matching request is handled normally.
-        assert_eq!(
-            emu.get("/v1/customers?size=1", &token).await.0,
-            StatusCode::OK
-        );
+        assert_eq!(emu.get("/v1/customers?size=1", &token).await.0, StatusCode::OK);
     }
     let log = emu.requests().await;
     let kinds: Vec<&str> = log.iter().filter_map(|e| e["fault"].as_str()).collect();
@@ -1496,7 +1302,12 @@ async fn faults_table() {
     );
 
     // Faults apply to login paths too, and stay until cleared without a count.
-    emu.control(Method::POST, "/_emulator/faults", json!({"match": {"pathPrefix": "/common/oauth2"}, "fault": {"kind": "status", "status": 500}})).await;
+    emu.control(
+        Method::POST,
+        "/_emulator/faults",
+        json!({"match": {"pathPrefix": "/common/oauth2"}, "fault": {"kind": "status", "status": 500}}),
+    )
+    .await;
     for _ in 0..2 {
         let (status, body) = emu
             .token(
@@ -1513,18 +1324,12 @@ async fn faults_table() {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["error"], "temporarily_unavailable");
     }
-    let (status, _) = emu
-        .control(Method::DELETE, "/_emulator/faults", Value::Null)
-        .await;
+    let (status, _) = emu.control(Method::DELETE, "/_emulator/faults", Value::Null).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     emu.app_token("common", DIRECT_APP, DIRECT_SECRET).await;
 
     let (status, err) = emu
-        .control(
-            Method::POST,
-            "/_emulator/faults",
-            json!({"fault": {"kind": "explode"}}),
-        )
+        .control(Method::POST, "/_emulator/faults", json!({"fault": {"kind": "explode"}}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(err["error"].as_str().unwrap().contains("explode"));
@@ -1573,16 +1378,10 @@ async fn partner_patch_changes_behaviour() {
 async fn fixture_errors_name_the_field() {
     let cases = [
         (
-            BASIC.replace(
-                "tenantId: aaaaaaaa-0000-4000-8000-000000000001",
-                "tenantId: not-a-guid",
-            ),
+            BASIC.replace("tenantId: aaaaaaaa-0000-4000-8000-000000000001", "tenantId: not-a-guid"),
             "partners[0].tenantId",
         ),
-        (
-            BASIC.replace("country: NL", "country: nl"),
-            "partners[1].country",
-        ),
+        (BASIC.replace("country: NL", "country: nl"), "partners[1].country"),
         (
             BASIC.replace(
                 "clientId: bbbbbbbb-1111-4000-8000-000000000002",
@@ -1608,18 +1407,10 @@ async fn fixture_errors_name_the_field() {
 #[tokio::test]
 async fn control_healthz_and_shutdown() {
     let emu = Emu::basic().await;
-    let resp = emu
-        .http
-        .get(emu.url("/_emulator/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let resp = emu.http.get(emu.url("/_emulator/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let url = emu.url("/_emulator/healthz");
     let http = emu.http.clone();
     emu.run.shutdown().await;
-    assert!(
-        http.get(url).send().await.is_err(),
-        "listener closed after shutdown"
-    );
+    assert!(http.get(url).send().await.is_err(), "listener closed after shutdown");
 }

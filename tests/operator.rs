@@ -21,9 +21,12 @@ impl Scenario {
         partner_center_operator::tls::install_crypto_provider();
         let cp = ControlPlane::start().await.expect("control plane");
         let fixtures = Fixtures::from_yaml(&support::example_fixtures()).expect("fixtures");
-        let emulator = emulator::start(EmulatorConfig { fixtures, bind: "127.0.0.1:0".parse().unwrap() })
-            .await
-            .expect("emulator");
+        let emulator = emulator::start(EmulatorConfig {
+            fixtures,
+            bind: "127.0.0.1:0".parse().unwrap(),
+        })
+        .await
+        .expect("emulator");
         cp.install_operator(&[PROVIDER_NS, "reseller-northwind"]);
         let addr = emulator.addr.to_string();
         let out = cp.apply_yaml(User::Admin, &support::example_manifests(&addr));
@@ -31,12 +34,29 @@ impl Scenario {
         let operator = Operator::start(
             &cp,
             User::Operator,
-            &["--provider-namespace", PROVIDER_NS, "--endpoint-allow-list", &addr, "--admin-addr", "127.0.0.1:0", "--identity", "test-operator"],
+            &[
+                "--provider-namespace",
+                PROVIDER_NS,
+                "--endpoint-allow-list",
+                &addr,
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--identity",
+                "test-operator",
+            ],
         );
         let s = Scenario { cp, emulator, operator };
         s.wait(&["--for=condition=Ready", "pcc", "--all", "-A", "--timeout=90s"]);
         s.wait(&["--for=condition=Ready", "cplan", "--all", "--timeout=60s"]);
-        s.wait(&["--for=condition=Ready", "rsl", "contoso", "contoso-test", "northwind", "northwind-wellington", "--timeout=60s"]);
+        s.wait(&[
+            "--for=condition=Ready",
+            "rsl",
+            "contoso",
+            "contoso-test",
+            "northwind",
+            "northwind-wellington",
+            "--timeout=60s",
+        ]);
         s
     }
 
@@ -63,7 +83,10 @@ impl Scenario {
                 return st;
             }
             if std::time::Instant::now() > deadline {
-                panic!("{args:?}: wanted Ready={status}/{reason}, status is {st:#}\nlog:\n{}", self.operator.log_text());
+                panic!(
+                    "{args:?}: wanted Ready={status}/{reason}, status is {st:#}\nlog:\n{}",
+                    self.operator.log_text()
+                );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -71,7 +94,12 @@ impl Scenario {
 
     async fn control(&self, path: &str, body: Value) -> Value {
         let url = format!("{}{path}", self.emulator.base_url());
-        let resp = reqwest::Client::new().post(url).json(&body).send().await.expect("emulator control");
+        let resp = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("emulator control");
         assert!(resp.status().is_success(), "{path}: {}", resp.status());
         resp.json().await.unwrap_or(Value::Null)
     }
@@ -80,18 +108,33 @@ impl Scenario {
     fn request_sync(&self, ns: &str, name: &str, value: &str) {
         let out = self.cp.kubectl_run(
             User::Admin,
-            &["-n", ns, "annotate", "pcc", name, &format!("channel.csp.dev/sync-requested={value}"), "--overwrite"],
+            &[
+                "-n",
+                ns,
+                "annotate",
+                "pcc",
+                name,
+                &format!("channel.csp.dev/sync-requested={value}"),
+                "--overwrite",
+            ],
         );
         assert!(out.status.success(), "{}", output_text(&out));
     }
 }
 
 fn ready_of(status: &Value) -> Value {
-    status["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Ready")).cloned().unwrap_or(Value::Null)
+    status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 fn effective<'a>(status: &'a Value, plan: &str) -> &'a Value {
-    status["effectivePlans"].as_array().and_then(|p| p.iter().find(|p| p["plan"] == plan)).unwrap_or_else(|| panic!("no effective plan {plan} in {status:#}"))
+    status["effectivePlans"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["plan"] == plan))
+        .unwrap_or_else(|| panic!("no effective plan {plan} in {status:#}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,30 +144,93 @@ async fn seed_scenarios_publish_the_connection_provisioning_must_use() {
     // The provider's own reseller uses the plans' connections; Northwind its own account (override);
     // its sub-reseller inherits the override; the sandbox-only Demo reseller's production grant is refused.
     // (reseller, plan, connection, source, usable, reason)
-    type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>, &'a str, bool, Option<&'a str>);
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<(&'a str, &'a str)>,
+        &'a str,
+        bool,
+        Option<&'a str>,
+    );
     let cases: &[Case] = &[
-        ("contoso", "eur-direct-sandbox", Some((PROVIDER_NS, "contoso-eur-sandbox")), "Plan", true, None),
-        ("contoso", "nz-indirect-production", Some((PROVIDER_NS, "contoso-nz-production")), "Plan", true, None),
-        ("contoso-test", "eur-direct-sandbox", Some((PROVIDER_NS, "contoso-eur-sandbox")), "Plan", true, None),
-        ("northwind", "nz-indirect-production", Some(("reseller-northwind", "northwind-nz-production")), "Override", true, None),
-        ("northwind-wellington", "nz-indirect-production", Some(("reseller-northwind", "northwind-nz-production")), "Inherited", true, None),
-        ("tailspin-demo", "nz-indirect-production", Some((PROVIDER_NS, "contoso-nz-production")), "Plan", false, Some("SandboxOnlyReseller")),
+        (
+            "contoso",
+            "eur-direct-sandbox",
+            Some((PROVIDER_NS, "contoso-eur-sandbox")),
+            "Plan",
+            true,
+            None,
+        ),
+        (
+            "contoso",
+            "nz-indirect-production",
+            Some((PROVIDER_NS, "contoso-nz-production")),
+            "Plan",
+            true,
+            None,
+        ),
+        (
+            "contoso-test",
+            "eur-direct-sandbox",
+            Some((PROVIDER_NS, "contoso-eur-sandbox")),
+            "Plan",
+            true,
+            None,
+        ),
+        (
+            "northwind",
+            "nz-indirect-production",
+            Some(("reseller-northwind", "northwind-nz-production")),
+            "Override",
+            true,
+            None,
+        ),
+        (
+            "northwind-wellington",
+            "nz-indirect-production",
+            Some(("reseller-northwind", "northwind-nz-production")),
+            "Inherited",
+            true,
+            None,
+        ),
+        (
+            "tailspin-demo",
+            "nz-indirect-production",
+            Some((PROVIDER_NS, "contoso-nz-production")),
+            "Plan",
+            false,
+            Some("SandboxOnlyReseller"),
+        ),
     ];
     for (reseller, plan, connection, source, usable, reason) in cases {
         let st = s.status(&["rsl", reseller]);
         let p = effective(&st, plan);
         if let Some((ns, name)) = connection {
-            assert_eq!((p["connection"]["namespace"].as_str(), p["connection"]["name"].as_str()), (Some(*ns), Some(*name)), "{reseller}/{plan}");
+            assert_eq!(
+                (p["connection"]["namespace"].as_str(), p["connection"]["name"].as_str()),
+                (Some(*ns), Some(*name)),
+                "{reseller}/{plan}"
+            );
         }
         assert_eq!(p["source"], *source, "{reseller}/{plan}");
         assert_eq!(p["usable"], *usable, "{reseller}/{plan}");
         assert_eq!(p["reason"].as_str(), *reason, "{reseller}/{plan}");
     }
     let wellington = s.status(&["rsl", "northwind-wellington"]);
-    assert_eq!(effective(&wellington, "nz-indirect-production")["inheritedFrom"], "northwind");
+    assert_eq!(
+        effective(&wellington, "nz-indirect-production")["inheritedFrom"],
+        "northwind"
+    );
     assert_eq!(wellington["ancestors"], json!(["northwind", "contoso"]));
-    let tailspin = s.wait_ready(&["rsl", "tailspin-demo"], "False", "SandboxOnlyReseller").await;
-    assert!(ready_of(&tailspin)["message"].as_str().unwrap().contains("nz-indirect-production"));
+    let tailspin = s
+        .wait_ready(&["rsl", "tailspin-demo"], "False", "SandboxOnlyReseller")
+        .await;
+    assert!(
+        ready_of(&tailspin)["message"]
+            .as_str()
+            .unwrap()
+            .contains("nz-indirect-production")
+    );
 
     // What Partner Center reports is published on the connection.
     let nz = s.status(&["-n", PROVIDER_NS, "pcc", "contoso-nz-production"]);
@@ -133,20 +239,37 @@ async fn seed_scenarios_publish_the_connection_provisioning_must_use() {
     assert_eq!(nz["customerCount"], 640);
     assert_eq!(nz["indirectResellerCount"], 2);
     assert_eq!(nz["owner"], "Provider");
-    assert_eq!(s.status(&["-n", "reseller-northwind", "pcc", "northwind-nz-production"])["owner"], "Reseller/northwind");
+    assert_eq!(
+        s.status(&["-n", "reseller-northwind", "pcc", "northwind-nz-production"])["owner"],
+        "Reseller/northwind"
+    );
     let plan = s.status(&["cplan", "nz-indirect-production"]);
     assert_eq!(plan["resellerCount"], 4, "{plan:#}");
 
     // The rotated refresh token is in the Secret, and the emulator (strict rotation) still accepts it.
-    let secret = s.cp.get_json(&["-n", PROVIDER_NS, "secret", "contoso-nz-production-credentials"]);
+    let secret =
+        s.cp.get_json(&["-n", PROVIDER_NS, "secret", "contoso-nz-production-credentials"]);
     let rt = String::from_utf8(base64_decode(secret["data"]["refreshToken"].as_str().unwrap())).unwrap();
-    assert_ne!(rt, "demo-rt-nz-initial", "the operator must write the rotated refresh token back");
-    assert!(secret["metadata"]["annotations"]["channel.csp.dev/rotated-away-refresh-tokens"].as_str().is_some_and(|v| !v.is_empty()));
+    assert_ne!(
+        rt, "demo-rt-nz-initial",
+        "the operator must write the rotated refresh token back"
+    );
+    assert!(
+        secret["metadata"]["annotations"]["channel.csp.dev/rotated-away-refresh-tokens"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+    );
 
     // Events on transitions (the refused grant is a Warning).
     let events = s.cp.get_json(&["events.events.k8s.io", "-A"]);
     assert!(
-        events["items"].as_array().unwrap().iter().any(|e| e["regarding"]["name"] == "tailspin-demo" && e["type"] == "Warning" && e["reason"] == "SandboxOnlyReseller"),
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["regarding"]["name"] == "tailspin-demo"
+                && e["type"] == "Warning"
+                && e["reason"] == "SandboxOnlyReseller"),
         "{events:#}"
     );
 
@@ -158,7 +281,12 @@ async fn seed_scenarios_publish_the_connection_provisioning_must_use() {
         .collect::<Vec<_>>()
         .join("\n---\n");
     let diff = s.cp.kubectl_stdin(User::Admin, &["diff", "-f", "-"], &manifests);
-    assert_eq!(diff.status.code(), Some(0), "kubectl diff after convergence: {}", output_text(&diff));
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "kubectl diff after convergence: {}",
+        output_text(&diff)
+    );
 
     // Steady state: no status writes at all, counted at the API server.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -166,18 +294,35 @@ async fn seed_scenarios_publish_the_connection_provisioning_must_use() {
     assert!(before > 0, "the audit log must show the operator's convergence writes");
     tokio::time::sleep(Duration::from_secs(15)).await;
     let after = support::status_writes_by(&s.cp, "operator");
-    assert_eq!(after.len(), before, "status writes in an idle window: {:#?}", &after[before..]);
+    assert_eq!(
+        after.len(),
+        before,
+        "status writes in an idle window: {:#?}",
+        &after[before..]
+    );
 
     // Secret values never appear in the operator's logs, statuses or events.
     let log = s.operator.log_text();
     let statuses = output_text(&s.cp.kubectl_run(User::Admin, &["get", "channel", "-A", "-o", "yaml"]));
-    let event_text = output_text(&s.cp.kubectl_run(User::Admin, &["get", "events.events.k8s.io", "-A", "-o", "yaml"]));
-    for canary in ["demo-secret-eur", "demo-secret-nz", "demo-secret-northwind", "demo-rt-nz-initial", rt.as_str()] {
+    let event_text = output_text(
+        &s.cp
+            .kubectl_run(User::Admin, &["get", "events.events.k8s.io", "-A", "-o", "yaml"]),
+    );
+    for canary in [
+        "demo-secret-eur",
+        "demo-secret-nz",
+        "demo-secret-northwind",
+        "demo-rt-nz-initial",
+        rt.as_str(),
+    ] {
         for (what, text) in [("log", &log), ("status", &statuses), ("events", &event_text)] {
             assert!(!text.contains(canary), "secret value found in {what}");
         }
     }
-    assert!(log.contains("synced with Partner Center"), "the log is the operator's: {log}");
+    assert!(
+        log.contains("synced with Partner Center"),
+        "the log is the operator's: {log}"
+    );
 
     // Probes and metrics on the admin port (its address is in the startup log line).
     let admin = log
@@ -289,28 +434,47 @@ async fn controller_rules_refuse_bad_configuration_with_a_reason() {
         assert!(!message.is_empty(), "{what}: a refusal says what to do");
     }
     // None of these broke what was already valid.
-    s.wait(&["--for=condition=Ready", "rsl", "northwind", "northwind-wellington", "--timeout=30s"]);
+    s.wait(&[
+        "--for=condition=Ready",
+        "rsl",
+        "northwind",
+        "northwind-wellington",
+        "--timeout=30s",
+    ]);
 
     // A non-root Standard reseller granted a Sandbox plan: a warning (and an Event), still Ready.
     s.apply(r#"{"apiVersion":"channel.csp.dev/v1alpha1","kind":"Reseller","metadata":{"name":"standard-sandbox"},"spec":{"displayName":"Std","shortName":"STDSBX","parent":"contoso","services":{"azureAD":{"enabled":true,"customerPlans":[{"plan":"eur-direct-sandbox"}]}}}}"#);
     let st = s.wait_ready(&["rsl", "standard-sandbox"], "True", "Ready").await;
-    assert!(st["warnings"].as_array().is_some_and(|w| w.iter().any(|w| w.as_str().unwrap().starts_with("SandboxPlanForStandardReseller"))), "{st:#}");
+    assert!(
+        st["warnings"].as_array().is_some_and(|w| w
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("SandboxPlanForStandardReseller"))),
+        "{st:#}"
+    );
 
     // Deleting a parent invalidates its subtree (no finalizer on resellers: re-evaluated on the delete).
-    let out = s.cp.kubectl_run(User::Admin, &["delete", "rsl", "northwind", "--wait=false"]);
+    let out =
+        s.cp.kubectl_run(User::Admin, &["delete", "rsl", "northwind", "--wait=false"]);
     assert!(out.status.success(), "{}", output_text(&out));
-    s.wait_ready(&["rsl", "northwind-wellington"], "False", "ParentNotFound").await;
+    s.wait_ready(&["rsl", "northwind-wellington"], "False", "ParentNotFound")
+        .await;
 
     // One object the operator cannot decode (stored under a tampered schema) does not wedge the
     // watch: it is skipped and logged, and everything else is still reconciled.
     let tamper = r#"[{"op":"replace","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/region","value":{"type":"integer","description":"tampered"}}]"#;
-    let out = s.cp.kubectl_run(User::Admin, &["patch", "crd", "resellers.channel.csp.dev", "--type=json", "-p", tamper]);
+    let out = s.cp.kubectl_run(
+        User::Admin,
+        &["patch", "crd", "resellers.channel.csp.dev", "--type=json", "-p", tamper],
+    );
     assert!(out.status.success(), "{}", output_text(&out));
     s.apply(r#"{"apiVersion":"channel.csp.dev/v1alpha1","kind":"Reseller","metadata":{"name":"undecodable"},"spec":{"displayName":"x","shortName":"UNDEC","region":42,"parent":"contoso"}}"#);
     // A later change to a decodable Reseller (one without a region, so the tampered field does not
     // concern it) is still picked up: a second grant appears in its effective plans.
     let grant = r#"{"spec":{"services":{"azureAD":{"enabled":true,"customerPlans":[{"plan":"eur-direct-sandbox"},{"plan":"nz-indirect-production"}]}}}}"#;
-    let out = s.cp.kubectl_run(User::Admin, &["patch", "rsl", "standard-sandbox", "--type=merge", "-p", grant]);
+    let out = s.cp.kubectl_run(
+        User::Admin,
+        &["patch", "rsl", "standard-sandbox", "--type=merge", "-p", grant],
+    );
     assert!(out.status.success(), "{}", output_text(&out));
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -318,10 +482,16 @@ async fn controller_rules_refuse_bad_configuration_with_a_reason() {
         if st["effectivePlans"].as_array().is_some_and(|p| p.len() == 2) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the reseller watch is wedged: {st:#}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reseller watch is wedged: {st:#}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(s.operator.log_text().contains("does not decode"), "the skipped object is logged");
+    assert!(
+        s.operator.log_text().contains("does not decode"),
+        "the skipped object is logged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,18 +501,52 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
     // Credentials of another tenant (Northwind's app) behind the Contoso NZ connection.
     let out = s.cp.kubectl_run(
         User::Admin,
-        &["-n", PROVIDER_NS, "create", "secret", "generic", "foreign-credentials",
-          "--from-literal=clientId=5a0c1e2d-0000-4000-8000-00000000e003",
-          "--from-literal=clientSecret=demo-secret-northwind",
-          "--from-literal=refreshToken=demo-rt-northwind-initial-unused"],
+        &[
+            "-n",
+            PROVIDER_NS,
+            "create",
+            "secret",
+            "generic",
+            "foreign-credentials",
+            "--from-literal=clientId=5a0c1e2d-0000-4000-8000-00000000e003",
+            "--from-literal=clientSecret=demo-secret-northwind",
+            "--from-literal=refreshToken=demo-rt-northwind-initial-unused",
+        ],
     );
     assert!(out.status.success(), "{}", output_text(&out));
     let patch = r#"{"spec":{"auth":{"secretRef":{"name":"foreign-credentials"}}}}"#;
-    let out = s.cp.kubectl_run(User::Admin, &["-n", PROVIDER_NS, "patch", "pcc", "contoso-nz-production", "--type=merge", "-p", patch]);
+    let out = s.cp.kubectl_run(
+        User::Admin,
+        &[
+            "-n",
+            PROVIDER_NS,
+            "patch",
+            "pcc",
+            "contoso-nz-production",
+            "--type=merge",
+            "-p",
+            patch,
+        ],
+    );
     assert!(out.status.success(), "{}", output_text(&out));
-    let conn = s.wait_ready(&["-n", PROVIDER_NS, "pcc", "contoso-nz-production"], "False", "WrongTenantOrClient").await;
-    assert_eq!(conn["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Authenticated").unwrap()["status"], "False");
-    s.wait_ready(&["cplan", "nz-indirect-production"], "False", "WrongTenantOrClient").await;
+    let conn = s
+        .wait_ready(
+            &["-n", PROVIDER_NS, "pcc", "contoso-nz-production"],
+            "False",
+            "WrongTenantOrClient",
+        )
+        .await;
+    assert_eq!(
+        conn["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Authenticated")
+            .unwrap()["status"],
+        "False"
+    );
+    s.wait_ready(&["cplan", "nz-indirect-production"], "False", "WrongTenantOrClient")
+        .await;
     let contoso = s.wait_ready(&["rsl", "contoso"], "False", "WrongTenantOrClient").await;
     assert_eq!(effective(&contoso, "nz-indirect-production")["usable"], false);
     // Northwind's override does not go through that connection: still usable.
@@ -350,34 +554,94 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
 
     // Back to the right Secret: recovers.
     let patch = r#"{"spec":{"auth":{"secretRef":{"name":"contoso-nz-production-credentials"}}}}"#;
-    let out = s.cp.kubectl_run(User::Admin, &["-n", PROVIDER_NS, "patch", "pcc", "contoso-nz-production", "--type=merge", "-p", patch]);
+    let out = s.cp.kubectl_run(
+        User::Admin,
+        &[
+            "-n",
+            PROVIDER_NS,
+            "patch",
+            "pcc",
+            "contoso-nz-production",
+            "--type=merge",
+            "-p",
+            patch,
+        ],
+    );
     assert!(out.status.success(), "{}", output_text(&out));
     s.wait_ready(&["rsl", "contoso"], "True", "Ready").await;
 
     // Consent revoked in Partner Center (and the cached access token expired): not Ready, plans unusable.
-    s.control("/_emulator/refresh-tokens/revoke", json!({"tenantId": "11111111-1111-4111-8111-111111111111"})).await;
+    s.control(
+        "/_emulator/refresh-tokens/revoke",
+        json!({"tenantId": "11111111-1111-4111-8111-111111111111"}),
+    )
+    .await;
     s.control("/_emulator/clock/advance", json!({"seconds": 3700})).await;
     s.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "revoked");
-    s.wait_ready(&["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"], "False", "ConsentRevoked").await;
+    s.wait_ready(
+        &["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"],
+        "False",
+        "ConsentRevoked",
+    )
+    .await;
     let test_reseller = s.wait_ready(&["rsl", "contoso-test"], "False", "ConsentRevoked").await;
     assert_eq!(effective(&test_reseller, "eur-direct-sandbox")["usable"], false);
 
     // The admin consents again (a new refresh token into the Secret): recovery, same operator process.
-    let fresh = s.control("/_emulator/refresh-tokens", json!({"tenantId": "11111111-1111-4111-8111-111111111111", "upn": "admin@contosoeu.onmicrosoft.com"})).await;
+    let fresh = s
+        .control(
+            "/_emulator/refresh-tokens",
+            json!({"tenantId": "11111111-1111-4111-8111-111111111111", "upn": "admin@contosoeu.onmicrosoft.com"}),
+        )
+        .await;
     let token = fresh["refreshToken"].as_str().expect("refresh token").to_string();
     let patch = json!({"stringData": {"refreshToken": token}}).to_string();
-    let out = s.cp.kubectl_run(User::Admin, &["-n", PROVIDER_NS, "patch", "secret", "contoso-eur-sandbox-credentials", "--type=merge", "-p", &patch]);
+    let out = s.cp.kubectl_run(
+        User::Admin,
+        &[
+            "-n",
+            PROVIDER_NS,
+            "patch",
+            "secret",
+            "contoso-eur-sandbox-credentials",
+            "--type=merge",
+            "-p",
+            &patch,
+        ],
+    );
     assert!(out.status.success(), "{}", output_text(&out));
     s.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "reconsented");
-    s.wait_ready(&["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"], "True", "Verified").await;
+    s.wait_ready(&["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"], "True", "Verified")
+        .await;
     s.wait_ready(&["rsl", "contoso-test"], "True", "Ready").await;
 
     // Rule 10: a refresh token the operator already rotated away, restored into the Secret.
     let patch = json!({"stringData": {"refreshToken": token}}).to_string();
-    let out = s.cp.kubectl_run(User::Admin, &["-n", PROVIDER_NS, "patch", "secret", "contoso-eur-sandbox-credentials", "--type=merge", "-p", &patch]);
+    let out = s.cp.kubectl_run(
+        User::Admin,
+        &[
+            "-n",
+            PROVIDER_NS,
+            "patch",
+            "secret",
+            "contoso-eur-sandbox-credentials",
+            "--type=merge",
+            "-p",
+            &patch,
+        ],
+    );
     assert!(out.status.success(), "{}", output_text(&out));
     s.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "reverted");
-    let st = s.wait_ready(&["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"], "False", "RefreshTokenReverted").await;
+    let st = s
+        .wait_ready(
+            &["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"],
+            "False",
+            "RefreshTokenReverted",
+        )
+        .await;
     assert!(!ready_of(&st)["message"].as_str().unwrap().contains(&token));
-    assert!(!s.operator.log_text().contains(&token), "the refresh token must never be logged");
+    assert!(
+        !s.operator.log_text().contains(&token),
+        "the refresh token must never be logged"
+    );
 }

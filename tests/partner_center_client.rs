@@ -5,15 +5,11 @@
 use async_trait::async_trait;
 use partner_center_operator::api::{AuthMode, Cloud};
 use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures, RunningEmulator};
-use partner_center_operator::partner_center::consent::{
-    ConsentFlow, code_from_redirect, new_state,
-};
-use partner_center_operator::partner_center::models::{
-    Address, NewBillingProfile, NewCompanyProfile, NewCustomer,
-};
+use partner_center_operator::partner_center::consent::{ConsentFlow, code_from_redirect, new_state};
+use partner_center_operator::partner_center::models::{Address, NewBillingProfile, NewCompanyProfile, NewCustomer};
 use partner_center_operator::partner_center::{
-    ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterApi,
-    PartnerCenterClient, PartnerCenterError, RefreshTokenSink, Timeouts,
+    ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterApi, PartnerCenterClient,
+    PartnerCenterError, RefreshTokenSink, Timeouts,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -88,8 +84,7 @@ partners:
     Fixtures::from_yaml(&yaml).unwrap_or_else(|e| panic!("fixtures: {e}\n{yaml}"))
 }
 
-const DEFAULT_SETTINGS: &str =
-    "  bom: false\n  strictRefreshTokenRotation: true\n  rateLimitPerMinute: 100000\n";
+const DEFAULT_SETTINGS: &str = "  bom: false\n  strictRefreshTokenRotation: true\n  rateLimitPerMinute: 100000\n";
 
 struct Env {
     emu: RunningEmulator,
@@ -177,11 +172,7 @@ impl Env {
     }
 
     async fn clear_requests(&self) {
-        self.http
-            .delete(self.url("/_emulator/requests"))
-            .send()
-            .await
-            .unwrap();
+        self.http.delete(self.url("/_emulator/requests")).send().await.unwrap();
     }
 
     async fn api_requests(&self) -> Vec<Value> {
@@ -201,13 +192,7 @@ impl Env {
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let resp = self.http.post(self.url(path)).json(&body).send().await.unwrap();
         assert!(resp.status().is_success(), "{path}: {}", resp.status());
         resp.json().await.unwrap_or(Value::Null)
     }
@@ -221,8 +206,7 @@ impl Env {
     }
 
     async fn advance(&self, seconds: u64) {
-        self.post("/_emulator/clock/advance", json!({"seconds": seconds}))
-            .await;
+        self.post("/_emulator/clock/advance", json!({"seconds": seconds})).await;
     }
 }
 
@@ -239,16 +223,9 @@ fn header<'a>(entry: &'a Value, name: &str) -> Option<&'a str> {
 }
 
 fn assert_no_secrets(text: &str, extra: &[&str]) {
-    for s in [
-        SECRET,
-        RT,
-        NO_MFA_RT,
-        OTHER_SECRET,
-        PROVIDER_SECRET,
-        PROVIDER_RT,
-    ]
-    .iter()
-    .chain(extra)
+    for s in [SECRET, RT, NO_MFA_RT, OTHER_SECRET, PROVIDER_SECRET, PROVIDER_RT]
+        .iter()
+        .chain(extra)
     {
         assert!(!text.contains(s), "secret {s:?} leaked into: {text}");
     }
@@ -282,11 +259,7 @@ async fn app_plus_user_profiles_claims_and_headers() {
     let mut request_ids = std::collections::HashSet::new();
     for r in &api {
         assert_eq!(header(r, "X-Locale"), Some("de-DE"), "{r}");
-        assert_eq!(
-            header(r, "MS-PartnerCenter-Application"),
-            Some("pco-tests"),
-            "{r}"
-        );
+        assert_eq!(header(r, "MS-PartnerCenter-Application"), Some("pco-tests"), "{r}");
         let rid = header(r, "MS-RequestId").expect("MS-RequestId sent");
         assert!(uuid::Uuid::parse_str(rid).is_ok());
         assert!(
@@ -294,10 +267,7 @@ async fn app_plus_user_profiles_claims_and_headers() {
             "{r}"
         );
         assert!(
-            r["userAgent"]
-                .as_str()
-                .unwrap()
-                .starts_with("partner-center-operator/"),
+            r["userAgent"].as_str().unwrap().starts_with("partner-center-operator/"),
             "{r}"
         );
         assert_eq!(r["status"], 200);
@@ -314,25 +284,16 @@ async fn app_only_claims_and_app_only_refusal() {
     let client = env.app_client();
     let claims = client.token_claims().await.unwrap();
     assert_eq!(claims.tid.as_deref(), Some(PARTNER));
-    assert!(
-        claims.amr.is_empty() && !claims.is_user_token(),
-        "{claims:?}"
-    );
+    assert!(claims.amr.is_empty() && !claims.is_user_token(), "{claims:?}");
 
     // Both-mode endpoints work.
-    assert_eq!(
-        client.legal_business_profile().await.unwrap().country(),
-        Some("DE")
-    );
+    assert_eq!(client.legal_business_profile().await.unwrap().country(), Some("DE"));
     assert_eq!(client.count_customers().await.unwrap(), 4);
 
     // App+User-only endpoints are refused, typed, not retried.
     env.clear_requests().await;
     for (name, result) in [
-        (
-            "organization_profile",
-            client.organization_profile().await.err(),
-        ),
+        ("organization_profile", client.organization_profile().await.err()),
         ("mpn_profile", client.mpn_profile().await.err()),
     ] {
         let err = result.unwrap_or_else(|| panic!("{name} must fail app-only"));
@@ -356,8 +317,7 @@ async fn quirks_bom_and_next_link_styles() {
                 .await
                 .unwrap_or_else(|e| panic!("{style} bom={bom}: {e}"));
             assert_eq!(customers.len(), 1197, "{style} bom={bom}");
-            let ids: std::collections::HashSet<_> =
-                customers.iter().map(|c| c.id.clone()).collect();
+            let ids: std::collections::HashSet<_> = customers.iter().map(|c| c.id.clone()).collect();
             assert_eq!(ids.len(), 1197, "no page read twice ({style} bom={bom})");
             let fabrikam = customers
                 .iter()
@@ -378,29 +338,18 @@ async fn quirks_bom_and_next_link_styles() {
                     header(r, "MS-ContinuationToken").is_some(),
                     "continuation header sent: {r}"
                 );
-                assert!(
-                    r["query"].as_str().unwrap().contains("seekOperation=Next"),
-                    "{r}"
-                );
+                assert!(r["query"].as_str().unwrap().contains("seekOperation=Next"), "{r}");
                 assert_eq!(r["status"], 200);
             }
             // One operation: one correlation id across its pages, a request id per page.
-            let corr: std::collections::HashSet<_> = lists
-                .iter()
-                .map(|r| header(r, "MS-CorrelationId"))
-                .collect();
+            let corr: std::collections::HashSet<_> = lists.iter().map(|r| header(r, "MS-CorrelationId")).collect();
             assert_eq!(corr.len(), 1);
-            let rids: std::collections::HashSet<_> =
-                lists.iter().map(|r| header(r, "MS-RequestId")).collect();
+            let rids: std::collections::HashSet<_> = lists.iter().map(|r| header(r, "MS-RequestId")).collect();
             assert_eq!(rids.len(), 3);
 
             // BOM-prefixed single objects decode too.
             assert_eq!(
-                client
-                    .get_customer(KNOWN_CUSTOMER)
-                    .await
-                    .unwrap()
-                    .company_name(),
+                client.get_customer(KNOWN_CUSTOMER).await.unwrap().company_name(),
                 Some("Fabrikam")
             );
         }
@@ -415,10 +364,7 @@ async fn paging_stops_on_400_code_2000_after_a_full_last_page() {
     let client = env.app_client();
     assert_eq!(client.count_customers().await.unwrap(), 1000);
     let lists: Vec<Value> = env.api_requests().await;
-    let statuses: Vec<u64> = lists
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
+    let statuses: Vec<u64> = lists.iter().map(|r| r["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, vec![200, 200, 400]);
 }
 
@@ -438,11 +384,7 @@ async fn paging_10000_customers_uses_the_largest_page() {
         let lists = env.api_requests().await;
         assert_eq!(lists.len() as u64, expected_calls);
         assert!(lists[0]["query"].as_str().unwrap().contains("size=500"));
-        assert_eq!(
-            env.token_requests().await.len(),
-            1,
-            "one token for the whole walk"
-        );
+        assert_eq!(env.token_requests().await.len(), 1, "one token for the whole walk");
         assert_eq!(client.list_customers().await.unwrap().len() as u64, total);
     }
 }
@@ -517,15 +459,7 @@ struct RecordingSink {
 #[async_trait]
 impl RefreshTokenSink for RecordingSink {
     async fn persist(&self, new_refresh_token: &SecretString) -> Result<(), String> {
-        let log: Vec<Value> = self
-            .http
-            .get(&self.log_url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let log: Vec<Value> = self.http.get(&self.log_url).send().await.unwrap().json().await.unwrap();
         // Hold a moment: a client that did not wait for us would send its API request meanwhile.
         tokio::time::sleep(Duration::from_millis(100)).await;
         if self.fail.load(Ordering::SeqCst) {
@@ -579,10 +513,7 @@ async fn rotated_refresh_token_is_persisted_before_use() {
         .unwrap();
     // At persist time the token request was logged and the API request was not.
     assert_eq!(*log_len_at_persist, token_pos + 1);
-    assert!(
-        api_pos >= *log_len_at_persist,
-        "API request after persist: {log:?}"
-    );
+    assert!(api_pos >= *log_len_at_persist, "API request after persist: {log:?}");
 
     // Access token expires server-side (emulator clock) → 401 → one re-auth → rotation again.
     env.advance(3700).await;
@@ -646,32 +577,21 @@ async fn retry_5xx_then_success_reuses_request_id() {
     let client = env.app_client();
     client.token_claims().await.unwrap();
     env.clear_requests().await;
-    env.fault(
-        "/v1/customers",
-        json!({"kind": "status", "status": 503}),
-        Some(2),
-    )
-    .await;
+    env.fault("/v1/customers", json!({"kind": "status", "status": 503}), Some(2))
+        .await;
     let c = client.get_customer(KNOWN_CUSTOMER).await.unwrap();
     assert_eq!(c.id, KNOWN_CUSTOMER);
     let api = env.api_requests().await;
     let statuses: Vec<u64> = api.iter().map(|r| r["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, vec![503, 503, 200]);
-    let rids: std::collections::HashSet<_> = api
-        .iter()
-        .map(|r| header(r, "MS-RequestId").unwrap())
-        .collect();
+    let rids: std::collections::HashSet<_> = api.iter().map(|r| header(r, "MS-RequestId").unwrap()).collect();
     assert_eq!(rids.len(), 1, "MS-RequestId reused across retries");
     assert!(api.iter().all(|r| header(r, "MS-CorrelationId").is_some()));
 
     // Persistent 5xx: first attempt + 3 retries, then a typed error.
     env.clear_requests().await;
-    env.fault(
-        "/v1/customers",
-        json!({"kind": "status", "status": 500}),
-        None,
-    )
-    .await;
+    env.fault("/v1/customers", json!({"kind": "status", "status": 500}), None)
+        .await;
     let err = client.get_customer(KNOWN_CUSTOMER).await.unwrap_err();
     assert_eq!(err.reason(), "ServerError", "{err}");
     assert_eq!(env.api_requests().await.len(), 4);
@@ -685,10 +605,7 @@ async fn network_errors_are_retried() {
     env.clear_requests().await;
     env.fault("/v1/customers", json!({"kind": "dropConnection"}), Some(1))
         .await;
-    assert_eq!(
-        client.get_customer(KNOWN_CUSTOMER).await.unwrap().id,
-        KNOWN_CUSTOMER
-    );
+    assert_eq!(client.get_customer(KNOWN_CUSTOMER).await.unwrap().id, KNOWN_CUSTOMER);
     let api = env.api_requests().await;
     assert_eq!(api.len(), 2, "{api:?}");
     assert!(api[0]["status"].is_null(), "first attempt dropped");
@@ -713,20 +630,12 @@ async fn four_xx_is_not_retried() {
     ];
     for (status, reason) in cases {
         env.clear_requests().await;
-        env.fault(
-            "/v1/customers",
-            json!({"kind": "status", "status": status}),
-            Some(5),
-        )
-        .await;
+        env.fault("/v1/customers", json!({"kind": "status", "status": status}), Some(5))
+            .await;
         let err = client.get_customer(KNOWN_CUSTOMER).await.unwrap_err();
         assert_eq!(err.reason(), reason, "{status}: {err}");
         assert_eq!(env.api_requests().await.len(), 1, "{status} not retried");
-        env.http
-            .delete(env.url("/_emulator/faults"))
-            .send()
-            .await
-            .unwrap();
+        env.http.delete(env.url("/_emulator/faults")).send().await.unwrap();
     }
     // A real 404 from the API.
     env.clear_requests().await;
@@ -756,12 +665,8 @@ async fn unauthorized_triggers_exactly_one_reauthentication() {
 
     // A 401 that never goes away: one re-auth, then a typed error; no loop.
     env.clear_requests().await;
-    env.fault(
-        "/v1/customers",
-        json!({"kind": "status", "status": 401}),
-        None,
-    )
-    .await;
+    env.fault("/v1/customers", json!({"kind": "status", "status": 401}), None)
+        .await;
     let err = client.get_customer(KNOWN_CUSTOMER).await.unwrap_err();
     assert_eq!(err.reason(), "Unauthorized", "{err}");
     assert_eq!(env.api_requests().await.len(), 2);
@@ -786,13 +691,7 @@ async fn throttling_waits_retry_after() {
     let api = env.api_requests().await;
     let statuses: Vec<u64> = api.iter().map(|r| r["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, vec![429, 200]);
-    let t = |r: &Value| {
-        r["time"]
-            .as_str()
-            .unwrap()
-            .parse::<jiff::Timestamp>()
-            .unwrap()
-    };
+    let t = |r: &Value| r["time"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
     let gap = t(&api[1]).duration_since(t(&api[0]));
     assert!(
         gap >= jiff::SignedDuration::from_secs(1),
@@ -844,33 +743,17 @@ async fn timeouts_and_malformed_bodies() {
     );
     client.token_claims().await.unwrap();
 
-    env.fault(
-        "/v1/customers",
-        json!({"kind": "delay", "millis": 2000}),
-        Some(1),
-    )
-    .await;
+    env.fault("/v1/customers", json!({"kind": "delay", "millis": 2000}), Some(1))
+        .await;
     // The first attempt times out, the retry succeeds.
-    assert_eq!(
-        client.get_customer(KNOWN_CUSTOMER).await.unwrap().id,
-        KNOWN_CUSTOMER
-    );
-    env.fault(
-        "/v1/customers",
-        json!({"kind": "delay", "millis": 2000}),
-        None,
-    )
-    .await;
+    assert_eq!(client.get_customer(KNOWN_CUSTOMER).await.unwrap().id, KNOWN_CUSTOMER);
+    env.fault("/v1/customers", json!({"kind": "delay", "millis": 2000}), None)
+        .await;
     let err = client.get_customer(KNOWN_CUSTOMER).await.unwrap_err();
     assert_eq!(err.reason(), "Timeout", "{err}");
-    env.http
-        .delete(env.url("/_emulator/faults"))
-        .send()
-        .await
-        .unwrap();
+    env.http.delete(env.url("/_emulator/faults")).send().await.unwrap();
 
-    env.fault("/v1/customers", json!({"kind": "malformed"}), Some(1))
-        .await;
+    env.fault("/v1/customers", json!({"kind": "malformed"}), Some(1)).await;
     let err = client.get_customer(KNOWN_CUSTOMER).await.unwrap_err();
     assert_eq!(err.reason(), "DecodeError", "{err}");
 }
@@ -933,11 +816,7 @@ async fn token_error_kinds() {
         no_mfa.organization_profile().await.unwrap_err(),
         "MfaRequired",
     );
-    assert_eq!(
-        env.api_requests().await.len(),
-        1,
-        "900421 is not cured by a new token"
-    );
+    assert_eq!(env.api_requests().await.len(), 1, "900421 is not cured by a new token");
     assert_eq!(env.token_requests().await.len(), 1);
 
     // Revoked consent.
@@ -948,10 +827,7 @@ async fn token_error_kinds() {
     .await;
     expect(
         "revoked",
-        user(PARTNER, APP, SECRET, RT)
-            .organization_profile()
-            .await
-            .unwrap_err(),
+        user(PARTNER, APP, SECRET, RT).organization_profile().await.unwrap_err(),
         "ConsentRevoked",
     );
 
@@ -1004,17 +880,11 @@ async fn domains_customers_and_resellers() {
     let env = Env::default().await;
     let client = env.app_client();
     assert!(
-        !client
-            .domain_available("fabrikam.onmicrosoft.com")
-            .await
-            .unwrap(),
+        !client.domain_available("fabrikam.onmicrosoft.com").await.unwrap(),
         "taken"
     );
     assert!(
-        client
-            .domain_available("free-name-4711.onmicrosoft.com")
-            .await
-            .unwrap(),
+        client.domain_available("free-name-4711.onmicrosoft.com").await.unwrap(),
         "free"
     );
     let err = client.domain_available("bad/domain").await.unwrap_err();
@@ -1056,12 +926,7 @@ async fn domains_customers_and_resellers() {
     assert_eq!(a.id, b.id, "same MS-RequestId → same customer");
     assert!(!a.id.is_empty());
     assert_eq!(client.count_customers().await.unwrap(), before + 1);
-    assert!(
-        !client
-            .domain_available("wingtip4711.onmicrosoft.com")
-            .await
-            .unwrap()
-    );
+    assert!(!client.domain_available("wingtip4711.onmicrosoft.com").await.unwrap());
     let posts: Vec<Value> = env
         .api_requests()
         .await
@@ -1083,20 +948,9 @@ async fn domains_customers_and_resellers() {
     let resellers = provider.indirect_resellers().await.unwrap();
     assert_eq!(resellers.len(), 2);
     assert!(resellers.iter().all(|r| r.is_active()));
-    assert!(
-        resellers
-            .iter()
-            .any(|r| r.location.as_deref() == Some("NZ"))
-    );
+    assert!(resellers.iter().any(|r| r.location.as_deref() == Some("NZ")));
     // A direct-bill partner has none.
-    assert!(
-        env.user_client()
-            .0
-            .indirect_resellers()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(env.user_client().0.indirect_resellers().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -1128,10 +982,7 @@ async fn sandbox_quota_is_typed() {
         },
         associated_partner_id: None,
     };
-    let err = client
-        .create_customer(&new, uuid::Uuid::new_v4())
-        .await
-        .unwrap_err();
+    let err = client.create_customer(&new, uuid::Uuid::new_v4()).await.unwrap_err();
     assert_eq!(err.reason(), "SandboxLimitReached", "{err}");
 }
 
@@ -1165,11 +1016,7 @@ async fn consent_flow_against_the_emulator() {
     );
 
     let result = flow
-        .redeem(
-            code.expose_secret(),
-            redirect,
-            &SecretString::from(SECRET.to_string()),
-        )
+        .redeem(code.expose_secret(), redirect, &SecretString::from(SECRET.to_string()))
         .await
         .unwrap();
     assert_eq!(result.claims.tid.as_deref(), Some(PARTNER));
@@ -1183,22 +1030,13 @@ async fn consent_flow_against_the_emulator() {
         Arc::new(MemoryRefreshTokenSink::default()),
     );
     assert_eq!(
-        client
-            .organization_profile()
-            .await
-            .unwrap()
-            .tenant_id
-            .as_deref(),
+        client.organization_profile().await.unwrap().tenant_id.as_deref(),
         Some(PARTNER)
     );
 
     // A code is single-use.
     let err = flow
-        .redeem(
-            code.expose_secret(),
-            redirect,
-            &SecretString::from(SECRET.to_string()),
-        )
+        .redeem(code.expose_secret(), redirect, &SecretString::from(SECRET.to_string()))
         .await
         .unwrap_err();
     assert!(
@@ -1221,10 +1059,7 @@ async fn debug_and_display_never_show_secrets() {
         client.token_claims().await.unwrap()
     );
     assert_no_secrets(&text, &[rotated.expose_secret()]);
-    assert!(
-        text.contains(APP),
-        "the client id is not secret and helps debugging"
-    );
+    assert!(text.contains(APP), "the client id is not secret and helps debugging");
     // The emulator log never sees secrets either (it logs no Authorization or form fields), and the
     // client never puts them in a URL.
     let log = serde_json::to_string(&env.requests().await).unwrap();
@@ -1257,12 +1092,8 @@ async fn bad_settings_are_refused_with_the_field() {
         ),
     ];
     for (settings, credentials, field) in cases {
-        let err = PartnerCenterClient::new(
-            settings,
-            credentials,
-            Arc::new(MemoryRefreshTokenSink::default()),
-        )
-        .unwrap_err();
+        let err =
+            PartnerCenterClient::new(settings, credentials, Arc::new(MemoryRefreshTokenSink::default())).unwrap_err();
         assert_eq!(err.reason(), "InvalidConfiguration");
         assert!(err.to_string().contains(field), "{err} names {field}");
     }

@@ -115,7 +115,10 @@ impl PartnerCenterConnectionSpec {
     /// `spec.syncInterval` as a duration, or `default` when unset. Admission guarantees the
     /// format; an unparsable value (an object stored before the rule existed) also gets `default`.
     pub fn sync_interval_or(&self, default: std::time::Duration) -> std::time::Duration {
-        self.sync_interval.as_deref().and_then(|s| humantime::parse_duration(s).ok()).unwrap_or(default)
+        self.sync_interval
+            .as_deref()
+            .and_then(|s| humantime::parse_duration(s).ok())
+            .unwrap_or(default)
     }
 }
 

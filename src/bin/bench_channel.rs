@@ -880,8 +880,7 @@ async fn main() -> Result<()> {
         .iter()
         .find(|o| o.name_any() == "bench-root")
         .and_then(|o| {
-            effective_through(o, hot_plan, &hot_conn.name)
-                .map(|p| p["reason"].as_str().unwrap_or_default().to_string())
+            effective_through(o, hot_plan, &hot_conn.name).map(|p| p["reason"].as_str().unwrap_or_default().to_string())
         })
         .unwrap_or_default();
     eprintln!(

@@ -33,10 +33,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|_| anyhow::anyhow!("RUNS: must be a positive integer, got {a:?}"))?,
         None => 5,
     };
-    anyhow::ensure!(
-        customers >= 1 && runs >= 1,
-        "CUSTOMERS and RUNS must be at least 1"
-    );
+    anyhow::ensure!(customers >= 1 && runs >= 1, "CUSTOMERS and RUNS must be at least 1");
     partner_center_operator::tls::install_crypto_provider();
 
     let yaml = format!(

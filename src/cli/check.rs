@@ -13,8 +13,7 @@ use super::consent::{ConnectionArgs, parse_cloud, secret_from_env};
 use crate::api::{AuthMode, Cloud, CspType, Environment, PartnerCenterConnection};
 use crate::controller::credentials::{self, SecretRefreshTokenSink};
 use crate::partner_center::{
-    Credentials, MemoryRefreshTokenSink, PartnerCenterApi, PartnerCenterClient, PartnerCenterError,
-    RefreshTokenSink,
+    Credentials, MemoryRefreshTokenSink, PartnerCenterApi, PartnerCenterClient, PartnerCenterError, RefreshTokenSink,
 };
 use crate::policy::{self, DeclaredIdentity, Observed, RegionTable, ResellerListing};
 
@@ -92,7 +91,11 @@ fn declared(args: &CheckArgs, tenant: &str) -> Option<DeclaredIdentity> {
 
 pub async fn run(mut args: CheckArgs) -> anyhow::Result<()> {
     crate::tls::install_crypto_provider();
-    let kube = || async { kube::Client::try_default().await.context("cannot reach the Kubernetes API (kubeconfig)") };
+    let kube = || async {
+        kube::Client::try_default()
+            .await
+            .context("cannot reach the Kubernetes API (kubeconfig)")
+    };
     if let Some(reference) = args.connection.clone() {
         let (ns, name) = reference.split_once('/').context("--connection is NAMESPACE/NAME")?;
         let conn: PartnerCenterConnection = kube::Api::namespaced(kube().await?, ns)
@@ -106,12 +109,18 @@ pub async fn run(mut args: CheckArgs) -> anyhow::Result<()> {
         args.region = Some(spec.region);
         args.csp_type = Some(spec.csp_type);
         args.environment = Some(spec.environment);
-        args.partner_center_endpoint = spec.endpoints.as_ref().and_then(|e| e.partner_center.as_deref()?.parse().ok());
+        args.partner_center_endpoint = spec
+            .endpoints
+            .as_ref()
+            .and_then(|e| e.partner_center.as_deref()?.parse().ok());
         args.login_endpoint = spec.endpoints.as_ref().and_then(|e| e.login.as_deref()?.parse().ok());
         args.secret_name = Some(spec.auth.secret_ref.name);
         args.namespace = Some(ns.to_string());
     }
-    let tenant = args.tenant_id.clone().context("--tenant-id or --connection is required")?;
+    let tenant = args
+        .tenant_id
+        .clone()
+        .context("--tenant-id or --connection is required")?;
     let connection = ConnectionArgs {
         tenant_id: tenant.clone(),
         cloud: args.cloud,
@@ -122,7 +131,10 @@ pub async fn run(mut args: CheckArgs) -> anyhow::Result<()> {
     let app_plus_user = args.auth_mode == AuthMode::AppPlusUser;
     let (credentials, sink): (Credentials, Arc<dyn RefreshTokenSink>) = match &args.secret_name {
         Some(name) => {
-            let namespace = args.namespace.clone().context("--namespace is required with --secret-name")?;
+            let namespace = args
+                .namespace
+                .clone()
+                .context("--namespace is required with --secret-name")?;
             let client = kube().await?;
             let secret = credentials::read_secret(&client, &namespace, name)
                 .await
@@ -143,7 +155,9 @@ pub async fn run(mut args: CheckArgs) -> anyhow::Result<()> {
                 refresh_token,
             };
             if app_plus_user {
-                eprintln!("note: refresh tokens rotate; the new one is kept in memory only (use --secret-name to store it)");
+                eprintln!(
+                    "note: refresh tokens rotate; the new one is kept in memory only (use --secret-name to store it)"
+                );
             }
             (creds, Arc::new(MemoryRefreshTokenSink::default()))
         }
@@ -195,11 +209,12 @@ pub async fn check(api: &dyn PartnerCenterApi, declared: Option<&DeclaredIdentit
     let claims = match api.token_claims().await {
         Ok(c) => c,
         Err(e) => {
-            lines.push((
-                "authentication".into(),
-                format!("FAILED ({}: {e})", e.reason()),
-            ));
-            return Report { lines, failed_auth: true, contradicted: false };
+            lines.push(("authentication".into(), format!("FAILED ({}: {e})", e.reason())));
+            return Report {
+                lines,
+                failed_auth: true,
+                contradicted: false,
+            };
         }
     };
     let tid = claims.tid.clone().unwrap_or_else(|| "(none)".into());
@@ -227,31 +242,16 @@ pub async fn check(api: &dyn PartnerCenterApi, declared: Option<&DeclaredIdentit
             observed.org_profile_tenant = p.tenant_id.clone();
             observed.country = p.country().map(str::to_string);
             lines.push(("company".into(), p.company_name.clone().unwrap_or_default()));
-            lines.push((
-                "profile tenant".into(),
-                p.tenant_id.clone().unwrap_or_default(),
-            ));
-            lines.push((
-                "default domain".into(),
-                p.domain.clone().unwrap_or_default(),
-            ));
-            lines.push((
-                "country".into(),
-                p.country().unwrap_or("(none)").to_string(),
-            ));
+            lines.push(("profile tenant".into(), p.tenant_id.clone().unwrap_or_default()));
+            lines.push(("default domain".into(), p.domain.clone().unwrap_or_default()));
+            lines.push(("country".into(), p.country().unwrap_or("(none)").to_string()));
         }
         Err(e) => {
             lines.push(("organization profile".into(), refused(&e)));
             match api.legal_business_profile().await {
                 Ok(l) => {
-                    lines.push((
-                        "company (legal)".into(),
-                        l.company_name.clone().unwrap_or_default(),
-                    ));
-                    lines.push((
-                        "country (legal)".into(),
-                        l.country().unwrap_or("(none)").to_string(),
-                    ));
+                    lines.push(("company (legal)".into(), l.company_name.clone().unwrap_or_default()));
+                    lines.push(("country (legal)".into(), l.country().unwrap_or("(none)").to_string()));
                 }
                 Err(e) => lines.push(("legal business profile".into(), refused(&e))),
             }
@@ -274,7 +274,10 @@ pub async fn check(api: &dyn PartnerCenterApi, declared: Option<&DeclaredIdentit
             lines.push(("indirect resellers".into(), r.len().to_string()))
         }
         Err(e) => {
-            if matches!(e, PartnerCenterError::Forbidden { .. } | PartnerCenterError::AppOnlyNotAllowed { .. }) {
+            if matches!(
+                e,
+                PartnerCenterError::Forbidden { .. } | PartnerCenterError::AppOnlyNotAllowed { .. }
+            ) {
                 observed.indirect_resellers = ResellerListing::Denied;
             }
             lines.push(("indirect resellers".into(), refused(&e)))
@@ -282,7 +285,10 @@ pub async fn check(api: &dyn PartnerCenterApi, declared: Option<&DeclaredIdentit
     }
     let mut contradicted = false;
     match declared {
-        None => lines.push(("verdict".into(), "not verified (give --region, --csp-type and --environment, or --connection)".into())),
+        None => lines.push((
+            "verdict".into(),
+            "not verified (give --region, --csp-type and --environment, or --connection)".into(),
+        )),
         Some(d) => {
             let v = policy::verify_connection(d, &observed, &RegionTable::default());
             contradicted = !v.verified;
@@ -293,15 +299,19 @@ pub async fn check(api: &dyn PartnerCenterApi, declared: Option<&DeclaredIdentit
             lines.push(("verdict".into(), text));
         }
     }
-    Report { lines, failed_auth: false, contradicted }
+    Report {
+        lines,
+        failed_auth: false,
+        contradicted,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{CspType, Environment};
     use crate::emulator::{self, EmulatorConfig, Fixtures};
     use crate::partner_center::{ConnectionSettings, Endpoints};
-    use crate::api::{CspType, Environment};
     use secrecy::SecretString;
 
     #[test]
@@ -392,9 +402,7 @@ partners:
         let app_only = check(&client_for(AuthMode::AppOnly, None), None, tenant).await;
         let text = app_only.to_string();
         assert!(
-            text.contains("App-only")
-                && text.contains("AppOnlyNotAllowed")
-                && text.contains("country (legal)"),
+            text.contains("App-only") && text.contains("AppOnlyNotAllowed") && text.contains("country (legal)"),
             "{text}"
         );
         assert!(!text.contains("check-secret-value"));

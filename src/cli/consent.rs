@@ -76,10 +76,7 @@ pub struct ConsentArgs {
     pub client_id: String,
     /// Client secret of the app registration (from the environment, never a flag, so it stays out
     /// of shell history and process lists).
-    #[arg(
-        long = "client-secret-env",
-        default_value = "PARTNER_CENTER_CLIENT_SECRET"
-    )]
+    #[arg(long = "client-secret-env", default_value = "PARTNER_CENTER_CLIENT_SECRET")]
     pub client_secret_env: String,
     /// Local port for the redirect (`http://localhost:PORT/`); must be a redirect URI of the app.
     #[arg(long, default_value_t = 8400)]
@@ -120,22 +117,13 @@ pub async fn run(args: ConsentArgs) -> anyhow::Result<()> {
     let port = listener.local_addr()?.port();
     let redirect_uri = format!("http://localhost:{port}/");
     let state = new_state();
-    let url = flow.authorize_url(
-        &redirect_uri,
-        &state,
-        Some("consent"),
-        args.login_hint.as_deref(),
-    );
-    println!(
-        "Open this URL in a browser and sign in as a Partner Center admin (with MFA):\n\n  {url}\n"
-    );
+    let url = flow.authorize_url(&redirect_uri, &state, Some("consent"), args.login_hint.as_deref());
+    println!("Open this URL in a browser and sign in as a Partner Center admin (with MFA):\n\n  {url}\n");
     println!("Waiting for the redirect to {redirect_uri} ...");
 
     let query = wait_for_redirect(listener, args.wait).await?;
     let code = code_from_redirect(&query, &state)?;
-    let result = flow
-        .redeem(code.expose_secret(), &redirect_uri, &client_secret)
-        .await?;
+    let result = flow.redeem(code.expose_secret(), &redirect_uri, &client_secret).await?;
     if result
         .claims
         .tid
@@ -176,18 +164,13 @@ pub async fn run(args: ConsentArgs) -> anyhow::Result<()> {
 }
 
 /// Serves the redirect: returns the query string of the first request that carries `code` or `error`.
-async fn wait_for_redirect(
-    listener: tokio::net::TcpListener,
-    wait: Duration,
-) -> anyhow::Result<String> {
+async fn wait_for_redirect(listener: tokio::net::TcpListener, wait: Duration) -> anyhow::Result<String> {
     let (tx, mut rx) = mpsc::channel::<String>(1);
     let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
         let tx = tx.clone();
         async move {
             let query = uri.query().unwrap_or("").to_string();
-            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect();
+            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
             if pairs.iter().any(|(k, _)| k == "code" || k == "error") {
                 let _ = tx.send(query).await;
                 "Consent received. You can close this window and return to the terminal."
@@ -250,18 +233,9 @@ pub async fn write_secret(
     value["apiVersion"] = "v1".into();
     value["kind"] = "Secret".into();
     // Error text from the API server does not contain the Secret's data; keep ours short anyway.
-    api.patch(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(value),
-    )
-    .await
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "cannot write Secret {namespace}/{name}: {}",
-            kube_reason(&e)
-        )
-    })?;
+    api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(value))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot write Secret {namespace}/{name}: {}", kube_reason(&e)))?;
     Ok(())
 }
 
@@ -280,11 +254,7 @@ mod tests {
     fn cloud_names() {
         assert_eq!(parse_cloud("usgov").unwrap(), Cloud::USGov);
         assert_eq!(parse_cloud("China").unwrap(), Cloud::China);
-        assert!(
-            parse_cloud("germany")
-                .unwrap_err()
-                .contains("Global, USGov or China")
-        );
+        assert!(parse_cloud("germany").unwrap_err().contains("Global, USGov or China"));
     }
 
     #[test]
@@ -295,10 +265,7 @@ mod tests {
             partner_center_endpoint: Some(Url::parse("http://127.0.0.1:8085").unwrap()),
             login_endpoint: None,
         };
-        let ep = args
-            .settings(AuthMode::AppOnly)
-            .unwrap()
-            .effective_endpoints();
+        let ep = args.settings(AuthMode::AppOnly).unwrap().effective_endpoints();
         assert_eq!(ep.partner_center.as_str(), "http://127.0.0.1:8085/");
         assert_eq!(ep.login.host_str(), Some("login.microsoftonline.com"));
     }

@@ -6,9 +6,9 @@
 use super::context::Context;
 use super::credentials::{self, SecretCredentials, SecretRefreshTokenSink};
 use super::error::Result;
+use super::set_condition;
 use super::{finalizer, status};
 use crate::api::conditions;
-use super::set_condition;
 use crate::api::{AuthMode, PartnerCenterConnection, PartnerCenterConnectionStatus, PartnerInfo, UsedBy};
 use crate::partner_center::{ConnectionSettings, Endpoints, PartnerCenterApi, PartnerCenterError};
 use crate::policy::{self, ConnectionOwner, DeclaredIdentity, Observed, ResellerListing, Verification};
@@ -63,11 +63,21 @@ struct SyncRecord {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Outcome {
-    Synced { partner: PartnerInfo, customers: u64, resellers: Option<u64>, verification: Verification },
+    Synced {
+        partner: PartnerInfo,
+        customers: u64,
+        resellers: Option<u64>,
+        verification: Verification,
+    },
     /// No usable token: consent expired or revoked, MFA, wrong app credentials or tenant.
     NotAuthenticated { reason: String, message: String },
     /// Authenticated, but a Partner Center call failed.
-    CallFailed { reason: String, message: String, retry_after: Option<Duration>, transient: bool },
+    CallFailed {
+        reason: String,
+        message: String,
+        retry_after: Option<Duration>,
+        transient: bool,
+    },
 }
 
 impl ConnectionRuntime {
@@ -84,12 +94,17 @@ struct Blocked {
 }
 
 pub async fn reconcile(conn: Arc<PartnerCenterConnection>, ctx: Arc<Context>) -> Result<Action> {
-    let ns = conn.namespace().ok_or(super::error::Error::MissingField("metadata.namespace"))?;
+    let ns = conn
+        .namespace()
+        .ok_or(super::error::Error::MissingField("metadata.namespace"))?;
     let name = conn.name_any();
     let key = format!("{ns}/{name}");
     let api: Api<PartnerCenterConnection> = Api::namespaced(ctx.client.clone(), &ns);
     let evaluated = ctx.world.evaluated();
-    let reference = crate::api::ConnectionRef { namespace: ns.clone(), name: name.clone() };
+    let reference = crate::api::ConnectionRef {
+        namespace: ns.clone(),
+        name: name.clone(),
+    };
     let usage = evaluated.evaluation.connections.get(&reference).cloned();
     let in_use = usage.as_ref().is_some_and(|u| u.in_use());
 
@@ -100,7 +115,15 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, ctx: Arc<Context>) ->
                 usage.as_ref().map(|u| u.usage_message()).unwrap_or_default()
             );
             let mut st = conn.status.clone().unwrap_or_default();
-            set_condition(&mut st.conditions, conditions::types::READY, "False", "Deleting", &message, conn.metadata.generation, jiff::Timestamp::now());
+            set_condition(
+                &mut st.conditions,
+                conditions::types::READY,
+                "False",
+                "Deleting",
+                &message,
+                conn.metadata.generation,
+                jiff::Timestamp::now(),
+            );
             st.used_by = usage.as_ref().map(used_by);
             write(&ctx, &api, &conn, st).await?;
             return Ok(Action::requeue(Duration::from_secs(300)));
@@ -135,8 +158,17 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, ctx: Arc<Context>) ->
                     let message = format!(
                         "the operator may not read Secret '{secret_name}' in namespace '{ns}': bind the ClusterRole partner-center-operator-secrets to the operator in that namespace (see deploy/rbac/operator.yaml)"
                     );
-                    let outcome = Outcome::NotAuthenticated { reason: "SecretForbidden".into(), message };
-                    let record = record(&ctx, &key, outcome, (conn.metadata.generation, String::new(), String::new()), None);
+                    let outcome = Outcome::NotAuthenticated {
+                        reason: "SecretForbidden".into(),
+                        message,
+                    };
+                    let record = record(
+                        &ctx,
+                        &key,
+                        outcome,
+                        (conn.metadata.generation, String::new(), String::new()),
+                        None,
+                    );
                     let next = super::jitter(retry_after(&record, Duration::from_secs(300)));
                     (record.outcome, record.since, next, None)
                 }
@@ -159,7 +191,11 @@ fn used_by(u: &policy::ConnectionEvaluation) -> UsedBy {
     let mut examples: Vec<String> = u.plans.iter().map(|p| format!("CustomerPlan/{p}")).collect();
     examples.extend(u.override_resellers.iter().map(|r| format!("Reseller/{r}")));
     examples.truncate(5);
-    UsedBy { plans: u.plans.len() as i32, resellers: u.effective_resellers.len() as i32, examples }
+    UsedBy {
+        plans: u.plans.len() as i32,
+        resellers: u.effective_resellers.len() as i32,
+        examples,
+    }
 }
 
 fn owner_text(owner: Option<&ConnectionOwner>) -> Option<String> {
@@ -172,15 +208,26 @@ fn owner_text(owner: Option<&ConnectionOwner>) -> Option<String> {
 
 fn blocked(conn: &PartnerCenterConnection, ctx: &Context, owner: Option<&ConnectionOwner>) -> Option<Blocked> {
     if let Some(ConnectionOwner::Unusable(f)) = owner {
-        return Some(Blocked { condition: "Ready", reason: f.reason.clone(), message: f.message.clone() });
+        return Some(Blocked {
+            condition: "Ready",
+            reason: f.reason.clone(),
+            message: f.message.clone(),
+        });
     }
     if let Some(ep) = &conn.spec.endpoints {
-        for (field, value) in [("spec.endpoints.partnerCenter", &ep.partner_center), ("spec.endpoints.login", &ep.login)] {
+        for (field, value) in [
+            ("spec.endpoints.partnerCenter", &ep.partner_center),
+            ("spec.endpoints.login", &ep.login),
+        ] {
             let Some(value) = value else { continue };
             let url = match url::Url::parse(value) {
                 Ok(u) => u,
                 Err(e) => {
-                    return Some(Blocked { condition: "Ready", reason: "InvalidEndpoint".into(), message: format!("{field} '{value}' is not a URL ({e})") });
+                    return Some(Blocked {
+                        condition: "Ready",
+                        reason: "InvalidEndpoint".into(),
+                        message: format!("{field} '{value}' is not a URL ({e})"),
+                    });
                 }
             };
             let host = url.host_str().unwrap_or_default().to_string();
@@ -213,13 +260,42 @@ async fn publish_blocked(
     st.owner = owner_text(owner);
     st.used_by = usage.map(used_by);
     let msg = format!("not checked: {}", b.message);
-    set_condition(&mut st.conditions, "Authenticated", "Unknown", &b.reason, &msg, generation, now);
-    set_condition(&mut st.conditions, "Verified", "Unknown", &b.reason, &msg, generation, now);
-    set_condition(&mut st.conditions, b.condition, "False", &b.reason, &b.message, generation, now);
+    set_condition(
+        &mut st.conditions,
+        "Authenticated",
+        "Unknown",
+        &b.reason,
+        &msg,
+        generation,
+        now,
+    );
+    set_condition(
+        &mut st.conditions,
+        "Verified",
+        "Unknown",
+        &b.reason,
+        &msg,
+        generation,
+        now,
+    );
+    set_condition(
+        &mut st.conditions,
+        b.condition,
+        "False",
+        &b.reason,
+        &b.message,
+        generation,
+        now,
+    );
     write(ctx, api, conn, st).await
 }
 
-async fn write(ctx: &Context, api: &Api<PartnerCenterConnection>, conn: &PartnerCenterConnection, st: PartnerCenterConnectionStatus) -> Result<()> {
+async fn write(
+    ctx: &Context,
+    api: &Api<PartnerCenterConnection>,
+    conn: &PartnerCenterConnection,
+    st: PartnerCenterConnectionStatus,
+) -> Result<()> {
     status::publish(ctx, api, conn, KIND, "Verify", conn.status.as_ref(), &st).await?;
     Ok(())
 }
@@ -265,11 +341,15 @@ async fn sync_if_due(
     {
         let mut entries = ctx.connections.entries.lock().expect("connection runtime");
         let entry = entries.entry(key.to_string()).or_default();
-        let new_refresh_token = creds
-            .is_some_and(|c| *entry.expected_refresh_token.lock().expect("expected token") != c.refresh_token_fingerprint);
+        let new_refresh_token = creds.is_some_and(|c| {
+            *entry.expected_refresh_token.lock().expect("expected token") != c.refresh_token_fingerprint
+        });
         // Partner Center's Retry-After holds even for a sync request or new inputs: no call before it passed.
         if let Some(last) = &entry.last
-            && let Outcome::CallFailed { retry_after: Some(wait), .. } = &last.outcome
+            && let Outcome::CallFailed {
+                retry_after: Some(wait),
+                ..
+            } = &last.outcome
             && last.at.elapsed() < *wait
         {
             let next = wait.saturating_sub(last.at.elapsed()) + Duration::from_millis(50);
@@ -292,14 +372,26 @@ async fn sync_if_due(
             Outcome::NotAuthenticated { reason, message }
         }
         Some(c) => match reverted(&secret_name, c) {
-            Some(f) => Outcome::NotAuthenticated { reason: f.reason, message: f.message },
+            Some(f) => Outcome::NotAuthenticated {
+                reason: f.reason,
+                message: f.message,
+            },
             None => match client_for(conn, ctx, key, c, &inputs) {
-                Err(e) => Outcome::NotAuthenticated { reason: e.reason().to_string(), message: e.to_string() },
+                Err(e) => Outcome::NotAuthenticated {
+                    reason: e.reason().to_string(),
+                    message: e.to_string(),
+                },
                 Ok(client) => {
                     let started = Instant::now();
                     let outcome = sync(conn, ctx, client.as_ref(), app_plus_user).await;
-                    let labels = crate::runtime::metrics::ConnectionLabels { namespace: ns.clone(), name: conn.name_any() };
-                    ctx.metrics.connection_last_sync.get_or_create(&labels).set(jiff::Timestamp::now().as_second());
+                    let labels = crate::runtime::metrics::ConnectionLabels {
+                        namespace: ns.clone(),
+                        name: conn.name_any(),
+                    };
+                    ctx.metrics
+                        .connection_last_sync
+                        .get_or_create(&labels)
+                        .set(jiff::Timestamp::now().as_second());
                     tracing::info!(connection = %key, took_ms = started.elapsed().as_millis() as u64, outcome = outcome_reason(&outcome), "synced with Partner Center");
                     outcome
                 }
@@ -329,7 +421,9 @@ fn outcome_reason(o: &Outcome) -> &str {
 fn retry_after(r: &SyncRecord, interval: Duration) -> Duration {
     match &r.outcome {
         Outcome::Synced { .. } => interval,
-        Outcome::CallFailed { retry_after: Some(d), .. } => *d,
+        Outcome::CallFailed {
+            retry_after: Some(d), ..
+        } => *d,
         _ => {
             let backoff = Duration::from_secs(5).saturating_mul(1 << r.failures.min(10));
             backoff.min(interval).min(Duration::from_secs(300))
@@ -358,7 +452,11 @@ fn record(ctx: &Context, key: &str, outcome: Outcome, inputs: Inputs, requested:
             Some(p) if p.outcome == outcome => p.since,
             _ => jiff::Timestamp::now(),
         },
-        failures: if failed { previous.map(|p| p.failures + 1).unwrap_or(1) } else { 0 },
+        failures: if failed {
+            previous.map(|p| p.failures + 1).unwrap_or(1)
+        } else {
+            0
+        },
         outcome,
     };
     entry.last = Some(record.clone());
@@ -387,7 +485,8 @@ fn client_for(
     *entry.expected_refresh_token.lock().expect("expected token") = creds.refresh_token_fingerprint.clone();
     let on_persisted = {
         let expected = entry.expected_refresh_token.clone();
-        Arc::new(move |fp: String| *expected.lock().expect("expected token") = Some(fp)) as Arc<dyn Fn(String) + Send + Sync>
+        Arc::new(move |fp: String| *expected.lock().expect("expected token") = Some(fp))
+            as Arc<dyn Fn(String) + Send + Sync>
     };
     let ns = conn.namespace().unwrap_or_default();
     let sink = Arc::new(SecretRefreshTokenSink::new(
@@ -397,7 +496,11 @@ fn client_for(
         creds,
         on_persisted,
     ));
-    let mut settings = ConnectionSettings::new(conn.spec.partner_tenant_id.clone(), conn.spec.cloud, conn.spec.auth.mode);
+    let mut settings = ConnectionSettings::new(
+        conn.spec.partner_tenant_id.clone(),
+        conn.spec.cloud,
+        conn.spec.auth.mode,
+    );
     settings.endpoints = endpoints(conn)?;
     settings.timeouts.request = ctx.settings.partner_center_request_timeout;
     let client = (ctx.connect)(settings, creds.credentials.clone(), sink)?;
@@ -406,14 +509,20 @@ fn client_for(
 }
 
 fn endpoints(conn: &PartnerCenterConnection) -> std::result::Result<Option<Endpoints>, PartnerCenterError> {
-    let Some(ep) = &conn.spec.endpoints else { return Ok(None) };
+    let Some(ep) = &conn.spec.endpoints else {
+        return Ok(None);
+    };
     let defaults = crate::partner_center::config::cloud_endpoints(conn.spec.cloud);
     let parse = |field: &str, v: &Option<String>, default: url::Url| match v {
         None => Ok(default),
         Some(s) => url::Url::parse(s).map_err(|e| PartnerCenterError::config(field, &format!("is not a URL: {e}"))),
     };
     Ok(Some(Endpoints {
-        partner_center: parse("spec.endpoints.partnerCenter", &ep.partner_center, defaults.partner_center)?,
+        partner_center: parse(
+            "spec.endpoints.partnerCenter",
+            &ep.partner_center,
+            defaults.partner_center,
+        )?,
         login: parse("spec.endpoints.login", &ep.login, defaults.login)?,
     }))
 }
@@ -430,7 +539,12 @@ async fn counted<T>(
 }
 
 /// One sync: token, profiles, customer count, indirect resellers; then rule 3.
-async fn sync(conn: &PartnerCenterConnection, ctx: &Context, pc: &dyn PartnerCenterApi, app_plus_user: bool) -> Outcome {
+async fn sync(
+    conn: &PartnerCenterConnection,
+    ctx: &Context,
+    pc: &dyn PartnerCenterApi,
+    app_plus_user: bool,
+) -> Outcome {
     let m = &ctx.metrics;
     let claims = match counted(m, "token", pc.token_claims()).await {
         Ok(c) => c,
@@ -454,7 +568,9 @@ async fn sync(conn: &PartnerCenterConnection, ctx: &Context, pc: &dyn PartnerCen
     let resellers = if app_plus_user {
         match counted(m, "indirect_resellers", pc.indirect_resellers()).await {
             Ok(list) => ResellerListing::Count(list.len() as u64),
-            Err(PartnerCenterError::Forbidden { .. } | PartnerCenterError::AppOnlyNotAllowed { .. }) => ResellerListing::Denied,
+            Err(PartnerCenterError::Forbidden { .. } | PartnerCenterError::AppOnlyNotAllowed { .. }) => {
+                ResellerListing::Denied
+            }
             Err(e) => return failed(e, false),
         }
     } else {
@@ -495,13 +611,21 @@ async fn sync(conn: &PartnerCenterConnection, ctx: &Context, pc: &dyn PartnerCen
 fn failed(e: PartnerCenterError, at_token: bool) -> Outcome {
     let auth_problem = at_token || e.needs_credentials_fix();
     if auth_problem && !e.is_transient() {
-        Outcome::NotAuthenticated { reason: e.reason().to_string(), message: e.to_string() }
+        Outcome::NotAuthenticated {
+            reason: e.reason().to_string(),
+            message: e.to_string(),
+        }
     } else {
         let retry_after = match &e {
             PartnerCenterError::Throttled { retry_after } => *retry_after,
             _ => None,
         };
-        Outcome::CallFailed { reason: e.reason().to_string(), message: e.to_string(), retry_after, transient: e.is_transient() }
+        Outcome::CallFailed {
+            reason: e.reason().to_string(),
+            message: e.to_string(),
+            retry_after,
+            transient: e.is_transient(),
+        }
     }
 }
 
@@ -520,27 +644,64 @@ fn build_status(
     st.used_by = usage.map(used_by);
     let c = &mut st.conditions;
     match outcome {
-        Outcome::Synced { partner, customers, resellers, verification } => {
+        Outcome::Synced {
+            partner,
+            customers,
+            resellers,
+            verification,
+        } => {
             st.partner = Some(partner.clone());
             st.customer_count = Some(*customers as i64);
             st.indirect_reseller_count = resellers.map(|n| n as i64);
             st.last_sync_time = Some(Time(since));
-            set_condition(c, "Authenticated", "True", "Authenticated", "a Partner Center token was issued for the connection's credentials", generation, now);
+            set_condition(
+                c,
+                "Authenticated",
+                "True",
+                "Authenticated",
+                "a Partner Center token was issued for the connection's credentials",
+                generation,
+                now,
+            );
             let mut message = verification.message.clone();
             if !verification.unchecked.is_empty() {
                 message = format!("{message} (not checked: {})", verification.unchecked.join("; "));
             }
             let v = if verification.verified { "True" } else { "False" };
             set_condition(c, "Verified", v, &verification.reason, &message, generation, now);
-            set_condition(c, conditions::types::READY, v, &verification.reason, &message, generation, now);
+            set_condition(
+                c,
+                conditions::types::READY,
+                v,
+                &verification.reason,
+                &message,
+                generation,
+                now,
+            );
         }
         Outcome::NotAuthenticated { reason, message } => {
             set_condition(c, "Authenticated", "False", reason, message, generation, now);
-            set_condition(c, "Verified", "Unknown", reason, "not checked: not authenticated", generation, now);
+            set_condition(
+                c,
+                "Verified",
+                "Unknown",
+                reason,
+                "not checked: not authenticated",
+                generation,
+                now,
+            );
             set_condition(c, conditions::types::READY, "False", reason, message, generation, now);
         }
         Outcome::CallFailed { reason, message, .. } => {
-            set_condition(c, "Authenticated", "True", "Authenticated", "a Partner Center token was issued for the connection's credentials", generation, now);
+            set_condition(
+                c,
+                "Authenticated",
+                "True",
+                "Authenticated",
+                "a Partner Center token was issued for the connection's credentials",
+                generation,
+                now,
+            );
             set_condition(c, "Verified", "Unknown", reason, message, generation, now);
             set_condition(c, conditions::types::READY, "False", reason, message, generation, now);
         }
@@ -554,7 +715,13 @@ fn refresh_token_expiry(conn: &PartnerCenterConnection, secret: &k8s_openapi::ap
     if conn.spec.auth.mode != AuthMode::AppPlusUser {
         return None;
     }
-    let rotated_at: jiff::Timestamp = secret.metadata.annotations.as_ref()?.get(credentials::ROTATED_AT_ANNOTATION)?.parse().ok()?;
+    let rotated_at: jiff::Timestamp = secret
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(credentials::ROTATED_AT_ANNOTATION)?
+        .parse()
+        .ok()?;
     let expires = rotated_at.checked_add(REFRESH_TOKEN_LIFETIME).ok()?;
     let day = 24 * 3600;
     let rounded = jiff::Timestamp::from_second(expires.as_second() / day * day).ok()?;

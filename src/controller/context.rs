@@ -10,7 +10,11 @@ use std::sync::Arc;
 
 /// Builds a Partner Center client for one connection: the seam that keeps reconcilers free of HTTP.
 pub type Connect = Arc<
-    dyn Fn(ConnectionSettings, Credentials, Arc<dyn RefreshTokenSink>) -> Result<Arc<dyn PartnerCenterApi>, PartnerCenterError>
+    dyn Fn(
+            ConnectionSettings,
+            Credentials,
+            Arc<dyn RefreshTokenSink>,
+        ) -> Result<Arc<dyn PartnerCenterApi>, PartnerCenterError>
         + Send
         + Sync,
 >;

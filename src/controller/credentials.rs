@@ -40,9 +40,16 @@ pub struct SecretProblem {
 }
 
 fn key(secret: &Secret, name: &str) -> Option<String> {
-    let from_data = secret.data.as_ref().and_then(|d| d.get(name)).map(|b| String::from_utf8_lossy(&b.0).into_owned());
+    let from_data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(name))
+        .map(|b| String::from_utf8_lossy(&b.0).into_owned());
     let from_string = secret.string_data.as_ref().and_then(|d| d.get(name)).cloned();
-    from_data.or(from_string).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    from_data
+        .or(from_string)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// Reads the credentials out of `secret` for `auth_mode`, naming any missing key.
@@ -50,11 +57,18 @@ pub fn parse_secret(secret: &Secret, app_plus_user: bool) -> Result<SecretCreden
     let name = secret.metadata.name.clone().unwrap_or_default();
     let missing = |k: &str| SecretProblem {
         reason: "SecretInvalid",
-        message: format!("Secret '{name}' has no key '{k}': add it (keys: clientId, clientSecret{})", if app_plus_user { ", refreshToken" } else { "" }),
+        message: format!(
+            "Secret '{name}' has no key '{k}': add it (keys: clientId, clientSecret{})",
+            if app_plus_user { ", refreshToken" } else { "" }
+        ),
     };
     let client_id = key(secret, "clientId").ok_or_else(|| missing("clientId"))?;
     let client_secret = key(secret, "clientSecret").ok_or_else(|| missing("clientSecret"))?;
-    let refresh_token = if app_plus_user { Some(key(secret, "refreshToken").ok_or_else(|| missing("refreshToken"))?) } else { None };
+    let refresh_token = if app_plus_user {
+        Some(key(secret, "refreshToken").ok_or_else(|| missing("refreshToken"))?)
+    } else {
+        None
+    };
     let annotations = secret.metadata.annotations.clone().unwrap_or_default();
     let rotated_away = annotations
         .get(ROTATED_AWAY_ANNOTATION)
@@ -62,7 +76,10 @@ pub fn parse_secret(secret: &Secret, app_plus_user: bool) -> Result<SecretCreden
         .unwrap_or_default();
     let rotated_at = annotations.get(ROTATED_AT_ANNOTATION).and_then(|v| v.parse().ok());
     Ok(SecretCredentials {
-        fingerprint: fingerprint(&format!("{client_id}\n{client_secret}\n{}", refresh_token.as_deref().unwrap_or(""))),
+        fingerprint: fingerprint(&format!(
+            "{client_id}\n{client_secret}\n{}",
+            refresh_token.as_deref().unwrap_or("")
+        )),
         refresh_token_fingerprint: refresh_token.as_deref().map(fingerprint),
         credentials: Credentials {
             client_id,
@@ -104,8 +121,17 @@ impl SecretRefreshTokenSink {
         creds: &SecretCredentials,
         on_persisted: Arc<dyn Fn(String) + Send + Sync>,
     ) -> Self {
-        let state = SinkState { current: creds.refresh_token_fingerprint.clone(), history: creds.rotated_away.clone() };
-        Self { client, namespace, name, state: Mutex::new(state), on_persisted }
+        let state = SinkState {
+            current: creds.refresh_token_fingerprint.clone(),
+            history: creds.rotated_away.clone(),
+        };
+        Self {
+            client,
+            namespace,
+            name,
+            state: Mutex::new(state),
+            on_persisted,
+        }
     }
 }
 
@@ -132,7 +158,14 @@ impl RefreshTokenSink for SecretRefreshTokenSink {
             .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             // The kube error names the Secret and the HTTP status, never the body we sent.
-            .map_err(|e| format!("writing the rotated refresh token to Secret {}/{}: {}", self.namespace, self.name, redact(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "writing the rotated refresh token to Secret {}/{}: {}",
+                    self.namespace,
+                    self.name,
+                    redact(&e)
+                )
+            })?;
         {
             let mut state = self.state.lock().expect("sink state");
             state.history = history;
@@ -158,8 +191,18 @@ mod tests {
     fn secret(pairs: &[(&str, &str)], annotations: &[(&str, &str)]) -> Secret {
         let mut s = Secret::default();
         s.metadata.name = Some("creds".into());
-        s.metadata.annotations = Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-        s.data = Some(pairs.iter().map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec()))).collect::<BTreeMap<_, _>>());
+        s.metadata.annotations = Some(
+            annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        s.data = Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect::<BTreeMap<_, _>>(),
+        );
         s
     }
 
@@ -169,11 +212,27 @@ mod tests {
     #[test]
     fn missing_keys_are_named_with_the_fix() {
         let cases: &[Case] = &[
-            (&[("clientId", "a"), ("clientSecret", "b"), ("refreshToken", "c")], true, None),
+            (
+                &[("clientId", "a"), ("clientSecret", "b"), ("refreshToken", "c")],
+                true,
+                None,
+            ),
             (&[("clientId", "a"), ("clientSecret", "b")], false, None),
-            (&[("clientId", "a"), ("clientSecret", "b")], true, Some("no key 'refreshToken'")),
-            (&[("clientSecret", "b"), ("refreshToken", "c")], true, Some("no key 'clientId'")),
-            (&[("clientId", "a"), ("clientSecret", "  "), ("refreshToken", "c")], true, Some("no key 'clientSecret'")),
+            (
+                &[("clientId", "a"), ("clientSecret", "b")],
+                true,
+                Some("no key 'refreshToken'"),
+            ),
+            (
+                &[("clientSecret", "b"), ("refreshToken", "c")],
+                true,
+                Some("no key 'clientId'"),
+            ),
+            (
+                &[("clientId", "a"), ("clientSecret", "  "), ("refreshToken", "c")],
+                true,
+                Some("no key 'clientSecret'"),
+            ),
         ];
         for (pairs, app_plus_user, want) in cases {
             let got = parse_secret(&secret(pairs, &[]), *app_plus_user);
@@ -191,9 +250,15 @@ mod tests {
 
     #[test]
     fn fingerprints_identify_tokens_without_revealing_them() {
-        let s = secret(&[("clientId", "a"), ("clientSecret", "b"), ("refreshToken", "rt-1")], &[(ROTATED_AWAY_ANNOTATION, "x,y")]);
+        let s = secret(
+            &[("clientId", "a"), ("clientSecret", "b"), ("refreshToken", "rt-1")],
+            &[(ROTATED_AWAY_ANNOTATION, "x,y")],
+        );
         let c = parse_secret(&s, true).unwrap();
-        assert_eq!(c.refresh_token_fingerprint.as_deref(), Some(fingerprint("rt-1").as_str()));
+        assert_eq!(
+            c.refresh_token_fingerprint.as_deref(),
+            Some(fingerprint("rt-1").as_str())
+        );
         assert_ne!(fingerprint("rt-1"), fingerprint("rt-2"));
         assert!(!fingerprint("rt-1").contains("rt-1"));
         assert_eq!(c.rotated_away, vec!["x".to_string(), "y".to_string()]);

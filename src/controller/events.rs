@@ -11,12 +11,24 @@ pub struct Events {
 
 impl Events {
     pub fn new(client: kube::Client, identity: &str) -> Self {
-        let reporter = Reporter { controller: "partner-center-operator".into(), instance: Some(identity.into()) };
-        Self { recorder: Recorder::new(client, reporter) }
+        let reporter = Reporter {
+            controller: "partner-center-operator".into(),
+            instance: Some(identity.into()),
+        };
+        Self {
+            recorder: Recorder::new(client, reporter),
+        }
     }
 
     /// Publishes an Event about `obj`. Failing to publish is logged, never fatal: Events are a courtesy.
-    pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, warning: bool, reason: &str, action: &str, note: String) {
+    pub async fn publish<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let event = Event {
             type_: if warning { EventType::Warning } else { EventType::Normal },
             reason: reason.into(),

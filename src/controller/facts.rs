@@ -22,7 +22,10 @@ pub fn reseller_facts(r: &Reseller) -> ResellerFacts {
             .map(|a| {
                 a.customer_plans
                     .iter()
-                    .map(|g| GrantFacts { plan: g.plan.clone(), connection_override: g.connection_override.clone() })
+                    .map(|g| GrantFacts {
+                        plan: g.plan.clone(),
+                        connection_override: g.connection_override.clone(),
+                    })
                     .collect()
             })
             .unwrap_or_default(),
@@ -66,9 +69,10 @@ pub fn connection_health(c: &PartnerCenterConnection) -> ConnectionHealth {
     let current = status.and_then(|s| s.observed_generation) == c.metadata.generation;
     match ready {
         Some(cond) if current && cond.status == "True" => ConnectionHealth::Ready,
-        Some(cond) if current && cond.status == "False" => {
-            ConnectionHealth::NotReady { reason: cond.reason.clone(), message: cond.message.clone() }
-        }
+        Some(cond) if current && cond.status == "False" => ConnectionHealth::NotReady {
+            reason: cond.reason.clone(),
+            message: cond.message.clone(),
+        },
         _ => ConnectionHealth::Unknown,
     }
 }

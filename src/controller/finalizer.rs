@@ -39,6 +39,7 @@ where
     let patch = serde_json::json!({
         "metadata": {"resourceVersion": obj.resource_version(), "finalizers": finalizers}
     });
-    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(())
 }

@@ -4,8 +4,8 @@
 use super::world::World;
 use crate::api::conditions::{find_condition, types::READY};
 use crate::runtime::metrics::{ConditionLabels, ConnectionLabels, Metrics};
-use kube::ResourceExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,8 +39,14 @@ pub fn refresh(world: &World, metrics: &Metrics) {
     for c in world.connections.state() {
         let ready = ready_word(c.status.as_ref().map(|s| &s.conditions), c.metadata.generation);
         *counts.entry(("PartnerCenterConnection", ready)).or_default() += 1;
-        let labels = ConnectionLabels { namespace: c.namespace().unwrap_or_default(), name: c.name_any() };
-        metrics.connection_ready.get_or_create(&labels).set(i64::from(ready == "True"));
+        let labels = ConnectionLabels {
+            namespace: c.namespace().unwrap_or_default(),
+            name: c.name_any(),
+        };
+        metrics
+            .connection_ready
+            .get_or_create(&labels)
+            .set(i64::from(ready == "True"));
         if let Some(t) = c.status.as_ref().and_then(|s| s.refresh_token_expires_at.as_ref()) {
             metrics.refresh_token_expiry.get_or_create(&labels).set(t.0.as_second());
         }
@@ -54,6 +60,12 @@ pub fn refresh(world: &World, metrics: &Metrics) {
         *counts.entry(("Reseller", ready)).or_default() += 1;
     }
     for ((kind, ready), n) in counts {
-        metrics.objects.get_or_create(&ConditionLabels { kind: kind.into(), ready: ready.into() }).set(n);
+        metrics
+            .objects
+            .get_or_create(&ConditionLabels {
+                kind: kind.into(),
+                ready: ready.into(),
+            })
+            .set(n);
     }
 }

@@ -43,7 +43,10 @@ pub async fn client_for(identity: &str) -> anyhow::Result<kube::Client> {
     let mut config = kube::Config::infer().await?;
     config.headers.push((
         http::header::USER_AGENT,
-        http::HeaderValue::from_str(&format!("partner-center-operator/{} ({identity})", env!("CARGO_PKG_VERSION")))?,
+        http::HeaderValue::from_str(&format!(
+            "partner-center-operator/{} ({identity})",
+            env!("CARGO_PKG_VERSION")
+        ))?,
     ));
     Ok(kube::Client::try_from(config)?)
 }
@@ -64,17 +67,32 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
     let metrics = Metrics::register(&mut registry);
     let readiness = Readiness::default();
     let shutdown = shutdown_signal();
-    let (admin_addr, _admin) =
-        admin::serve(settings.admin_addr, Arc::new(registry), readiness.clone(), shutdown.clone()).await?;
+    let (admin_addr, _admin) = admin::serve(
+        settings.admin_addr,
+        Arc::new(registry),
+        readiness.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     tracing::info!(%admin_addr, identity, provider_namespace = %policy_settings.provider_namespace, "starting");
 
     let triggers = watch::Triggers::new();
     let (connections, conn_sub) = watch::shared::<PartnerCenterConnection>(&client);
     let (plans, plan_sub) = watch::shared::<CustomerPlan>(&client);
     let (resellers, reseller_sub) = watch::shared::<Reseller>(&client);
-    let world = Arc::new(World::new(connections.reader.clone(), plans.reader.clone(), resellers.reader.clone(), policy_settings));
+    let world = Arc::new(World::new(
+        connections.reader.clone(),
+        plans.reader.clone(),
+        resellers.reader.clone(),
+        policy_settings,
+    ));
     let tracker = Arc::new(world::DependentsTracker::default());
-    tokio::spawn(connections.run(world.clone(), tracker.clone(), triggers.clone(), world::connection_change));
+    tokio::spawn(connections.run(
+        world.clone(),
+        tracker.clone(),
+        triggers.clone(),
+        world::connection_change,
+    ));
     tokio::spawn(plans.run(world.clone(), tracker.clone(), triggers.clone(), world::plan_change));
     tokio::spawn(resellers.run(world.clone(), tracker.clone(), triggers.clone(), world::reseller_change));
 
@@ -126,7 +144,14 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
     }
 }
 
-fn context(client: kube::Client, world: Arc<World>, settings: OperatorSettings, metrics: Metrics, connect: Connect, identity: &str) -> Arc<Context> {
+fn context(
+    client: kube::Client,
+    world: Arc<World>,
+    settings: OperatorSettings,
+    metrics: Metrics,
+    connect: Connect,
+    identity: &str,
+) -> Arc<Context> {
     Arc::new(Context {
         events: events::Events::new(client.clone(), identity),
         client,
@@ -148,13 +173,21 @@ async fn run_controllers(
     shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
 ) {
     let concurrency = ctx.settings.concurrency;
-    let config = || kcontroller::Config::default().concurrency(concurrency).debounce(Duration::from_millis(200));
+    let config = || {
+        kcontroller::Config::default()
+            .concurrency(concurrency)
+            .debounce(Duration::from_millis(200))
+    };
     let (conn_rx, plan_rx, reseller_rx) = triggers.receivers();
     let connections = Controller::for_shared_stream(conn_sub.stream, conn_sub.reader)
         .with_config(config())
         .reconcile_on(conn_rx)
         .graceful_shutdown_on(shutdown.clone())
-        .run(timed(connection::KIND, connection::reconcile), connection::error_policy, ctx.clone())
+        .run(
+            timed(connection::KIND, connection::reconcile),
+            connection::error_policy,
+            ctx.clone(),
+        )
         .for_each(|_| async {});
     let plans = Controller::for_shared_stream(plan_sub.stream, plan_sub.reader)
         .with_config(config())
@@ -213,7 +246,8 @@ pub fn object_name<K: kube::Resource>(obj: &K) -> String {
 pub fn shutdown_signal() -> futures::future::Shared<futures::future::BoxFuture<'static, ()>> {
     use futures::FutureExt;
     async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = term.recv() => {},
             _ = tokio::signal::ctrl_c() => {},
@@ -243,7 +277,14 @@ pub(crate) fn set_condition(
     };
     crate::api::conditions::set_condition(
         c,
-        new_condition(type_, status, reason, message, generation, k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)),
+        new_condition(
+            type_,
+            status,
+            reason,
+            message,
+            generation,
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
+        ),
     );
 }
 

@@ -3,13 +3,13 @@
 
 use super::context::Context;
 use super::error::Result;
+use super::set_condition;
 use super::{finalizer, status};
 use crate::api::conditions;
-use super::set_condition;
 use crate::api::{CustomerPlan, CustomerPlanStatus};
-use kube::{Resource, ResourceExt};
 use kube::api::Api;
 use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +41,15 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
             "deletion waits: granted to Resellers {}; remove the grants first",
             eval.resellers.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
         );
-        set_condition(&mut st.conditions, conditions::types::READY, "False", "Deleting", &message, generation, now);
+        set_condition(
+            &mut st.conditions,
+            conditions::types::READY,
+            "False",
+            "Deleting",
+            &message,
+            generation,
+            now,
+        );
         write(&ctx, &api, &plan, st).await?;
         return Ok(Action::requeue(Duration::from_secs(300)));
     }
@@ -51,9 +59,25 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
 
     let c = &mut st.conditions;
     let cr = &eval.connection_ready;
-    set_condition(c, "ConnectionReady", cr.status.as_str(), &cr.reason, &cr.message, generation, now);
+    set_condition(
+        c,
+        "ConnectionReady",
+        cr.status.as_str(),
+        &cr.reason,
+        &cr.message,
+        generation,
+        now,
+    );
     let r = &eval.ready;
-    set_condition(c, conditions::types::READY, r.status.as_str(), &r.reason, &r.message, generation, now);
+    set_condition(
+        c,
+        conditions::types::READY,
+        r.status.as_str(),
+        &r.reason,
+        &r.message,
+        generation,
+        now,
+    );
     write(&ctx, &api, &plan, st).await?;
     for w in &eval.warnings {
         tracing::debug!(plan = %name, reason = %w.reason, "warning");

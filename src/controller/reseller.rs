@@ -3,14 +3,14 @@
 
 use super::context::Context;
 use super::error::Result;
+use super::set_condition;
 use super::status;
 use crate::api::conditions;
-use super::set_condition;
 use crate::api::{EffectivePlan, Reseller};
 use crate::policy::{self, Finding, Verdict};
-use kube::{Resource, ResourceExt};
 use kube::api::Api;
 use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,13 +39,32 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
     let previous_warnings = st.warnings.clone();
     st.warnings = eval.warnings.iter().map(warning_text).collect();
     let c = &mut st.conditions;
-    for (type_, v) in [("HierarchyValid", &eval.hierarchy_valid), ("PlansValid", &eval.plans_valid), (conditions::types::READY, &eval.ready)] {
+    for (type_, v) in [
+        ("HierarchyValid", &eval.hierarchy_valid),
+        ("PlansValid", &eval.plans_valid),
+        (conditions::types::READY, &eval.ready),
+    ] {
         set(c, type_, v, generation, now);
     }
-    let written = status::publish(&ctx, &api, reseller.as_ref(), KIND, "Resolve", reseller.status.as_ref(), &st).await?;
+    let written = status::publish(
+        &ctx,
+        &api,
+        reseller.as_ref(),
+        KIND,
+        "Resolve",
+        reseller.status.as_ref(),
+        &st,
+    )
+    .await?;
     if written == status::Written::Patched {
-        for w in eval.warnings.iter().filter(|w| !previous_warnings.contains(&warning_text(w))) {
-            ctx.events.publish(reseller.as_ref(), true, &w.reason, "Resolve", w.message.clone()).await;
+        for w in eval
+            .warnings
+            .iter()
+            .filter(|w| !previous_warnings.contains(&warning_text(w)))
+        {
+            ctx.events
+                .publish(reseller.as_ref(), true, &w.reason, "Resolve", w.message.clone())
+                .await;
         }
     }
     Ok(Action::requeue(super::jitter(Duration::from_secs(3600))))
@@ -55,7 +74,13 @@ pub fn error_policy(reseller: Arc<Reseller>, error: &super::error::Error, ctx: A
     super::error_policy(KIND, reseller.as_ref(), error, &ctx)
 }
 
-fn set(c: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>, type_: &str, v: &Verdict, generation: Option<i64>, now: jiff::Timestamp) {
+fn set(
+    c: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    type_: &str,
+    v: &Verdict,
+    generation: Option<i64>,
+    now: jiff::Timestamp,
+) {
     set_condition(c, type_, v.status.as_str(), &v.reason, &v.message, generation, now);
 }
 

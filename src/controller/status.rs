@@ -33,8 +33,12 @@ where
         "kind": K::kind(&()),
         "status": desired,
     });
-    api.patch_status(&obj.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await?;
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     Ok(Written::Patched)
 }
 
@@ -79,13 +83,23 @@ where
     let written = apply_status(api, obj, current, desired).await?;
     if written == Written::Patched {
         ctx.metrics.observe_status_write(kind);
-        let before = current.and_then(|s| find_condition(s.conditions(), READY)).map(|c| (c.status.clone(), c.reason.clone()));
+        let before = current
+            .and_then(|s| find_condition(s.conditions(), READY))
+            .map(|c| (c.status.clone(), c.reason.clone()));
         let was_false = before.as_ref().is_some_and(|(status, _)| status == "False");
         if let Some(after) = find_condition(desired.conditions(), READY)
             && before != Some((after.status.clone(), after.reason.clone()))
             && (after.status == "False" || (after.status == "True" && was_false))
         {
-            ctx.events.publish(obj, after.status != "True", &after.reason, action, after.message.clone()).await;
+            ctx.events
+                .publish(
+                    obj,
+                    after.status != "True",
+                    &after.reason,
+                    action,
+                    after.message.clone(),
+                )
+                .await;
         }
     }
     Ok(written)

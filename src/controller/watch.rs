@@ -38,7 +38,14 @@ where
     let stream = writer.subscribe().expect("shared stores always have subscribers");
     let ar = ApiResource::erase::<K>(&());
     let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
-    (SharedWatch { reader: reader.clone(), writer, api }, Subscription { stream, reader })
+    (
+        SharedWatch {
+            reader: reader.clone(),
+            writer,
+            api,
+        },
+        Subscription { stream, reader },
+    )
 }
 
 impl<K> SharedWatch<K>
@@ -127,19 +134,30 @@ impl Triggers {
         let (c_tx, c_rx) = unbounded();
         let (p_tx, p_rx) = unbounded();
         let (r_tx, r_rx) = unbounded();
-        Self { connections: c_tx, plans: p_tx, resellers: r_tx, receivers: Arc::new(Mutex::new(Some((c_rx, p_rx, r_rx)))) }
+        Self {
+            connections: c_tx,
+            plans: p_tx,
+            resellers: r_tx,
+            receivers: Arc::new(Mutex::new(Some((c_rx, p_rx, r_rx)))),
+        }
     }
 
     /// The receiving ends, taken once by the controllers.
     pub fn receivers(&self) -> Receivers {
-        self.receivers.lock().expect("triggers").take().expect("receivers are taken once")
+        self.receivers
+            .lock()
+            .expect("triggers")
+            .take()
+            .expect("receivers are taken once")
     }
 
     pub fn send(&self, d: Dependents) {
         // A closed channel means the controllers are not running (not leader yet): nothing to do,
         // they reconcile everything when they start.
         for c in d.connections {
-            let _ = self.connections.unbounded_send(ObjectRef::new(&c.name).within(&c.namespace));
+            let _ = self
+                .connections
+                .unbounded_send(ObjectRef::new(&c.name).within(&c.namespace));
         }
         for p in d.plans {
             let _ = self.plans.unbounded_send(ObjectRef::new(&p));

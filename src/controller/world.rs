@@ -5,8 +5,8 @@
 use super::facts::{connection_facts, plan_facts, reseller_facts};
 use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
 use crate::policy::{self, Dependents, Evaluation, ObjectKey, Snapshot};
-use kube::{Resource, ResourceExt};
 use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -33,7 +33,14 @@ impl World {
         resellers: Store<Reseller>,
         settings: policy::Settings,
     ) -> Self {
-        Self { connections, plans, resellers, settings, cache: Mutex::new(None), evaluating: Mutex::new(()) }
+        Self {
+            connections,
+            plans,
+            resellers,
+            settings,
+            cache: Mutex::new(None),
+            evaluating: Mutex::new(()),
+        }
     }
 
     /// The evaluation of the current caches. Re-evaluated only when some object's facts changed —
@@ -78,7 +85,14 @@ impl World {
             s.finish()
         }
         let meta_key = |kind: &str, m: &kube::api::ObjectMeta| {
-            h((kind, &m.uid, &m.namespace, &m.name, m.generation, m.deletion_timestamp.is_some()))
+            h((
+                kind,
+                &m.uid,
+                &m.namespace,
+                &m.name,
+                m.generation,
+                m.deletion_timestamp.is_some(),
+            ))
         };
         let mut sum: u64 = 0;
         for r in self.resellers.state() {
@@ -108,7 +122,10 @@ impl DependentsTracker {
     /// Records the initial listing of an object without computing its dependents (every object is
     /// reconciled at start anyway; computing them for N objects would cost O(N^2)).
     pub fn initial(&self, key: &ObjectKey, facts_digest: u64) {
-        self.seen.lock().expect("dependents tracker").insert(format!("{key:?}"), (facts_digest, None));
+        self.seen
+            .lock()
+            .expect("dependents tracker")
+            .insert(format!("{key:?}"), (facts_digest, None));
     }
 
     /// The objects to re-evaluate after `key` changed to `facts_digest` (None: deleted).

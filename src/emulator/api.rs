@@ -13,9 +13,7 @@ use serde_json::{Value, json};
 
 use super::fixtures::{NextLinkStyle, PartnerType};
 use super::login::PARTNER_CENTER_RESOURCE;
-use super::state::{
-    Address, Billing, Cursor, Customer, EmulatorState, Inner, SANDBOX_CUSTOMER_QUOTA, new_guid,
-};
+use super::state::{Address, Billing, Cursor, Customer, EmulatorState, Inner, SANDBOX_CUSTOMER_QUOTA, new_guid};
 use super::wire::{self, pc_error, pc_json};
 
 type Shared = Arc<EmulatorState>;
@@ -24,8 +22,7 @@ type Shared = Arc<EmulatorState>;
 pub const MAX_PAGE: usize = 500;
 
 const APP_CREDENTIALS_REFUSED: &str = "This resource can't be accessed by application credentials.";
-const ROLE_REFUSED: &str =
-    "The supplied role does not have the rights to perform the requested operation.";
+const ROLE_REFUSED: &str = "The supplied role does not have the rights to perform the requested operation.";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -41,7 +38,9 @@ fn unauthorized(bom: bool, description: &str) -> Response {
     let mut resp = pc_error(bom, StatusCode::UNAUTHORIZED, 800001, description);
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("OAuth realm=\"urn:cpsvc:cpid:00000000-0000-0000-0000-000000000000\", error=\"invalid_token\""),
+        HeaderValue::from_static(
+            "OAuth realm=\"urn:cpsvc:cpid:00000000-0000-0000-0000-000000000000\", error=\"invalid_token\"",
+        ),
     );
     resp
 }
@@ -54,22 +53,14 @@ fn unauthorized_boxed(bom: bool, description: &str) -> Box<Response> {
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
 /// Authentication and authorisation in the order Partner Center applies them: token, audience,
 /// MFA, throttling, API access of the partner, then app-only refusal.
-fn authorize(
-    inner: &mut Inner,
-    now: Timestamp,
-    headers: &HeaderMap,
-    access: Access,
-) -> Result<Caller, Box<Response>> {
+fn authorize(inner: &mut Inner, now: Timestamp, headers: &HeaderMap, access: Access) -> Result<Caller, Box<Response>> {
     let bom = inner.settings.bom;
-    let token =
-        bearer(headers).ok_or_else(|| unauthorized_boxed(bom, "Partner token is missing."))?;
+    let token = bearer(headers).ok_or_else(|| unauthorized_boxed(bom, "Partner token is missing."))?;
     let record = inner
         .access_tokens
         .get(token)
@@ -106,12 +97,7 @@ fn authorize(
         return Err(Box::new(wire::throttled(retry_after)));
     }
     if partner_type == PartnerType::IndirectReseller {
-        return Err(Box::new(pc_error(
-            bom,
-            StatusCode::FORBIDDEN,
-            403,
-            ROLE_REFUSED,
-        )));
+        return Err(Box::new(pc_error(bom, StatusCode::FORBIDDEN, 403, ROLE_REFUSED)));
     }
     if access == Access::UserOnly && app_only {
         return Err(Box::new(pc_error(
@@ -121,9 +107,7 @@ fn authorize(
             APP_CREDENTIALS_REFUSED,
         )));
     }
-    Ok(Caller {
-        tenant: record.tenant,
-    })
+    Ok(Caller { tenant: record.tenant })
 }
 
 macro_rules! caller {
@@ -138,22 +122,14 @@ macro_rules! caller {
 pub async fn organization_profile(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let mut inner = s.lock();
     let caller = caller!(inner, s, headers, Access::UserOnly);
-    let partner = inner
-        .partner(&caller.tenant)
-        .expect("authorized tenant exists");
-    pc_json(
-        inner.settings.bom,
-        StatusCode::OK,
-        &wire::organization_profile(partner),
-    )
+    let partner = inner.partner(&caller.tenant).expect("authorized tenant exists");
+    pc_json(inner.settings.bom, StatusCode::OK, &wire::organization_profile(partner))
 }
 
 pub async fn legal_business_profile(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let mut inner = s.lock();
     let caller = caller!(inner, s, headers, Access::AppOrUser);
-    let partner = inner
-        .partner(&caller.tenant)
-        .expect("authorized tenant exists");
+    let partner = inner.partner(&caller.tenant).expect("authorized tenant exists");
     pc_json(
         inner.settings.bom,
         StatusCode::OK,
@@ -171,21 +147,11 @@ pub async fn mpn_profile(
     let bom = inner.settings.bom;
     match q.get("mpnId") {
         None => {
-            let p = inner
-                .partner(&caller.tenant)
-                .expect("authorized tenant exists");
-            pc_json(
-                bom,
-                StatusCode::OK,
-                &wire::mpn_profile(&p.mpn_id, &p.company_name),
-            )
+            let p = inner.partner(&caller.tenant).expect("authorized tenant exists");
+            pc_json(bom, StatusCode::OK, &wire::mpn_profile(&p.mpn_id, &p.company_name))
         }
         Some(id) => match inner.partners.iter().find(|p| p.mpn_id == *id) {
-            Some(p) => pc_json(
-                bom,
-                StatusCode::OK,
-                &wire::mpn_profile(&p.mpn_id, &p.company_name),
-            ),
+            Some(p) => pc_json(bom, StatusCode::OK, &wire::mpn_profile(&p.mpn_id, &p.company_name)),
             None => pc_error(
                 bom,
                 StatusCode::NOT_FOUND,
@@ -222,9 +188,7 @@ pub async fn list_customers(
             Some(Ok(n)) => n.min(MAX_PAGE),
             Some(Err(_)) => return bad("size: must be a non-negative integer, e.g. size=500"),
         };
-        let partner = inner
-            .partner(&caller.tenant)
-            .expect("authorized tenant exists");
+        let partner = inner.partner(&caller.tenant).expect("authorized tenant exists");
         let items: Vec<Value> = partner
             .customers
             .iter()
@@ -241,13 +205,8 @@ pub async fn list_customers(
 
     let cursor = match q.get("seekOperation") {
         Some(op) if op.eq_ignore_ascii_case("next") => {
-            let Some(token) = headers
-                .get("MS-ContinuationToken")
-                .and_then(|v| v.to_str().ok())
-            else {
-                return bad(
-                    "seekOperation=Next needs the MS-ContinuationToken request header from links.next.headers",
-                );
+            let Some(token) = headers.get("MS-ContinuationToken").and_then(|v| v.to_str().ok()) else {
+                return bad("seekOperation=Next needs the MS-ContinuationToken request header from links.next.headers");
             };
             match inner.cursors.get(token) {
                 Some(c) if c.tenant == caller.tenant => c.clone(),
@@ -269,9 +228,7 @@ pub async fn list_customers(
             }
         }
     };
-    let partner = inner
-        .partner(&caller.tenant)
-        .expect("authorized tenant exists");
+    let partner = inner.partner(&caller.tenant).expect("authorized tenant exists");
     let total = partner.customers.len();
     if cursor.offset >= total && cursor.page > 0 {
         // Microsoft's own sample treats this as "all records read".
@@ -352,11 +309,7 @@ impl Filter {
 
 fn parse_filter(raw: &str) -> Result<Filter, String> {
     let v: Value = serde_json::from_str(raw).map_err(|_| "filter: must be a JSON object such as {\"Field\":\"CompanyName\",\"Value\":\"con\",\"Operator\":\"starts_with\"}".to_string())?;
-    let get = |k: &str| {
-        v.get(k)
-            .or_else(|| v.get(k.to_lowercase()))
-            .and_then(Value::as_str)
-    };
+    let get = |k: &str| v.get(k).or_else(|| v.get(k.to_lowercase())).and_then(Value::as_str);
     let field = match get("Field") {
         Some("CompanyName") => FilterField::CompanyName,
         Some("Domain") => FilterField::Domain,
@@ -374,11 +327,7 @@ fn parse_filter(raw: &str) -> Result<Filter, String> {
     Ok(Filter { field, value })
 }
 
-pub async fn get_customer(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn get_customer(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let mut inner = s.lock();
     let caller = caller!(inner, s, headers, Access::AppOrUser);
     let bom = inner.settings.bom;
@@ -391,9 +340,7 @@ pub async fn get_customer(
             "The customer id must be a GUID (the customer's tenant id).",
         );
     }
-    let partner = inner
-        .partner(&caller.tenant)
-        .expect("authorized tenant exists");
+    let partner = inner.partner(&caller.tenant).expect("authorized tenant exists");
     if let Some(c) = partner.customers.iter().find(|c| c.id == id) {
         return pc_json(bom, StatusCode::OK, &wire::customer_full(c));
     }
@@ -413,11 +360,7 @@ pub async fn get_customer(
     )
 }
 
-pub async fn head_domain(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    Path(domain): Path<String>,
-) -> Response {
+pub async fn head_domain(State(s): State<Shared>, headers: HeaderMap, Path(domain): Path<String>) -> Response {
     let mut inner = s.lock();
     let _caller = caller!(inner, s, headers, Access::AppOrUser);
     let status = if inner.domain_taken(&domain) {
@@ -439,17 +382,11 @@ pub async fn relationships(
     let caller = caller!(inner, s, headers, Access::UserOnly);
     let bom = inner.settings.bom;
     let kind = q.get("relationship_type").map(|k| k.to_lowercase());
-    let partner = inner
-        .partner(&caller.tenant)
-        .expect("authorized tenant exists");
+    let partner = inner.partner(&caller.tenant).expect("authorized tenant exists");
     let items: Vec<Value> = match kind.as_deref() {
         Some("isindirectcloudsolutionproviderof") => {
             if partner.partner_type == PartnerType::IndirectProvider {
-                partner
-                    .resellers
-                    .iter()
-                    .map(wire::reseller_relationship)
-                    .collect()
+                partner.resellers.iter().map(wire::reseller_relationship).collect()
             } else {
                 Vec::new()
             }
@@ -467,21 +404,17 @@ pub async fn relationships(
     };
     let self_uri = format!(
         "/v1/relationships?relationship_type={}",
-        q.get("relationship_type")
-            .map(String::as_str)
-            .unwrap_or_default()
+        q.get("relationship_type").map(String::as_str).unwrap_or_default()
     );
     pc_json(bom, StatusCode::OK, &wire::collection(items, &self_uri))
 }
 
 /// Countries where organizationRegistrationNumber is mandatory (600049) — elsewhere refused (600002).
-const REGISTRATION_COUNTRIES: &[&str] = &[
-    "AM", "AZ", "BY", "HU", "KZ", "KG", "MD", "RU", "TJ", "UZ", "UA",
-];
+const REGISTRATION_COUNTRIES: &[&str] = &["AM", "AZ", "BY", "HU", "KZ", "KG", "MD", "RU", "TJ", "UZ", "UA"];
 /// Countries where phoneNumber is mandatory (600051).
 const PHONE_COUNTRIES: &[&str] = &[
-    "AM", "AZ", "BY", "HU", "KZ", "KG", "MD", "RU", "TJ", "UZ", "UA", "IN", "BR", "ZA", "PL", "AE",
-    "SA", "TR", "TH", "VN",
+    "AM", "AZ", "BY", "HU", "KZ", "KG", "MD", "RU", "TJ", "UZ", "UA", "IN", "BR", "ZA", "PL", "AE", "SA", "TR", "TH",
+    "VN",
 ];
 
 /// Request bodies are accepted in PascalCase too: normalise every key to camelCase.
@@ -525,10 +458,7 @@ fn text(v: &Value, path: &str, min: usize, max: usize) -> Result<String, Invalid
     }
     match cur.as_str() {
         Some(s) if (min..=max).contains(&s.chars().count()) => Ok(s.to_string()),
-        Some(_) => Err(invalid(
-            3000,
-            format!("{path}: must be {min} to {max} characters"),
-        )),
+        Some(_) => Err(invalid(3000, format!("{path}: must be {min} to {max} characters"))),
         None => Err(invalid(3000, format!("{path}: is required"))),
     }
 }
@@ -551,8 +481,7 @@ struct NewCustomer {
 fn validate_new_customer(v: &Value) -> Result<NewCustomer, Invalid> {
     let domain = text(v, "companyProfile.domain", 1, 256)?.to_lowercase();
     let prefix = domain.strip_suffix(".onmicrosoft.com").unwrap_or("");
-    if prefix.is_empty() || prefix.len() > 27 || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
-    {
+    if prefix.is_empty() || prefix.len() > 27 || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(invalid(
             3000,
             "companyProfile.domain: must be <prefix>.onmicrosoft.com with a 1-27 character alphanumeric prefix",
@@ -560,10 +489,7 @@ fn validate_new_customer(v: &Value) -> Result<NewCustomer, Invalid> {
     }
     let email = text(v, "billingProfile.email", 3, 256)?;
     if !email.contains('@') {
-        return Err(invalid(
-            3000,
-            "billingProfile.email: must be an email address",
-        ));
+        return Err(invalid(3000, "billingProfile.email: must be an email address"));
     }
     let culture = text(v, "billingProfile.culture", 2, 10)?;
     let language = text(v, "billingProfile.language", 2, 10)?;
@@ -593,22 +519,16 @@ fn validate_new_customer(v: &Value) -> Result<NewCustomer, Invalid> {
         (None, true) => {
             return Err(invalid(
                 600049,
-                format!(
-                    "companyProfile.organizationRegistrationNumber is required for country {country}"
-                ),
+                format!("companyProfile.organizationRegistrationNumber is required for country {country}"),
             ));
         }
         (Some(_), false) => {
             return Err(invalid(
                 600002,
-                format!(
-                    "companyProfile.organizationRegistrationNumber is not accepted for country {country}"
-                ),
+                format!("companyProfile.organizationRegistrationNumber is not accepted for country {country}"),
             ));
         }
-        (Some(r), true)
-            if !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || r.len() > 50 =>
-        {
+        (Some(r), true) if !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || r.len() > 50 => {
             return Err(invalid(
                 600050,
                 "companyProfile.organizationRegistrationNumber has an invalid format",
@@ -650,11 +570,7 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         .as_ref()
         .is_some_and(|v| optional(v, "associatedPartnerId").is_some());
     // Creating for an indirect reseller is App+User only.
-    let access = if indirect {
-        Access::UserOnly
-    } else {
-        Access::AppOrUser
-    };
+    let access = if indirect { Access::UserOnly } else { Access::AppOrUser };
     let caller = caller!(inner, s, headers, access);
     let bom = inner.settings.bom;
     let request_id = headers
@@ -662,9 +578,7 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if let Some(rid) = &request_id
-        && let Some(previous) = inner
-            .created_by_request
-            .get(&(caller.tenant.clone(), rid.clone()))
+        && let Some(previous) = inner.created_by_request.get(&(caller.tenant.clone(), rid.clone()))
     {
         return pc_json(bom, StatusCode::CREATED, previous);
     }
@@ -678,21 +592,14 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
     };
     let result = (|| {
         let new = validate_new_customer(&v)?;
-        let partner = inner
-            .partner(&caller.tenant)
-            .expect("authorized tenant exists");
+        let partner = inner.partner(&caller.tenant).expect("authorized tenant exists");
         if let Some(ap) = &new.associated_partner_id
             && !(partner.partner_type == PartnerType::IndirectProvider
-                && partner
-                    .resellers
-                    .iter()
-                    .any(|r| r.id.eq_ignore_ascii_case(ap)))
+                && partner.resellers.iter().any(|r| r.id.eq_ignore_ascii_case(ap)))
         {
             return Err(invalid(
                 2204,
-                format!(
-                    "associatedPartnerId: {ap} is not an indirect reseller associated with this partner"
-                ),
+                format!("associatedPartnerId: {ap} is not an indirect reseller associated with this partner"),
             ));
         }
         if partner.sandbox && partner.customers.len() >= SANDBOX_CUSTOMER_QUOTA {
@@ -736,9 +643,7 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         .customers
         .push(customer);
     if let Some(rid) = request_id {
-        inner
-            .created_by_request
-            .insert((caller.tenant, rid), response.clone());
+        inner.created_by_request.insert((caller.tenant, rid), response.clone());
     }
     pc_json(bom, StatusCode::CREATED, &response)
 }
@@ -790,28 +695,16 @@ mod tests {
     fn create_validation_table() {
         let cases: Vec<(Value, Option<i64>)> = vec![
             (body("US", json!({})), None),
-            (
-                body("US", json!({"companyProfile.domain": "bad domain"})),
-                Some(3000),
-            ),
-            (
-                body("US", json!({"billingProfile.email": null})),
-                Some(3000),
-            ),
+            (body("US", json!({"companyProfile.domain": "bad domain"})), Some(3000)),
+            (body("US", json!({"billingProfile.email": null})), Some(3000)),
             (body("USA", json!({})), Some(3000)),
             (body("RU", json!({})), Some(600049)),
             (
-                body(
-                    "US",
-                    json!({"companyProfile.organizationRegistrationNumber": "123"}),
-                ),
+                body("US", json!({"companyProfile.organizationRegistrationNumber": "123"})),
                 Some(600002),
             ),
             (
-                body(
-                    "HU",
-                    json!({"companyProfile.organizationRegistrationNumber": "12$"}),
-                ),
+                body("HU", json!({"companyProfile.organizationRegistrationNumber": "12$"})),
                 Some(600050),
             ),
             (body("IN", json!({})), Some(600051)),

@@ -21,19 +21,11 @@ use super::state::{EmulatorState, RefreshState, generated_customers};
 type Shared = Arc<EmulatorState>;
 
 fn bad_request(message: impl Into<String>) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"error": message.into()})),
-    )
-        .into_response()
+    (StatusCode::BAD_REQUEST, Json(json!({"error": message.into()}))).into_response()
 }
 
 fn not_found(message: impl Into<String>) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({"error": message.into()})),
-    )
-        .into_response()
+    (StatusCode::NOT_FOUND, Json(json!({"error": message.into()}))).into_response()
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
@@ -44,22 +36,14 @@ pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-pub async fn list_requests(
-    State(s): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+pub async fn list_requests(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
     let since = match q.get("since").map(|v| v.parse::<u64>()) {
         None => 0,
         Some(Ok(n)) => n,
         Some(Err(_)) => return bad_request("since: must be a sequence number (integer)"),
     };
     let inner = s.lock();
-    let entries: Vec<_> = inner
-        .log
-        .iter()
-        .filter(|e| e.seq > since)
-        .cloned()
-        .collect();
+    let entries: Vec<_> = inner.log.iter().filter(|e| e.seq > since).cloned().collect();
     Json(entries).into_response()
 }
 
@@ -111,12 +95,7 @@ pub async fn revoke_refresh_tokens(State(s): State<Shared>, body: Bytes) -> Resp
     }
     let mut revoked = 0;
     for rt in inner.refresh_tokens.values_mut() {
-        if rt.tenant == tenant
-            && req
-                .upn
-                .as_deref()
-                .is_none_or(|u| u.eq_ignore_ascii_case(&rt.upn))
-        {
+        if rt.tenant == tenant && req.upn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(&rt.upn)) {
             rt.state = RefreshState::Revoked;
             revoked += 1;
         }
@@ -144,11 +123,7 @@ pub async fn issue_refresh_token(State(s): State<Shared>, body: Bytes) -> Respon
     let Some(partner) = inner.partner(&tenant) else {
         return not_found(format!("tenantId: no partner {tenant} in the fixtures"));
     };
-    let Some(user) = partner
-        .users
-        .iter()
-        .find(|u| u.upn.eq_ignore_ascii_case(&req.upn))
-    else {
+    let Some(user) = partner.users.iter().find(|u| u.upn.eq_ignore_ascii_case(&req.upn)) else {
         return not_found(format!("upn: no user {} in partner {tenant}", req.upn));
     };
     let upn = user.upn.clone();
@@ -156,9 +131,7 @@ pub async fn issue_refresh_token(State(s): State<Shared>, body: Bytes) -> Respon
         Some(c) => {
             let c = c.to_lowercase();
             if !partner.apps.iter().any(|a| a.client_id == c) {
-                return not_found(format!(
-                    "clientId: no app {c} registered in partner {tenant}"
-                ));
+                return not_found(format!("clientId: no app {c} registered in partner {tenant}"));
             }
             c
         }
@@ -207,11 +180,7 @@ struct PartnerPatch {
     users: Option<Vec<UserPatch>>,
 }
 
-pub async fn patch_partner(
-    State(s): State<Shared>,
-    Path(tenant): Path<String>,
-    body: Bytes,
-) -> Response {
+pub async fn patch_partner(State(s): State<Shared>, Path(tenant): Path<String>, body: Bytes) -> Response {
     let patch: PartnerPatch = match parse(&body) {
         Ok(v) => v,
         Err(r) => return *r,
@@ -229,11 +198,7 @@ pub async fn patch_partner(
     }
     if let Some(users) = &patch.users {
         for (i, u) in users.iter().enumerate() {
-            if !partner
-                .users
-                .iter()
-                .any(|x| x.upn.eq_ignore_ascii_case(&u.upn))
-            {
+            if !partner.users.iter().any(|x| x.upn.eq_ignore_ascii_case(&u.upn)) {
                 return bad_request(format!("users[{i}].upn: no user {} in this partner", u.upn));
             }
         }
@@ -246,10 +211,7 @@ pub async fn patch_partner(
         }
     }
     let new_type = patch.partner_type.unwrap_or(partner.partner_type);
-    let resellers_after = patch
-        .indirect_resellers
-        .as_ref()
-        .unwrap_or(&partner.resellers);
+    let resellers_after = patch.indirect_resellers.as_ref().unwrap_or(&partner.resellers);
     if new_type != PartnerType::IndirectProvider && !resellers_after.is_empty() {
         return bad_request(
             "indirectResellers: only an IndirectProvider has indirect resellers; set partnerType: IndirectProvider or send an empty list",
@@ -272,10 +234,7 @@ pub async fn patch_partner(
     }
     for u in patch.users.unwrap_or_default() {
         if let (Some(user), Some(mfa)) = (
-            partner
-                .users
-                .iter_mut()
-                .find(|x| x.upn.eq_ignore_ascii_case(&u.upn)),
+            partner.users.iter_mut().find(|x| x.upn.eq_ignore_ascii_case(&u.upn)),
             u.mfa,
         ) {
             user.mfa = mfa;

@@ -68,9 +68,7 @@ impl FaultSpec {
             FaultKind::Status { status } if !(100..=599).contains(status) => {
                 Err("fault.status: must be an HTTP status between 100 and 599".into())
             }
-            _ if self.count == Some(0) => {
-                Err("count: must be at least 1 (omit it to apply until cleared)".into())
-            }
+            _ if self.count == Some(0) => Err("count: must be at least 1 (omit it to apply until cleared)".into()),
             _ => Ok(()),
         }
     }
@@ -78,9 +76,7 @@ impl FaultSpec {
 
 impl FaultMatch {
     fn matches(&self, method: &str, path: &str, tenant: Option<&str>) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+        self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
             && self
                 .path_prefix
                 .as_deref()
@@ -94,12 +90,7 @@ impl FaultMatch {
 
 impl Inner {
     /// The first matching fault, consuming one use of it.
-    pub fn take_fault(
-        &mut self,
-        method: &str,
-        path: &str,
-        tenant: Option<&str>,
-    ) -> Option<FaultKind> {
+    pub fn take_fault(&mut self, method: &str, path: &str, tenant: Option<&str>) -> Option<FaultKind> {
         let index = self
             .faults
             .iter()
@@ -136,11 +127,7 @@ mod tests {
             ("GET", "/v1/customers", None, false),
         ];
         for (method, path, tenant, want) in cases {
-            assert_eq!(
-                m.matches(method, path, tenant),
-                want,
-                "{method} {path} {tenant:?}"
-            );
+            assert_eq!(m.matches(method, path, tenant), want, "{method} {path} {tenant:?}");
         }
         assert!(FaultMatch::default().matches("HEAD", "/x", None));
     }
@@ -150,23 +137,14 @@ mod tests {
         for (json, want) in [
             (
                 r#"{"kind":"throttle","retryAfterSeconds":2}"#,
-                FaultKind::Throttle {
-                    retry_after_seconds: 2,
-                },
+                FaultKind::Throttle { retry_after_seconds: 2 },
             ),
-            (
-                r#"{"kind":"status","status":503}"#,
-                FaultKind::Status { status: 503 },
-            ),
-            (
-                r#"{"kind":"delay","millis":5}"#,
-                FaultKind::Delay { millis: 5 },
-            ),
+            (r#"{"kind":"status","status":503}"#, FaultKind::Status { status: 503 }),
+            (r#"{"kind":"delay","millis":5}"#, FaultKind::Delay { millis: 5 }),
             (r#"{"kind":"malformed"}"#, FaultKind::Malformed),
             (r#"{"kind":"dropConnection"}"#, FaultKind::DropConnection),
         ] {
-            let spec: FaultSpec =
-                serde_json::from_str(&format!(r#"{{"fault":{json},"count":1}}"#)).unwrap();
+            let spec: FaultSpec = serde_json::from_str(&format!(r#"{{"fault":{json},"count":1}}"#)).unwrap();
             assert_eq!(spec.fault, want);
         }
     }

@@ -126,10 +126,7 @@ impl std::fmt::Debug for UserFixture {
         f.debug_struct("UserFixture")
             .field("upn", &self.upn)
             .field("mfa", &self.mfa)
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -186,8 +183,7 @@ pub(crate) fn is_guid(s: &str) -> bool {
 
 impl Fixtures {
     pub fn from_yaml(text: &str) -> Result<Fixtures, FixtureError> {
-        let fixtures: Fixtures =
-            serde_saphyr::from_str(text).map_err(|e| FixtureError::Parse(e.to_string()))?;
+        let fixtures: Fixtures = serde_saphyr::from_str(text).map_err(|e| FixtureError::Parse(e.to_string()))?;
         fixtures.validate()?;
         Ok(fixtures)
     }
@@ -216,9 +212,7 @@ impl Fixtures {
                     "duplicate tenant id; every partner needs its own tenant",
                 ));
             }
-            if partner.country.len() != 2
-                || !partner.country.chars().all(|c| c.is_ascii_uppercase())
-            {
+            if partner.country.len() != 2 || !partner.country.chars().all(|c| c.is_ascii_uppercase()) {
                 return Err(bad(
                     format!("{at}.country"),
                     "must be an ISO-3166 alpha-2 code in capitals, e.g. DE",
@@ -241,10 +235,7 @@ impl Fixtures {
                     ));
                 }
                 if app.client_secret.is_empty() {
-                    return Err(bad(
-                        format!("{at}.apps[{a}].clientSecret"),
-                        "must not be empty",
-                    ));
+                    return Err(bad(format!("{at}.apps[{a}].clientSecret"), "must not be empty"));
                 }
             }
             for (u, user) in partner.users.iter().enumerate() {
@@ -271,10 +262,7 @@ impl Fixtures {
             }
             for (c, customer) in partner.customers.iter().enumerate() {
                 if !is_guid(&customer.tenant_id) {
-                    return Err(bad(
-                        format!("{at}.customers[{c}].tenantId"),
-                        "must be a GUID",
-                    ));
+                    return Err(bad(format!("{at}.customers[{c}].tenantId"), "must be a GUID"));
                 }
                 if !tenants.insert(customer.tenant_id.to_lowercase()) {
                     return Err(bad(
@@ -291,15 +279,10 @@ impl Fixtures {
             }
             for (r, reseller) in partner.indirect_resellers.iter().enumerate() {
                 if !is_guid(&reseller.id) {
-                    return Err(bad(
-                        format!("{at}.indirectResellers[{r}].id"),
-                        "must be a GUID",
-                    ));
+                    return Err(bad(format!("{at}.indirectResellers[{r}].id"), "must be a GUID"));
                 }
             }
-            if !partner.indirect_resellers.is_empty()
-                && partner.partner_type != PartnerType::IndirectProvider
-            {
+            if !partner.indirect_resellers.is_empty() && partner.partner_type != PartnerType::IndirectProvider {
                 return Err(bad(
                     format!("{at}.indirectResellers"),
                     "only an IndirectProvider has indirect resellers; set partnerType: IndirectProvider or remove the list",

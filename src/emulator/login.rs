@@ -12,8 +12,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::state::{
-    ACCESS_TOKEN_SECONDS, AUTH_CODE_SECONDS, AccessToken, AuthCode, EmulatorState, Inner,
-    REFRESH_TOKEN_SECONDS, RefreshState, RefreshToken, derived_guid,
+    ACCESS_TOKEN_SECONDS, AUTH_CODE_SECONDS, AccessToken, AuthCode, EmulatorState, Inner, REFRESH_TOKEN_SECONDS,
+    RefreshState, RefreshToken, derived_guid,
 };
 use super::wire::{self, TokenGrant, entra_error, raw_json};
 
@@ -27,19 +27,11 @@ pub enum Version {
 
 type Shared = Arc<EmulatorState>;
 
-pub async fn token_v1(
-    State(s): State<Shared>,
-    Path(authority): Path<String>,
-    body: Bytes,
-) -> Response {
+pub async fn token_v1(State(s): State<Shared>, Path(authority): Path<String>, body: Bytes) -> Response {
     token(&s, Version::V1, &authority, &body)
 }
 
-pub async fn token_v2(
-    State(s): State<Shared>,
-    Path(authority): Path<String>,
-    body: Bytes,
-) -> Response {
+pub async fn token_v2(State(s): State<Shared>, Path(authority): Path<String>, body: Bytes) -> Response {
     token(&s, Version::V2, &authority, &body)
 }
 
@@ -55,12 +47,7 @@ struct Refusal {
     message: String,
 }
 
-fn refuse(
-    status: StatusCode,
-    error: &'static str,
-    code: u32,
-    message: impl Into<String>,
-) -> Refusal {
+fn refuse(status: StatusCode, error: &'static str, code: u32, message: impl Into<String>) -> Refusal {
     Refusal {
         status,
         error,
@@ -86,11 +73,7 @@ struct Audience {
     openid: bool,
 }
 
-fn audience(
-    version: Version,
-    form: &HashMap<String, String>,
-    app_only: bool,
-) -> Result<Audience, Refusal> {
+fn audience(version: Version, form: &HashMap<String, String>, app_only: bool) -> Result<Audience, Refusal> {
     let scope = form.get("scope").map(String::as_str).unwrap_or("");
     let openid = scope.split_whitespace().any(|s| s == "openid");
     match version {
@@ -121,11 +104,7 @@ fn audience(
                 )
             };
             let [first] = resource_scopes.as_slice() else {
-                return Err(if scope.is_empty() {
-                    missing("scope")
-                } else {
-                    invalid()
-                });
+                return Err(if scope.is_empty() { missing("scope") } else { invalid() });
             };
             if app_only && !first.ends_with("/.default") {
                 return Err(refuse(
@@ -169,10 +148,7 @@ fn grant(
     authority: &str,
     form: &HashMap<String, String>,
 ) -> Result<serde_json::Value, Refusal> {
-    let grant_type = form
-        .get("grant_type")
-        .ok_or_else(|| missing("grant_type"))?
-        .clone();
+    let grant_type = form.get("grant_type").ok_or_else(|| missing("grant_type"))?.clone();
     let client_id = form
         .get("client_id")
         .ok_or_else(|| missing("client_id"))?
@@ -188,8 +164,7 @@ fn grant(
             ),
         ));
     }
-    if !["client_credentials", "refresh_token", "authorization_code"].contains(&grant_type.as_str())
-    {
+    if !["client_credentials", "refresh_token", "authorization_code"].contains(&grant_type.as_str()) {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -205,15 +180,7 @@ fn grant(
         "refresh_token" => Some(redeem_refresh_token(inner, now, &tenant, &client_id, form)?),
         _ => Some(redeem_code(inner, now, &tenant, &client_id, form)?),
     };
-    let g = issue(
-        inner,
-        now,
-        version,
-        &tenant,
-        &client_id,
-        upn.as_deref(),
-        &aud,
-    );
+    let g = issue(inner, now, version, &tenant, &client_id, upn.as_deref(), &aud);
     Ok(match version {
         Version::V1 => wire::token_v1(&g),
         Version::V2 => wire::token_v2(&g),
@@ -271,22 +238,14 @@ fn redeem_refresh_token(
     client_id: &str,
     form: &HashMap<String, String>,
 ) -> Result<String, Refusal> {
-    let presented = form
-        .get("refresh_token")
-        .ok_or_else(|| missing("refresh_token"))?;
-    let invalid_grant =
-        |code: u32, msg: String| refuse(StatusCode::BAD_REQUEST, "invalid_grant", code, msg);
+    let presented = form.get("refresh_token").ok_or_else(|| missing("refresh_token"))?;
+    let invalid_grant = |code: u32, msg: String| refuse(StatusCode::BAD_REQUEST, "invalid_grant", code, msg);
     let strict = inner.settings.strict_refresh_token_rotation;
     let rt = inner
         .refresh_tokens
         .get(presented)
         .cloned()
-        .ok_or_else(|| {
-            invalid_grant(
-                9002313,
-                "Invalid request. Request is malformed or invalid.".into(),
-            )
-        })?;
+        .ok_or_else(|| invalid_grant(9002313, "Invalid request. Request is malformed or invalid.".into()))?;
     if rt.tenant != tenant {
         // Entra's wording for a grant minted by another tenant.
         return Err(invalid_grant(
@@ -326,9 +285,7 @@ fn redeem_refresh_token(
     {
         return Err(invalid_grant(
             700082,
-            format!(
-                "The refresh token is no longer valid: it was replaced by a newer refresh token on {at}."
-            ),
+            format!("The refresh token is no longer valid: it was replaced by a newer refresh token on {at}."),
         ));
     }
     if inner
@@ -337,10 +294,7 @@ fn redeem_refresh_token(
     {
         return Err(invalid_grant(
             50034,
-            format!(
-                "The user account {} does not exist in the {tenant} directory.",
-                rt.upn
-            ),
+            format!("The user account {} does not exist in the {tenant} directory.", rt.upn),
         ));
     }
     // Rotation: the presented token is superseded by the one issued with this grant.
@@ -358,11 +312,11 @@ fn redeem_code(
     form: &HashMap<String, String>,
 ) -> Result<String, Refusal> {
     let presented = form.get("code").ok_or_else(|| missing("code"))?;
-    let invalid_grant =
-        |code: u32, msg: &str| refuse(StatusCode::BAD_REQUEST, "invalid_grant", code, msg);
-    let code = inner.codes.get_mut(presented).ok_or_else(|| {
-        invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
-    })?;
+    let invalid_grant = |code: u32, msg: &str| refuse(StatusCode::BAD_REQUEST, "invalid_grant", code, msg);
+    let code = inner
+        .codes
+        .get_mut(presented)
+        .ok_or_else(|| invalid_grant(9002313, "Invalid request. Request is malformed or invalid."))?;
     if code.tenant != tenant || code.client_id != client_id {
         return Err(invalid_grant(
             700005,
@@ -396,18 +350,11 @@ fn issue(
     aud: &Audience,
 ) -> TokenGrant {
     let exp = now + SignedDuration::from_secs(ACCESS_TOKEN_SECONDS);
-    let user = upn.and_then(|u| {
-        inner
-            .partner(tenant)
-            .and_then(|p| p.users.iter().find(|x| x.upn == u))
-    });
+    let user = upn.and_then(|u| inner.partner(tenant).and_then(|p| p.users.iter().find(|x| x.upn == u)));
     let mfa = user.is_some_and(|u| u.mfa);
     let (iss, ver) = match version {
         Version::V1 => (format!("https://sts.windows.net/{tenant}/"), "1.0"),
-        Version::V2 => (
-            format!("https://login.microsoftonline.com/{tenant}/v2.0"),
-            "2.0",
-        ),
+        Version::V2 => (format!("https://login.microsoftonline.com/{tenant}/v2.0"), "2.0"),
     };
     let mut payload = json!({
         "aud": aud.resource, "iss": iss, "iat": now.as_second(), "nbf": now.as_second(), "exp": exp.as_second(),
@@ -415,17 +362,15 @@ fn issue(
     });
     let id_token = match user {
         Some(u) => {
-            payload["amr"] = if mfa {
-                json!(["pwd", "mfa"])
-            } else {
-                json!(["pwd"])
-            };
+            payload["amr"] = if mfa { json!(["pwd", "mfa"]) } else { json!(["pwd"]) };
             payload["upn"] = json!(u.upn);
             payload["oid"] = json!(u.oid);
             payload["scp"] = json!("user_impersonation");
             aud.openid.then(|| {
-                wire::jwt(&json!({"aud": client_id, "iss": iss, "iat": now.as_second(), "exp": exp.as_second(),
-                    "tid": tenant, "oid": u.oid, "upn": u.upn, "ver": ver}))
+                wire::jwt(
+                    &json!({"aud": client_id, "iss": iss, "iat": now.as_second(), "exp": exp.as_second(),
+                    "tid": tenant, "oid": u.oid, "upn": u.upn, "ver": ver}),
+                )
             })
         }
         None => {
@@ -459,19 +404,10 @@ fn issue(
     }
 }
 
-pub fn new_refresh_token(
-    inner: &mut Inner,
-    now: Timestamp,
-    tenant: &str,
-    upn: &str,
-    client_id: &str,
-) -> String {
+pub fn new_refresh_token(inner: &mut Inner, now: Timestamp, tenant: &str, upn: &str, client_id: &str) -> String {
     let bytes: [u8; 48] = rand::random();
     use base64::Engine;
-    let token = format!(
-        "0.AQ{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
+    let token = format!("0.AQ{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
     inner.refresh_tokens.insert(
         token.clone(),
         RefreshToken {
@@ -495,14 +431,8 @@ pub async fn authorize(
     let now = s.clock.now();
     let mut inner = s.lock();
     let result = (|| {
-        let client_id = q
-            .get("client_id")
-            .ok_or_else(|| missing("client_id"))?
-            .to_lowercase();
-        let redirect_uri = q
-            .get("redirect_uri")
-            .ok_or_else(|| missing("redirect_uri"))?
-            .clone();
+        let client_id = q.get("client_id").ok_or_else(|| missing("client_id"))?.to_lowercase();
+        let redirect_uri = q.get("redirect_uri").ok_or_else(|| missing("redirect_uri"))?.clone();
         if q.get("response_type").map(String::as_str) != Some("code") {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
@@ -517,10 +447,7 @@ pub async fn authorize(
         let (tenant, _) = authenticate_client(&inner, &authority, &client_id, &probe)?;
         let partner = inner.partner(&tenant).expect("app home exists");
         let user = match q.get("login_hint") {
-            Some(hint) => partner
-                .users
-                .iter()
-                .find(|u| u.upn.eq_ignore_ascii_case(hint)),
+            Some(hint) => partner.users.iter().find(|u| u.upn.eq_ignore_ascii_case(hint)),
             None => partner.users.first(),
         }
         .ok_or_else(|| {
@@ -599,19 +526,13 @@ mod tests {
                 true,
                 Some("https://graph.windows.net"),
             ),
-            (
-                "https://api.partnercenter.microsoft.com/user_impersonation",
-                true,
-                None,
-            ),
+            ("https://api.partnercenter.microsoft.com/user_impersonation", true, None),
             ("offline_access", false, None),
         ];
         for (scope, app_only, want) in cases {
             let mut form = HashMap::new();
             form.insert("scope".to_string(), scope.to_string());
-            let got = audience(Version::V2, &form, app_only)
-                .ok()
-                .map(|a| a.resource);
+            let got = audience(Version::V2, &form, app_only).ok().map(|a| a.resource);
             assert_eq!(got.as_deref(), want, "{scope}");
         }
     }

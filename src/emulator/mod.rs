@@ -32,8 +32,8 @@ use tower::ServiceExt;
 
 pub use faults::{FaultKind, FaultMatch, FaultSpec};
 pub use fixtures::{
-    AddressFixture, AppFixture, CustomerFixture, FixtureError, Fixtures, NextLinkStyle,
-    PartnerFixture, PartnerType, ResellerFixture, Settings, UserFixture,
+    AddressFixture, AppFixture, CustomerFixture, FixtureError, Fixtures, NextLinkStyle, PartnerFixture, PartnerType,
+    ResellerFixture, Settings, UserFixture,
 };
 
 use state::EmulatorState;
@@ -85,15 +85,9 @@ pub(crate) struct DropHandle(Arc<Notify>);
 fn router(state: Arc<EmulatorState>) -> Router {
     let partner_center = Router::new()
         .route("/v1/profiles/organization", get(api::organization_profile))
-        .route(
-            "/v1/profiles/legalbusiness",
-            get(api::legal_business_profile),
-        )
+        .route("/v1/profiles/legalbusiness", get(api::legal_business_profile))
         .route("/v1/profiles/mpn", get(api::mpn_profile))
-        .route(
-            "/v1/customers",
-            get(api::list_customers).post(api::create_customer),
-        )
+        .route("/v1/customers", get(api::list_customers).post(api::create_customer))
         .route("/v1/customers/{id}", get(api::get_customer))
         .route("/v1/domains/{domain}", head(api::head_domain))
         .route("/v1/relationships", get(api::relationships))
@@ -102,10 +96,7 @@ fn router(state: Arc<EmulatorState>) -> Router {
         .route("/{tenant}/oauth2/authorize", get(login::authorize))
         .route("/{tenant}/oauth2/v2.0/authorize", get(login::authorize))
         .fallback(api::not_modeled)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            pipeline::pipeline,
-        ));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), pipeline::pipeline));
     let control = Router::new()
         .route("/_emulator/healthz", get(control::healthz))
         .route(
@@ -118,19 +109,10 @@ fn router(state: Arc<EmulatorState>) -> Router {
                 .post(control::add_fault)
                 .delete(control::clear_faults),
         )
-        .route(
-            "/_emulator/refresh-tokens",
-            post(control::issue_refresh_token),
-        )
-        .route(
-            "/_emulator/refresh-tokens/revoke",
-            post(control::revoke_refresh_tokens),
-        )
+        .route("/_emulator/refresh-tokens", post(control::issue_refresh_token))
+        .route("/_emulator/refresh-tokens/revoke", post(control::revoke_refresh_tokens))
         .route("/_emulator/clock/advance", post(control::advance_clock))
-        .route(
-            "/_emulator/partners/{tenant_id}",
-            post(control::patch_partner),
-        );
+        .route("/_emulator/partners/{tenant_id}", post(control::patch_partner));
     control.merge(partner_center).with_state(state)
 }
 
@@ -158,18 +140,12 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
             tokio::spawn(async move {
                 let kill = Arc::new(Notify::new());
                 let handle = DropHandle(kill.clone());
-                let service =
-                    hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                        req.extensions_mut().insert(handle.clone());
-                        let app = app.clone();
-                        async move {
-                            Ok::<_, Infallible>(
-                                app.oneshot(req).await.unwrap_or_else(|e| match e {}),
-                            )
-                        }
-                    });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
+                let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                    req.extensions_mut().insert(handle.clone());
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(app.oneshot(req).await.unwrap_or_else(|e| match e {})) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 // Dropping the connection future closes the socket without a response.
                 tokio::select! {
                     _ = conn => {}
@@ -187,23 +163,12 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
 }
 
 /// CLI entry point: load fixtures from `fixtures_path`, serve on `listen` until Ctrl-C/SIGTERM.
-pub async fn serve_forever(
-    fixtures_path: &std::path::Path,
-    listen: SocketAddr,
-) -> anyhow::Result<()> {
+pub async fn serve_forever(fixtures_path: &std::path::Path, listen: SocketAddr) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(fixtures_path)
         .with_context(|| format!("--fixtures: cannot read {}", fixtures_path.display()))?;
-    let fixtures = Fixtures::from_yaml(&text).with_context(|| {
-        format!(
-            "--fixtures: {} is not a valid fixtures file",
-            fixtures_path.display()
-        )
-    })?;
-    let running = start(EmulatorConfig {
-        fixtures,
-        bind: listen,
-    })
-    .await?;
+    let fixtures = Fixtures::from_yaml(&text)
+        .with_context(|| format!("--fixtures: {} is not a valid fixtures file", fixtures_path.display()))?;
+    let running = start(EmulatorConfig { fixtures, bind: listen }).await?;
     tracing::info!(url = %running.base_url(), "Partner Center emulator listening");
     wait_for_signal().await;
     running.shutdown().await;

@@ -23,10 +23,7 @@ const LOGGED_HEADERS: &[(&str, &str)] = &[
     ("ms-requestid", "MS-RequestId"),
     ("ms-correlationid", "MS-CorrelationId"),
     ("ms-contract-version", "MS-Contract-Version"),
-    (
-        "ms-partnercenter-application",
-        "MS-PartnerCenter-Application",
-    ),
+    ("ms-partnercenter-application", "MS-PartnerCenter-Application"),
     ("ms-partnercenter-client", "MS-PartnerCenter-Client"),
     ("ms-sdkversion", "MS-SdkVersion"),
     ("ms-continuationtoken", "MS-ContinuationToken"),
@@ -34,10 +31,7 @@ const LOGGED_HEADERS: &[(&str, &str)] = &[
 ];
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 fn logged_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
@@ -77,9 +71,7 @@ async fn attribute_tenant(state: &EmulatorState, req: Request) -> (Request, Opti
         return (req, tenant);
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
     let mut client_id = parse_form(&bytes).remove("client_id");
     if client_id.is_none() {
         client_id = parts
@@ -103,11 +95,7 @@ async fn attribute_tenant(state: &EmulatorState, req: Request) -> (Request, Opti
     (Request::from_parts(parts, Body::from(bytes)), tenant)
 }
 
-pub async fn pipeline(
-    State(state): State<Arc<EmulatorState>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
@@ -121,10 +109,7 @@ pub async fn pipeline(
 
     let (fault, bom) = {
         let mut inner = state.lock();
-        (
-            inner.take_fault(&method, &path, tenant.as_deref()),
-            inner.settings.bom,
-        )
+        (inner.take_fault(&method, &path, tenant.as_deref()), inner.settings.bom)
     };
     let log = |status: Option<u16>| {
         let mut inner = state.lock();
@@ -152,9 +137,7 @@ pub async fn pipeline(
             tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
             next.run(req).await
         }
-        Some(FaultKind::Throttle {
-            retry_after_seconds,
-        }) => wire::throttled(*retry_after_seconds),
+        Some(FaultKind::Throttle { retry_after_seconds }) => wire::throttled(*retry_after_seconds),
         Some(FaultKind::Status { status }) => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let reason = status.canonical_reason().unwrap_or("Injected failure");
@@ -186,10 +169,7 @@ pub async fn pipeline(
         }
     };
     let h = resp.headers_mut();
-    for (name, value) in [
-        ("MS-RequestId", &request_id),
-        ("MS-CorrelationId", &correlation_id),
-    ] {
+    for (name, value) in [("MS-RequestId", &request_id), ("MS-CorrelationId", &correlation_id)] {
         if let Ok(v) = HeaderValue::from_str(value) {
             h.insert(name, v);
         }

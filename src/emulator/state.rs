@@ -9,9 +9,7 @@ use serde::Serialize;
 
 use super::clock::Clock;
 use super::faults::Fault;
-use super::fixtures::{
-    AddressFixture, Fixtures, PartnerFixture, PartnerType, ResellerFixture, Settings,
-};
+use super::fixtures::{AddressFixture, Fixtures, PartnerFixture, PartnerType, ResellerFixture, Settings};
 
 /// Access token lifetime in emulator seconds (Entra issues 3599).
 pub const ACCESS_TOKEN_SECONDS: i64 = 3599;
@@ -195,8 +193,7 @@ impl EmulatorState {
                                 upn: user.upn.clone(),
                                 client_id: app.client_id.to_lowercase(),
                                 issued: now,
-                                expires: now
-                                    + jiff::SignedDuration::from_secs(REFRESH_TOKEN_SECONDS),
+                                expires: now + jiff::SignedDuration::from_secs(REFRESH_TOKEN_SECONDS),
                                 state: RefreshState::Active,
                             },
                         );
@@ -262,9 +259,9 @@ impl Inner {
     /// True when any tenant (partner or customer) already uses the domain.
     pub fn domain_taken(&self, domain: &str) -> bool {
         let d = domain.to_lowercase();
-        self.partners.iter().any(|p| {
-            p.domain.to_lowercase() == d || p.customers.iter().any(|c| c.domain.to_lowercase() == d)
-        })
+        self.partners
+            .iter()
+            .any(|p| p.domain.to_lowercase() == d || p.customers.iter().any(|c| c.domain.to_lowercase() == d))
     }
 
     /// Token bucket per partner tenant; Err carries the Retry-After seconds.
@@ -312,11 +309,7 @@ fn build_partner(p: &PartnerFixture) -> Partner {
             )
         })
         .collect();
-    customers.extend(generated_customers(
-        &p.tenant_id,
-        &p.country,
-        p.generated_customers,
-    ));
+    customers.extend(generated_customers(&p.tenant_id, &p.country, p.generated_customers));
     Partner {
         tenant_id: p.tenant_id.to_lowercase(),
         company_name: p.company_name.clone(),
@@ -408,9 +401,9 @@ pub fn generated_customers(partner_tenant: &str, country: &str, n: usize) -> Vec
 }
 
 fn fnv32(s: &str) -> u32 {
-    s.to_lowercase().bytes().fold(0x811c9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x01000193)
-    })
+    s.to_lowercase()
+        .bytes()
+        .fold(0x811c9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x01000193))
 }
 
 /// A stable GUID-shaped id derived from a seed string.

@@ -52,20 +52,11 @@ pub fn throttled(retry_after: u64) -> Response {
 
 /// A body cut off mid-document.
 pub fn malformed() -> Response {
-    raw_json(
-        StatusCode::OK,
-        br#"{"totalCount":1,"items":[{"id":"0f0e1d2c-"#.to_vec(),
-    )
+    raw_json(StatusCode::OK, br#"{"totalCount":1,"items":[{"id":"0f0e1d2c-"#.to_vec())
 }
 
 /// Entra ID error body, e.g. invalid_grant + AADSTS700082.
-pub fn entra_error(
-    status: StatusCode,
-    error: &str,
-    code: u32,
-    message: &str,
-    now: Timestamp,
-) -> Response {
+pub fn entra_error(status: StatusCode, error: &str, code: u32, message: &str, now: Timestamp) -> Response {
     let body = json!({
         "error": error,
         "error_description": format!("AADSTS{code}: {message}\r\nTrace ID: {t}\r\nCorrelation ID: {c}\r\nTimestamp: {ts}",
@@ -185,19 +176,12 @@ pub fn partner_address(p: &Partner) -> Address {
         region: a.region.clone(),
         city: a.city.clone().unwrap_or_else(|| "Capital City".into()),
         state: a.state.clone(),
-        address_line1: a
-            .address_line1
-            .clone()
-            .unwrap_or_else(|| "1 Main Street".into()),
+        address_line1: a.address_line1.clone().unwrap_or_else(|| "1 Main Street".into()),
         address_line2: None,
         postal_code: a.postal_code.clone().unwrap_or_else(|| "10001".into()),
         first_name: a.first_name.clone().unwrap_or_else(|| "Partner".into()),
         last_name: a.last_name.clone().unwrap_or_else(|| "Admin".into()),
-        phone_number: Some(
-            a.phone_number
-                .clone()
-                .unwrap_or_else(|| "4255550100".into()),
-        ),
+        phone_number: Some(a.phone_number.clone().unwrap_or_else(|| "4255550100".into())),
     }
 }
 
@@ -264,8 +248,7 @@ pub fn customer_full(c: &Customer) -> Value {
     let mut v = customer_list_item(c);
     v["commerceId"] = json!(c.commerce_id);
     v["companyProfile"]["address"] = address(&c.billing.address);
-    v["companyProfile"]["links"] =
-        json!({"self": link(&format!("/customers/{}/profiles/company", c.id))});
+    v["companyProfile"]["links"] = json!({"self": link(&format!("/customers/{}/profiles/company", c.id))});
     v["billingProfile"] = json!({
         "id": c.billing.id,
         "firstName": c.billing.address.first_name,

@@ -17,13 +17,9 @@ use uuid::Uuid;
 use super::auth::{Authenticator, CachedToken, RefreshTokenSink, TokenClaims, token_url};
 use super::config::{ConnectionSettings, Credentials, cloud_resource};
 use super::errors::{PartnerCenterError, api_error, strip_bom};
-use super::http::{
-    MS_CONTINUATION_TOKEN, RawResponse, RetryPolicy, USER_AGENT, send_with_retries,
-    standard_headers,
-};
+use super::http::{MS_CONTINUATION_TOKEN, RawResponse, RetryPolicy, USER_AGENT, send_with_retries, standard_headers};
 use super::models::{
-    Collection, Customer, LegalBusinessProfile, MpnProfile, NewCustomer, OrganizationProfile,
-    PartnerRelationship,
+    Collection, Customer, LegalBusinessProfile, MpnProfile, NewCustomer, OrganizationProfile, PartnerRelationship,
 };
 use super::paging::{NextPage, PAGE_SIZE, is_end_of_paging, next_page};
 
@@ -129,10 +125,7 @@ impl PartnerCenterClient {
     fn url(&self, path_and_query: &str) -> Result<Url> {
         let base = self.api_base.as_str().trim_end_matches('/');
         Url::parse(&format!("{base}{path_and_query}")).map_err(|e| {
-            PartnerCenterError::config(
-                "endpoints.partnerCenter",
-                &format!("cannot form a request URL: {e}"),
-            )
+            PartnerCenterError::config("endpoints.partnerCenter", &format!("cannot form a request URL: {e}"))
         })
     }
 
@@ -144,11 +137,7 @@ impl PartnerCenterClient {
             &self.locale,
             &self.application_name,
         );
-        let what = format!(
-            "Partner Center {} {}",
-            call.method,
-            path_only(&call.path_and_query)
-        );
+        let what = format!("Partner Center {} {}", call.method, path_only(&call.path_and_query));
         send_with_retries(&self.policy, &what, || {
             let mut req = self
                 .http
@@ -184,8 +173,7 @@ impl PartnerCenterClient {
     }
 
     fn fail(&self, resp: &RawResponse) -> PartnerCenterError {
-        api_error(resp.status, &resp.body, resp.retry_after())
-            .redact(&[self.client_secret.expose_secret()])
+        api_error(resp.status, &resp.body, resp.retry_after()).redact(&[self.client_secret.expose_secret()])
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T> {
@@ -218,10 +206,7 @@ impl PartnerCenterClient {
         loop {
             let (path, token) = match &next {
                 None => (first.to_string(), None),
-                Some(n) => (
-                    n.path_and_query.clone(),
-                    Some(n.continuation_token.as_str()),
-                ),
+                Some(n) => (n.path_and_query.clone(), Some(n.continuation_token.as_str())),
             };
             let call = Call {
                 method: Method::GET,
@@ -263,9 +248,7 @@ impl PartnerCenterClient {
     pub async fn count_customers_with_calls(&self) -> Result<(u64, u64)> {
         let mut count = 0u64;
         let calls = self
-            .for_each_page::<serde::de::IgnoredAny, _>(&customers_first_page(), |items| {
-                count += items.len() as u64
-            })
+            .for_each_page::<serde::de::IgnoredAny, _>(&customers_first_page(), |items| count += items.len() as u64)
             .await?;
         Ok((count, calls))
     }
@@ -298,10 +281,7 @@ fn decode<T: DeserializeOwned>(resp: &RawResponse, path: &str) -> Result<T> {
 fn segment(field: &str, value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v == "." || v == ".." {
-        return Err(PartnerCenterError::config(
-            field,
-            "must be a non-empty identifier",
-        ));
+        return Err(PartnerCenterError::config(field, "must be a non-empty identifier"));
     }
     let mut u = Url::parse("http://x/").expect("static");
     u.path_segments_mut().expect("base").push(v);
@@ -315,8 +295,7 @@ impl PartnerCenterApi for PartnerCenterClient {
     }
 
     async fn legal_business_profile(&self) -> Result<LegalBusinessProfile> {
-        self.get_json("/v1/profiles/legalbusiness?vettingVersion=Current")
-            .await
+        self.get_json("/v1/profiles/legalbusiness?vettingVersion=Current").await
     }
 
     async fn mpn_profile(&self) -> Result<MpnProfile> {
@@ -341,11 +320,7 @@ impl PartnerCenterApi for PartnerCenterClient {
 
     async fn domain_available(&self, domain: &str) -> Result<bool> {
         let d = domain.trim();
-        if d.is_empty()
-            || !d
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        {
+        if d.is_empty() || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
             return Err(PartnerCenterError::config(
                 "domain",
                 "must be a DNS name such as contoso.onmicrosoft.com (letters, digits, '-' and '.')",
@@ -379,8 +354,7 @@ impl PartnerCenterApi for PartnerCenterClient {
     }
 
     async fn create_customer(&self, new: &NewCustomer, request_id: Uuid) -> Result<Customer> {
-        let body = serde_json::to_value(new)
-            .map_err(|e| PartnerCenterError::config("customer", &e.to_string()))?;
+        let body = serde_json::to_value(new).map_err(|e| PartnerCenterError::config("customer", &e.to_string()))?;
         let correlation_id = Uuid::new_v4().to_string();
         let call = Call {
             method: Method::POST,
@@ -427,12 +401,8 @@ mod tests {
             headers: Default::default(),
             body: body.as_bytes().to_vec(),
         };
-        assert!(is_permanent_401(&resp(
-            r#"{"code":900421,"description":"mfa"}"#
-        )));
-        assert!(is_permanent_401(&resp(
-            r#"{"code":"900420","description":"aud"}"#
-        )));
+        assert!(is_permanent_401(&resp(r#"{"code":900421,"description":"mfa"}"#)));
+        assert!(is_permanent_401(&resp(r#"{"code":"900420","description":"aud"}"#)));
         assert!(!is_permanent_401(&resp("")));
         assert!(!is_permanent_401(&resp(
             r#"{"code":800001,"description":"token missing"}"#
@@ -441,11 +411,8 @@ mod tests {
 
     #[test]
     fn client_debug_has_no_secrets() {
-        let settings = ConnectionSettings::new(
-            "tenant-1",
-            crate::api::Cloud::Global,
-            crate::api::AuthMode::AppPlusUser,
-        );
+        let settings =
+            ConnectionSettings::new("tenant-1", crate::api::Cloud::Global, crate::api::AuthMode::AppPlusUser);
         let creds = Credentials {
             client_id: "app".into(),
             client_secret: SecretString::from("client-secret-value"),

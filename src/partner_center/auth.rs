@@ -86,10 +86,7 @@ impl fmt::Debug for TokenResponse {
         f.debug_struct("TokenResponse")
             .field("token_type", &self.token_type)
             .field("expires_in", &self.expires_in)
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
-            )
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
 }
@@ -160,16 +157,13 @@ impl TokenClaims {
         let payload = match (parts.next(), parts.next()) {
             (Some(_), Some(p)) => p,
             _ => {
-                return Err(decode_err(
-                    "the access token is not a JWT (header.payload.signature)",
-                ));
+                return Err(decode_err("the access token is not a JWT (header.payload.signature)"));
             }
         };
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload.trim_end_matches('='))
             .map_err(|_| decode_err("the JWT payload is not base64url"))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| decode_err(&format!("the JWT payload is not a claims object: {e}")))
+        serde_json::from_slice(&bytes).map_err(|e| decode_err(&format!("the JWT payload is not a claims object: {e}")))
     }
 
     /// True when the user signed in with multi-factor authentication.
@@ -222,9 +216,7 @@ pub(crate) struct Authenticator {
 pub fn token_url(login: &Url, tenant: &str) -> Url {
     let mut url = login.clone();
     {
-        let mut segs = url
-            .path_segments_mut()
-            .expect("validated: login URL can be a base");
+        let mut segs = url.path_segments_mut().expect("validated: login URL can be a base");
         segs.pop_if_empty().extend([tenant, "oauth2", "token"]);
     }
     url.set_query(None);
@@ -287,10 +279,7 @@ impl Authenticator {
         }
     }
 
-    async fn request_token(
-        &self,
-        state: &mut AuthState,
-    ) -> Result<CachedToken, PartnerCenterError> {
+    async fn request_token(&self, state: &mut AuthState) -> Result<CachedToken, PartnerCenterError> {
         let mut form: Vec<(&str, &str)> = vec![
             ("client_id", &self.client_id),
             ("client_secret", self.client_secret.expose_secret()),
@@ -366,11 +355,7 @@ pub(crate) mod tests {
 
     pub fn jwt(payload: &serde_json::Value) -> String {
         let b = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        format!(
-            "{}.{}.sig",
-            b(br#"{"alg":"none"}"#),
-            b(payload.to_string().as_bytes())
-        )
+        format!("{}.{}.sig", b(br#"{"alg":"none"}"#), b(payload.to_string().as_bytes()))
     }
 
     #[test]
@@ -414,20 +399,13 @@ pub(crate) mod tests {
         let body = br#"{"access_token":"secret-access-token-value","expires_in":"soon"}"#;
         let err = TokenResponse::parse(body).unwrap_err();
         assert_eq!(err.reason(), "DecodeError");
-        assert!(
-            !err.to_string().contains("secret-access-token-value"),
-            "{err}"
-        );
+        assert!(!err.to_string().contains("secret-access-token-value"), "{err}");
         assert!(TokenResponse::parse(b"{}").is_err());
         let dbg = format!(
             "{:?}",
-            TokenResponse::parse(br#"{"access_token":"AT-1234567","refresh_token":"RT-1234567"}"#)
-                .unwrap()
+            TokenResponse::parse(br#"{"access_token":"AT-1234567","refresh_token":"RT-1234567"}"#).unwrap()
         );
-        assert!(
-            !dbg.contains("AT-1234567") && !dbg.contains("RT-1234567"),
-            "{dbg}"
-        );
+        assert!(!dbg.contains("AT-1234567") && !dbg.contains("RT-1234567"), "{dbg}");
     }
 
     #[test]
@@ -441,10 +419,7 @@ pub(crate) mod tests {
         assert_eq!(with.lifetime(&claims), Duration::from_secs(60));
         let without = TokenResponse::parse(br#"{"access_token":"x"}"#).unwrap();
         assert_eq!(without.lifetime(&claims), Duration::from_secs(900));
-        assert_eq!(
-            without.lifetime(&TokenClaims::default()),
-            Duration::from_secs(300)
-        );
+        assert_eq!(without.lifetime(&TokenClaims::default()), Duration::from_secs(300));
     }
 
     #[test]
@@ -455,13 +430,9 @@ pub(crate) mod tests {
         let c = TokenClaims::decode(&user).unwrap();
         assert_eq!(c.tid.as_deref(), Some("t-1"));
         assert!(c.has_mfa() && c.is_user_token());
-        assert_eq!(
-            c.aud,
-            vec!["https://api.partnercenter.microsoft.com".to_string()]
-        );
+        assert_eq!(c.aud, vec!["https://api.partnercenter.microsoft.com".to_string()]);
 
-        let app =
-            jwt(&serde_json::json!({"aud":["x","y"],"tid":"t-2","roles":["a"],"appid":"app"}));
+        let app = jwt(&serde_json::json!({"aud":["x","y"],"tid":"t-2","roles":["a"],"appid":"app"}));
         let c = TokenClaims::decode(&app).unwrap();
         assert!(!c.has_mfa() && !c.is_user_token());
         assert_eq!(c.aud.len(), 2);
@@ -472,16 +443,9 @@ pub(crate) mod tests {
         for bad in [
             "opaque",
             "a.!!!.c",
-            &format!(
-                "a.{}.c",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("[1]")
-            ),
+            &format!("a.{}.c", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("[1]")),
         ] {
-            assert_eq!(
-                TokenClaims::decode(bad).unwrap_err().reason(),
-                "DecodeError",
-                "{bad}"
-            );
+            assert_eq!(TokenClaims::decode(bad).unwrap_err().reason(), "DecodeError", "{bad}");
         }
     }
 
@@ -508,11 +472,7 @@ pub(crate) mod tests {
                 "t1",
                 "https://login.microsoftonline.com/t1/oauth2/token",
             ),
-            (
-                "http://127.0.0.1:8085/",
-                "t1",
-                "http://127.0.0.1:8085/t1/oauth2/token",
-            ),
+            ("http://127.0.0.1:8085/", "t1", "http://127.0.0.1:8085/t1/oauth2/token"),
             (
                 "https://proxy.example/entra/",
                 "common",

@@ -114,9 +114,7 @@ impl ConnectionSettings {
 
     /// The hosts in force: the override if given, else the cloud's.
     pub fn effective_endpoints(&self) -> Endpoints {
-        self.endpoints
-            .clone()
-            .unwrap_or_else(|| cloud_endpoints(self.cloud))
+        self.endpoints.clone().unwrap_or_else(|| cloud_endpoints(self.cloud))
     }
 
     /// Checks the fields a token request or header would otherwise fail on later, naming the field.
@@ -149,17 +147,11 @@ impl ConnectionSettings {
                     ));
                 }
                 if url.cannot_be_a_base() || url.host_str().is_none() {
-                    return Err(PartnerCenterError::config(
-                        field,
-                        "must be an absolute URL with a host",
-                    ));
+                    return Err(PartnerCenterError::config(field, "must be an absolute URL with a host"));
                 }
             }
         }
-        for (field, value) in [
-            ("applicationName", &self.application_name),
-            ("locale", &self.locale),
-        ] {
+        for (field, value) in [("applicationName", &self.application_name), ("locale", &self.locale)] {
             if reqwest::header::HeaderValue::from_str(value).is_err() {
                 return Err(PartnerCenterError::config(
                     field,
@@ -185,10 +177,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
-            )
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -208,12 +197,7 @@ impl Credentials {
                 "is empty; put the app registration's client secret in the Secret",
             ));
         }
-        if mode == AuthMode::AppPlusUser
-            && self
-                .refresh_token
-                .as_ref()
-                .is_none_or(|t| t.expose_secret().is_empty())
-        {
+        if mode == AuthMode::AppPlusUser && self.refresh_token.as_ref().is_none_or(|t| t.expose_secret().is_empty()) {
             return Err(PartnerCenterError::config(
                 "refreshToken",
                 "is missing; AppPlusUser needs a refresh token from the consent flow \
@@ -274,19 +258,10 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         let cases: Vec<(Mutation, &str)> = vec![
-            (
-                Box::new(|s| s.partner_tenant_id = " ".into()),
-                "partnerTenantId",
-            ),
-            (
-                Box::new(|s| s.partner_tenant_id = "a/b".into()),
-                "partnerTenantId",
-            ),
+            (Box::new(|s| s.partner_tenant_id = " ".into()), "partnerTenantId"),
+            (Box::new(|s| s.partner_tenant_id = "a/b".into()), "partnerTenantId"),
             (Box::new(|s| s.locale = "en\nUS".into()), "locale"),
-            (
-                Box::new(|s| s.application_name = "x\u{7f}".into()),
-                "applicationName",
-            ),
+            (Box::new(|s| s.application_name = "x\u{7f}".into()), "applicationName"),
             (
                 Box::new(|s| {
                     s.endpoints = Some(Endpoints {
@@ -325,10 +300,7 @@ mod tests {
         };
         with_rt.validate(AuthMode::AppPlusUser).unwrap();
         let dbg = format!("{with_rt:?}");
-        assert!(
-            !dbg.contains("s3cr3t-value") && !dbg.contains("rt-xyz-123"),
-            "{dbg}"
-        );
+        assert!(!dbg.contains("s3cr3t-value") && !dbg.contains("rt-xyz-123"), "{dbg}");
         assert!(dbg.contains("app-1"));
         let empty = Credentials {
             client_secret: SecretString::from(""),

@@ -123,18 +123,16 @@ impl ConsentFlow {
         }
         let parsed = TokenResponse::parse(&resp.body)?;
         let claims = TokenClaims::decode(parsed.access_token.expose_secret())?;
-        let refresh_token = parsed.refresh_token.filter(|t| !t.expose_secret().is_empty()).ok_or_else(|| {
-            PartnerCenterError::Decode {
+        let refresh_token = parsed
+            .refresh_token
+            .filter(|t| !t.expose_secret().is_empty())
+            .ok_or_else(|| PartnerCenterError::Decode {
                 what: "the token response".into(),
                 detail: "no refresh_token was returned; the app registration must allow the authorization-code \
                          flow with offline access"
                     .into(),
-            }
-        })?;
-        Ok(ConsentResult {
-            refresh_token,
-            claims,
-        })
+            })?;
+        Ok(ConsentResult { refresh_token, claims })
     }
 }
 
@@ -146,23 +144,12 @@ pub fn new_state() -> String {
 
 /// Extracts the authorization code from the redirect's query string, checking `state` and turning
 /// an `error=` redirect into a typed error.
-pub fn code_from_redirect(
-    query: &str,
-    expected_state: &str,
-) -> Result<SecretString, PartnerCenterError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
+pub fn code_from_redirect(query: &str, expected_state: &str) -> Result<SecretString, PartnerCenterError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     if let Some(error) = get("error") {
         let description = get("error_description").unwrap_or("");
-        let body =
-            serde_json::json!({"error": error, "error_description": description}).to_string();
+        let body = serde_json::json!({"error": error, "error_description": description}).to_string();
         return Err(token_error(400, body.as_bytes(), None));
     }
     if get("state") != Some(expected_state) {
@@ -202,16 +189,12 @@ mod tests {
         assert!(!q.contains_key("login_hint"));
 
         s.cloud = Cloud::China;
-        let url =
-            ConsentFlow::new(&s, "app-id")
-                .unwrap()
-                .authorize_url("r", "s", None, Some("a@b"));
+        let url = ConsentFlow::new(&s, "app-id")
+            .unwrap()
+            .authorize_url("r", "s", None, Some("a@b"));
         assert_eq!(url.host_str(), Some("login.chinacloudapi.cn"));
         let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-        assert_eq!(
-            q["resource"],
-            "https://partner.partnercenterapi.microsoftonline.cn"
-        );
+        assert_eq!(q["resource"], "https://partner.partnercenterapi.microsoftonline.cn");
         assert_eq!(q["login_hint"], "a@b");
         assert!(!q.contains_key("prompt"));
     }
@@ -219,9 +202,7 @@ mod tests {
     #[test]
     fn redirect_parsing() {
         assert_eq!(
-            code_from_redirect("code=abc&state=s1", "s1")
-                .unwrap()
-                .expose_secret(),
+            code_from_redirect("code=abc&state=s1", "s1").unwrap().expose_secret(),
             "abc"
         );
         let cases: &[(&str, &str)] = &[
@@ -237,11 +218,7 @@ mod tests {
             ),
         ];
         for (q, reason) in cases {
-            assert_eq!(
-                code_from_redirect(q, "s1").unwrap_err().reason(),
-                *reason,
-                "{q}"
-            );
+            assert_eq!(code_from_redirect(q, "s1").unwrap_err().reason(), *reason, "{q}");
         }
         let a = new_state();
         assert_eq!(a.len(), 48);

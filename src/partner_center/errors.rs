@@ -19,13 +19,9 @@ pub enum PartnerCenterError {
 
     #[error("the refresh token has expired; re-run the consent flow: {detail}")]
     ConsentExpired { detail: String },
-    #[error(
-        "the refresh token was revoked or consent was removed; re-run the consent flow: {detail}"
-    )]
+    #[error("the refresh token was revoked or consent was removed; re-run the consent flow: {detail}")]
     ConsentRevoked { detail: String },
-    #[error(
-        "multi-factor authentication is required (the user token carries no MFA claim): {detail}"
-    )]
+    #[error("multi-factor authentication is required (the user token carries no MFA claim): {detail}")]
     MfaRequired { detail: String },
     #[error("the client id or refresh token does not belong to this tenant/app: {detail}")]
     WrongTenantOrClient { detail: String },
@@ -66,9 +62,7 @@ pub enum PartnerCenterError {
     Network { what: String, detail: String },
     #[error("could not decode the response of {what}: {detail}")]
     Decode { what: String, detail: String },
-    #[error(
-        "could not persist the rotated refresh token, so it was not used (no request went out with it): {detail}"
-    )]
+    #[error("could not persist the rotated refresh token, so it was not used (no request went out with it): {detail}")]
     PersistFailed { detail: String },
 }
 
@@ -120,11 +114,7 @@ impl PartnerCenterError {
         use PartnerCenterError::*;
         matches!(
             self,
-            Throttled { .. }
-                | Server { .. }
-                | Timeout { .. }
-                | Network { .. }
-                | PersistFailed { .. }
+            Throttled { .. } | Server { .. } | Timeout { .. } | Network { .. } | PersistFailed { .. }
         )
     }
 
@@ -283,12 +273,7 @@ impl ApiFault {
     }
 
     fn text(&self) -> String {
-        truncate(
-            self.description
-                .as_deref()
-                .or(self.message.as_deref())
-                .unwrap_or(""),
-        )
+        truncate(self.description.as_deref().or(self.message.as_deref()).unwrap_or(""))
     }
 }
 
@@ -311,9 +296,7 @@ pub fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Par
                 detail: with_code(&code, &description),
             },
         },
-        403 if is_app_only_refusal(&description) => AppOnlyNotAllowed {
-            detail: description,
-        },
+        403 if is_app_only_refusal(&description) => AppOnlyNotAllowed { detail: description },
         403 => Forbidden { code, description },
         404 => NotFound { code, description },
         429 => Throttled {
@@ -346,9 +329,7 @@ fn with_code(code: &str, description: &str) -> String {
 
 fn is_app_only_refusal(description: &str) -> bool {
     let d = description.to_ascii_lowercase().replace('\u{2019}', "'");
-    (d.contains("can't be accessed")
-        || d.contains("cannot be accessed")
-        || d.contains("can not be accessed"))
+    (d.contains("can't be accessed") || d.contains("cannot be accessed") || d.contains("can not be accessed"))
         && d.contains("application credentials")
 }
 
@@ -356,11 +337,7 @@ fn is_app_only_refusal(description: &str) -> bool {
 fn retry_after_from_message(msg: &str) -> Option<Duration> {
     let lower = msg.to_ascii_lowercase();
     let rest = &lower[lower.find("try again in")? + "try again in".len()..];
-    let digits: String = rest
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
+    let digits: String = rest.trim_start().chars().take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok().map(Duration::from_secs)
 }
 
@@ -527,16 +504,8 @@ mod tests {
                 r#"{"code":800018,"description":"The sandbox limit has been met"}"#,
                 "SandboxLimitReached",
             ),
-            (
-                400,
-                r#"{"code":2000,"description":"bad"}"#,
-                "RequestRejected",
-            ),
-            (
-                409,
-                r#"{"code":1,"description":"exists"}"#,
-                "RequestRejected",
-            ),
+            (400, r#"{"code":2000,"description":"bad"}"#, "RequestRejected"),
+            (409, r#"{"code":1,"description":"exists"}"#, "RequestRejected"),
             (500, "<html>oops</html>", "ServerError"),
             (503, r#"{"code":"x"}"#, "ServerError"),
             (504, "", "Timeout"),
@@ -549,8 +518,7 @@ mod tests {
 
     #[test]
     fn throttle_retry_after_header_or_message() {
-        let body =
-            br#"{"statusCode":429,"message":"Rate limit is exceeded. Try again in 57 seconds."}"#;
+        let body = br#"{"statusCode":429,"message":"Rate limit is exceeded. Try again in 57 seconds."}"#;
         assert_eq!(
             api_error(429, body, Some(Duration::from_secs(3))),
             PartnerCenterError::Throttled {
@@ -594,23 +562,13 @@ mod tests {
             ),
             (
                 400,
-                entra(
-                    "[50076]",
-                    "AADSTS50076: you must use multi-factor authentication",
-                ),
+                entra("[50076]", "AADSTS50076: you must use multi-factor authentication"),
                 "MfaRequired",
             ),
+            (400, entra("[50078]", "AADSTS50078: MFA expired"), "MfaRequired"),
             (
                 400,
-                entra("[50078]", "AADSTS50078: MFA expired"),
-                "MfaRequired",
-            ),
-            (
-                400,
-                entra(
-                    "[700016]",
-                    "AADSTS700016: Application not found in the directory",
-                ),
+                entra("[700016]", "AADSTS700016: Application not found in the directory"),
                 "WrongTenantOrClient",
             ),
             (
@@ -625,10 +583,7 @@ mod tests {
             ),
             (
                 401,
-                entra(
-                    "[7000215]",
-                    "AADSTS7000215: Invalid client secret provided.",
-                ),
+                entra("[7000215]", "AADSTS7000215: Invalid client secret provided."),
                 "InvalidClientSecret",
             ),
             (
@@ -645,11 +600,7 @@ mod tests {
             (503, "Service Unavailable".into(), "ServerError"),
             (429, "".into(), "Throttled"),
             (400, "not json".into(), "TokenRequestFailed"),
-            (
-                500,
-                entra("[]", "AADSTS90033: A transient error"),
-                "ServerError",
-            ),
+            (500, entra("[]", "AADSTS90033: A transient error"), "ServerError"),
         ];
         for (status, body, reason) in cases {
             let e = token_error(status, body.as_bytes(), None);

@@ -82,9 +82,7 @@ fn is_retryable_status(status: u16) -> bool {
 /// message stays short and stable).
 pub fn transport_error(what: &str, err: reqwest::Error) -> PartnerCenterError {
     if err.is_timeout() {
-        return PartnerCenterError::Timeout {
-            what: what.to_string(),
-        };
+        return PartnerCenterError::Timeout { what: what.to_string() };
     }
     let err = err.without_url();
     let mut detail = err.to_string();
@@ -103,11 +101,7 @@ pub fn transport_error(what: &str, err: reqwest::Error) -> PartnerCenterError {
 /// Sends the request built by `make` (called once per attempt) until it gets a response that is not
 /// retryable or the budgets run out. Returns the last response (which may be a 5xx or 429 the caller
 /// then maps to an error) or the last transport error.
-pub async fn send_with_retries<F>(
-    policy: &RetryPolicy,
-    what: &str,
-    make: F,
-) -> Result<RawResponse, PartnerCenterError>
+pub async fn send_with_retries<F>(policy: &RetryPolicy, what: &str, make: F) -> Result<RawResponse, PartnerCenterError>
 where
     F: Fn() -> reqwest::RequestBuilder,
 {
@@ -118,8 +112,7 @@ where
         let transient = match &outcome {
             Ok(resp) if resp.status == 429 => {
                 let wait = resp.retry_after().unwrap_or(policy.base_delay);
-                if throttle_retries >= policy.max_throttle_retries || wait > policy.max_retry_after
-                {
+                if throttle_retries >= policy.max_throttle_retries || wait > policy.max_retry_after {
                     return outcome;
                 }
                 throttle_retries += 1;
@@ -140,11 +133,7 @@ where
         }
         match backoff.next() {
             Some(delay) => {
-                tracing::debug!(
-                    what,
-                    delay_ms = delay.as_millis() as u64,
-                    "transient failure; retrying"
-                );
+                tracing::debug!(what, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
                 tokio::time::sleep(delay).await;
             }
             None => return outcome,
@@ -152,10 +141,7 @@ where
     }
 }
 
-async fn attempt(
-    what: &str,
-    req: reqwest::RequestBuilder,
-) -> Result<RawResponse, PartnerCenterError> {
+async fn attempt(what: &str, req: reqwest::RequestBuilder) -> Result<RawResponse, PartnerCenterError> {
     let resp = req.send().await.map_err(|e| transport_error(what, e))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
@@ -169,17 +155,9 @@ async fn attempt(
 }
 
 /// Headers common to every Partner Center API request (besides Authorization and User-Agent).
-pub fn standard_headers(
-    request_id: &str,
-    correlation_id: &str,
-    locale: &str,
-    application_name: &str,
-) -> HeaderMap {
+pub fn standard_headers(request_id: &str, correlation_id: &str, locale: &str, application_name: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert(
-        reqwest::header::ACCEPT,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"));
     let mut put = |name: &'static str, value: &str| {
         // Values were validated (ConnectionSettings::validate) or are UUIDs; skip rather than panic.
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -222,10 +200,7 @@ mod tests {
             assert_eq!(delays.len(), 3);
             for (d, nominal) in delays.iter().zip([500u64, 1500, 3500]) {
                 let ms = d.as_millis() as u64;
-                assert!(
-                    ms >= nominal * 8 / 10 && ms < nominal * 12 / 10,
-                    "{ms} vs {nominal}"
-                );
+                assert!(ms >= nominal * 8 / 10 && ms < nominal * 12 / 10, "{ms} vs {nominal}");
             }
         }
         let none = RetryPolicy {

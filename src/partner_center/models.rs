@@ -228,9 +228,7 @@ pub struct PartnerRelationship {
 
 impl PartnerRelationship {
     pub fn is_active(&self) -> bool {
-        self.state
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case("active"))
+        self.state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("active"))
     }
 }
 
@@ -309,10 +307,8 @@ mod tests {
         .unwrap();
         assert!(r.items[0].is_active());
         assert_eq!(r.items[0].location.as_deref(), Some("US"));
-        let m: MpnProfile = serde_json::from_str(
-            r#"{"mpnId":"4847383","partnerName":"Contoso","profileType":"MpnProfile"}"#,
-        )
-        .unwrap();
+        let m: MpnProfile =
+            serde_json::from_str(r#"{"mpnId":"4847383","partnerName":"Contoso","profileType":"MpnProfile"}"#).unwrap();
         assert_eq!(m.mpn_id.as_deref(), Some("4847383"));
         let l: LegalBusinessProfile = serde_json::from_str(
             r#"{"companyName":"C","address":{"country":"DE"},"primaryContact":{"email":"a@b"},"vettingStatus":"authorized","x":[]}"#,

@@ -110,10 +110,7 @@ mod tests {
             ("v1/customers", "/v1/customers"),
             ("/v1//v1/customers?size=500", "/v1/customers?size=500"),
             ("//customers/", "/v1/customers"),
-            (
-                "https://evil.example/v1/customers?size=500",
-                "/v1/customers?size=500",
-            ),
+            ("https://evil.example/v1/customers?size=500", "/v1/customers?size=500"),
             ("http://127.0.0.1:1/customers", "/v1/customers"),
             (
                 "/relationships?relationship_type=IsIndirectCloudSolutionProviderOf&seekOperation=Next",
@@ -167,16 +164,9 @@ mod tests {
         ];
         for (i, (p, want)) in cases.into_iter().enumerate() {
             let got = next_page(&p).unwrap();
-            assert_eq!(
-                got.as_ref().map(|n| n.continuation_token.as_str()),
-                want,
-                "case {i}"
-            );
+            assert_eq!(got.as_ref().map(|n| n.continuation_token.as_str()), want, "case {i}");
             if let Some(n) = got {
-                assert_eq!(
-                    n.path_and_query,
-                    "/v1/customers?size=500&seekOperation=Next"
-                );
+                assert_eq!(n.path_and_query, "/v1/customers?size=500&seekOperation=Next");
             }
         }
     }
@@ -192,11 +182,7 @@ mod tests {
             (400, "", false),
         ];
         for (status, body, want) in cases {
-            assert_eq!(
-                is_end_of_paging(*status, body.as_bytes()),
-                *want,
-                "{status} {body}"
-            );
+            assert_eq!(is_end_of_paging(*status, body.as_bytes()), *want, "{status} {body}");
         }
     }
 }

@@ -20,11 +20,7 @@ impl ConnectionOwner {
     }
 }
 
-pub fn owner_of(
-    connection: &ConnectionRef,
-    hierarchy: &Hierarchy,
-    settings: &Settings,
-) -> ConnectionOwner {
+pub fn owner_of(connection: &ConnectionRef, hierarchy: &Hierarchy, settings: &Settings) -> ConnectionOwner {
     if connection.namespace == settings.provider_namespace {
         return ConnectionOwner::Provider;
     }

@@ -52,10 +52,7 @@ pub fn dependents(snapshot: &Snapshot, changed: &ObjectKey) -> Dependents {
             add_grantees(snapshot, &mut d);
             // Resellers overriding with it, and their subtrees (inherited overrides).
             for r in snapshot.resellers.values() {
-                if r.grants
-                    .iter()
-                    .any(|g| g.connection_override.as_ref() == Some(c))
-                {
+                if r.grants.iter().any(|g| g.connection_override.as_ref() == Some(c)) {
                     d.resellers.insert(r.name.clone());
                     d.resellers.extend(descendants(snapshot, &r.name));
                 }
@@ -87,13 +84,8 @@ pub fn dependents(snapshot: &Snapshot, changed: &ObjectKey) -> Dependents {
                 }
                 // Its namespace decides who owns the connections there.
                 if let Some(ns) = &r.namespace {
-                    d.connections.extend(
-                        snapshot
-                            .connections
-                            .keys()
-                            .filter(|c| &c.namespace == ns)
-                            .cloned(),
-                    );
+                    d.connections
+                        .extend(snapshot.connections.keys().filter(|c| &c.namespace == ns).cloned());
                 }
                 // Uniqueness and the single root are decided between resellers: the others
                 // sharing the short name, the namespace or rootness may flip.

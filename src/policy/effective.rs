@@ -7,9 +7,7 @@ use super::finding::{Finding, reasons};
 use super::hierarchy::Hierarchy;
 use super::plans::{PlanCheck, check_connection_for_plan};
 use super::snapshot::{GrantFacts, PlanFacts, ResellerFacts, Settings, Snapshot};
-use crate::api::{
-    ConnectionRef, ConnectionSource, CspType, CustomerType, Environment, MasterDirectory,
-};
+use crate::api::{ConnectionRef, ConnectionSource, CspType, CustomerType, Environment, MasterDirectory};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One granted plan of a reseller, resolved.
@@ -45,12 +43,7 @@ pub struct Resolution {
 
 /// Own override, else the nearest ancestor's override for the same plan, else the plan's
 /// connectionRef.
-pub fn resolve(
-    reseller: &ResellerFacts,
-    grant: &GrantFacts,
-    snapshot: &Snapshot,
-    hierarchy: &Hierarchy,
-) -> Resolution {
+pub fn resolve(reseller: &ResellerFacts, grant: &GrantFacts, snapshot: &Snapshot, hierarchy: &Hierarchy) -> Resolution {
     if let Some(o) = &grant.connection_override {
         return Resolution {
             source: ConnectionSource::Override,
@@ -79,10 +72,7 @@ pub fn resolve(
     Resolution {
         source: ConnectionSource::Plan,
         inherited_from: None,
-        connection: snapshot
-            .plans
-            .get(&grant.plan)
-            .map(|p| p.connection_ref.clone()),
+        connection: snapshot.plans.get(&grant.plan).map(|p| p.connection_ref.clone()),
     }
 }
 
@@ -182,14 +172,7 @@ pub fn effective_plans(
 
         if let (Some(plan), Some(check)) = (plan, check) {
             check_named_for(reseller, plan, check, hierarchy, is_root, &mut problems);
-            check_region_and_sandbox(
-                reseller,
-                plan,
-                is_root,
-                settings,
-                &mut problems,
-                &mut out.warnings,
-            );
+            check_region_and_sandbox(reseller, plan, is_root, settings, &mut problems, &mut out.warnings);
         }
 
         let resolution = resolve(reseller, grant, snapshot, hierarchy);
@@ -198,10 +181,7 @@ pub fn effective_plans(
                 ConnectionSource::Plan => problems.extend(check.connection_errors.iter().cloned()),
                 ConnectionSource::Override | ConnectionSource::Inherited => {
                     // Rule 5: the override's namespace is the setter's own or an ancestor's.
-                    let setter = resolution
-                        .inherited_from
-                        .as_deref()
-                        .unwrap_or(&reseller.name);
+                    let setter = resolution.inherited_from.as_deref().unwrap_or(&reseller.name);
                     let via = format!(
                         "spec.services.azureAD.customerPlans[plan={}].connectionOverride of Reseller '{setter}'",
                         grant.plan
@@ -265,18 +245,12 @@ fn check_named_for(
     is_root: bool,
     problems: &mut Vec<Finding>,
 ) {
-    let Some(short) = check
-        .parsed_name
-        .as_ref()
-        .and_then(|n| n.short_name.as_ref())
-    else {
+    let Some(short) = check.parsed_name.as_ref().and_then(|n| n.short_name.as_ref()) else {
         return;
     };
     let allowed = match &check.named_for {
         Some(t) => {
-            t == &reseller.name
-                || hierarchy.is_ancestor(&reseller.name, t)
-                || hierarchy.is_ancestor(t, &reseller.name)
+            t == &reseller.name || hierarchy.is_ancestor(&reseller.name, t) || hierarchy.is_ancestor(t, &reseller.name)
         }
         None => is_root,
     };
@@ -325,10 +299,7 @@ fn check_region_and_sandbox(
             let why = if reseller.sandbox_only {
                 "spec.sandboxOnly is true".to_string()
             } else {
-                format!(
-                    "spec.customerType {:?} implies sandboxOnly",
-                    reseller.customer_type
-                )
+                format!("spec.customerType {:?} implies sandboxOnly", reseller.customer_type)
             };
             problems.push(Finding::new(
                 reasons::SANDBOX_ONLY_RESELLER,
@@ -339,10 +310,7 @@ fn check_region_and_sandbox(
                 ),
             ));
         }
-    } else if !is_root
-        && reseller.customer_type == CustomerType::Standard
-        && plan.environment == Environment::Sandbox
-    {
+    } else if !is_root && reseller.customer_type == CustomerType::Standard && plan.environment == Environment::Sandbox {
         let finding = Finding::new(
             reasons::SANDBOX_PLAN_FOR_STANDARD_RESELLER,
             format!(

@@ -80,10 +80,7 @@ impl ConnectionEvaluation {
     pub fn usage_message(&self) -> String {
         let mut parts = Vec::new();
         if !self.plans.is_empty() {
-            parts.push(format!(
-                "spec.connectionRef of CustomerPlans {}",
-                self.plans.join(", ")
-            ));
+            parts.push(format!("spec.connectionRef of CustomerPlans {}", self.plans.join(", ")));
         }
         if !self.override_resellers.is_empty() {
             parts.push(format!(
@@ -130,12 +127,7 @@ impl<'a> Evaluator<'a> {
         let plan_checks = snapshot
             .plans
             .values()
-            .map(|p| {
-                (
-                    p.name.clone(),
-                    check_plan(p, snapshot, &hierarchy, settings),
-                )
-            })
+            .map(|p| (p.name.clone(), check_plan(p, snapshot, &hierarchy, settings)))
             .collect();
         Evaluator {
             snapshot,
@@ -152,13 +144,7 @@ impl<'a> Evaluator<'a> {
     pub fn reseller(&self, name: &str) -> Option<ResellerEvaluation> {
         let r = self.snapshot.resellers.get(name)?;
         let node = self.hierarchy.node(name)?;
-        let outcome = effective_plans(
-            r,
-            self.snapshot,
-            &self.hierarchy,
-            &self.plan_checks,
-            self.settings,
-        );
+        let outcome = effective_plans(r, self.snapshot, &self.hierarchy, &self.plan_checks, self.settings);
 
         let mut own_errors = Vec::new();
         if let Some(region) = &r.region
@@ -196,10 +182,7 @@ impl<'a> Evaluator<'a> {
                     .flat_map(|e| e.problems.iter())
                     .chain(outcome.errors.iter()),
                 reasons::ALL_PLANS_USABLE,
-                format!(
-                    "all {} granted plans are usable",
-                    outcome.effective_plans.len()
-                ),
+                format!("all {} granted plans are usable", outcome.effective_plans.len()),
             )
         } else {
             Verdict::ok(
@@ -277,18 +260,11 @@ impl<'a> Evaluator<'a> {
     }
 
     pub fn connection(&self, reference: &ConnectionRef) -> Option<ConnectionEvaluation> {
-        let usage = self
-            .usage(Some(reference))
-            .remove(reference)
-            .unwrap_or_default();
+        let usage = self.usage(Some(reference)).remove(reference).unwrap_or_default();
         self.connection_with_usage(reference, usage)
     }
 
-    fn connection_with_usage(
-        &self,
-        reference: &ConnectionRef,
-        usage: Usage,
-    ) -> Option<ConnectionEvaluation> {
+    fn connection_with_usage(&self, reference: &ConnectionRef, usage: Usage) -> Option<ConnectionEvaluation> {
         self.snapshot.connections.get(reference)?;
         let owner = owner_of(reference, &self.hierarchy, self.settings);
         let errors = match &owner {
@@ -334,11 +310,7 @@ impl<'a> Evaluator<'a> {
                     && let Some(c) = resolve(r, g, self.snapshot, &self.hierarchy).connection
                     && wanted(&c)
                 {
-                    index
-                        .entry(c)
-                        .or_default()
-                        .effective_resellers
-                        .insert(r.name.clone());
+                    index.entry(c).or_default().effective_resellers.insert(r.name.clone());
                 }
             }
         }

@@ -43,10 +43,7 @@ pub fn children_index(snapshot: &Snapshot) -> BTreeMap<&str, Vec<&str>> {
     let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in snapshot.resellers.values() {
         if let Some(p) = &r.parent {
-            children
-                .entry(p.as_str())
-                .or_default()
-                .push(r.name.as_str());
+            children.entry(p.as_str()).or_default().push(r.name.as_str());
         }
     }
     children
@@ -72,10 +69,7 @@ impl Hierarchy {
         let mut by_age: Vec<&ResellerFacts> = snapshot.resellers.values().collect();
         by_age.sort_by(|a, b| a.age_cmp(b));
 
-        let root = by_age
-            .iter()
-            .find(|r| r.parent.is_none())
-            .map(|r| r.name.clone());
+        let root = by_age.iter().find(|r| r.parent.is_none()).map(|r| r.name.clone());
 
         let mut own: BTreeMap<&str, Vec<Finding>> = BTreeMap::new();
         let mut short_names = BTreeMap::new();

@@ -26,15 +26,11 @@ pub use crate::api::ConnectionSource;
 pub use connection_owner::{ConnectionOwner, owner_of};
 pub use dependents::{Dependents, ObjectKey, dependents};
 pub use effective::{EffectivePlan, Resolution, resolve};
-pub use evaluate::{
-    ConnectionEvaluation, Evaluation, Evaluator, PlanEvaluation, ResellerEvaluation, evaluate,
-};
+pub use evaluate::{ConnectionEvaluation, Evaluation, Evaluator, PlanEvaluation, ResellerEvaluation, evaluate};
 pub use finding::{Finding, Status, Verdict, reasons};
 pub use hierarchy::Hierarchy;
 pub use naming::{NamingError, PlanName, parse_plan_name};
 pub use refresh_token::{check_refresh_token, remember_rotated_away};
 pub use regions::{RegionTable, RegionTableError};
-pub use snapshot::{
-    ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts, Settings, Snapshot,
-};
+pub use snapshot::{ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts, Settings, Snapshot};
 pub use verify::{DeclaredIdentity, Observed, ResellerListing, Verification, verify_connection};

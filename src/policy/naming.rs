@@ -64,9 +64,7 @@ impl fmt::Display for NamingError {
 }
 
 fn is_short_name(w: &str) -> bool {
-    (2..=16).contains(&w.len())
-        && w.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    (2..=16).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 fn is_region_word(w: &str) -> bool {
@@ -79,10 +77,7 @@ pub fn parse_plan_name(display_name: &str) -> Result<PlanName, NamingError> {
         return Err(NamingError::Empty);
     }
     let words: Vec<&str> = display_name.split(' ').collect();
-    if words
-        .iter()
-        .any(|w| w.is_empty() || w.chars().any(char::is_whitespace))
-    {
+    if words.iter().any(|w| w.is_empty() || w.chars().any(char::is_whitespace)) {
         return Err(NamingError::Spacing);
     }
     let (short, rest) = match words.len() {
@@ -118,12 +113,7 @@ pub fn parse_plan_name(display_name: &str) -> Result<PlanName, NamingError> {
 }
 
 /// Which spec fields disagree with the name's words; each entry says how to fix it.
-pub fn name_disagreements(
-    name: &PlanName,
-    region: &str,
-    csp_type: CspType,
-    environment: Environment,
-) -> Vec<String> {
+pub fn name_disagreements(name: &PlanName, region: &str, csp_type: CspType, environment: Environment) -> Vec<String> {
     let mut out = Vec::new();
     if name.region != region {
         out.push(format!(
@@ -155,13 +145,7 @@ mod tests {
     #[test]
     fn valid_names() {
         let cases: &[(&str, Option<&str>, &str, CspType, Environment)] = &[
-            (
-                "EUR Direct Sandbox",
-                None,
-                "EUR",
-                CspType::Direct,
-                Environment::Sandbox,
-            ),
+            ("EUR Direct Sandbox", None, "EUR", CspType::Direct, Environment::Sandbox),
             (
                 "NZ Indirect Production",
                 None,
@@ -224,21 +208,13 @@ mod tests {
             ("EUR\tDirect Sandbox", NamingError::Spacing, "single spaces"),
             ("EUR Direct", NamingError::WordCount(2), "has 2 words"),
             ("Sandbox", NamingError::WordCount(1), "has 1 words"),
-            (
-                "A B EUR Direct Sandbox",
-                NamingError::WordCount(5),
-                "has 5 words",
-            ),
+            ("A B EUR Direct Sandbox", NamingError::WordCount(5), "has 5 words"),
             (
                 "cnz NZ Direct Sandbox",
                 NamingError::ShortName("cnz".into()),
                 "not a reseller short name",
             ),
-            (
-                "C NZ Direct Sandbox",
-                NamingError::ShortName("C".into()),
-                "2 to 16",
-            ),
+            ("C NZ Direct Sandbox", NamingError::ShortName("C".into()), "2 to 16"),
             (
                 "ABCDEFGHIJKLMNOPQ NZ Direct Sandbox",
                 NamingError::ShortName("ABCDEFGHIJKLMNOPQ".into()),
@@ -254,11 +230,7 @@ mod tests {
                 NamingError::Region("Eur".into()),
                 "not a region code",
             ),
-            (
-                "E Direct Sandbox",
-                NamingError::Region("E".into()),
-                "not a region code",
-            ),
+            ("E Direct Sandbox", NamingError::Region("E".into()), "not a region code"),
             (
                 "EUROPE Direct Sandbox",
                 NamingError::Region("EUROPE".into()),
@@ -311,12 +283,7 @@ mod tests {
     fn agreement_with_spec_fields() {
         let name = parse_plan_name("CNZ NZ Indirect Production").unwrap();
         let cases: &[(&str, CspType, Environment, &[&str])] = &[
-            (
-                "NZ",
-                CspType::IndirectProvider,
-                Environment::Production,
-                &[],
-            ),
+            ("NZ", CspType::IndirectProvider, Environment::Production, &[]),
             (
                 "AU",
                 CspType::IndirectProvider,

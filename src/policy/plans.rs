@@ -24,12 +24,7 @@ pub struct PlanCheck {
     pub connection_owner: ConnectionOwner,
 }
 
-pub fn check_plan(
-    plan: &PlanFacts,
-    snapshot: &Snapshot,
-    hierarchy: &Hierarchy,
-    settings: &Settings,
-) -> PlanCheck {
+pub fn check_plan(plan: &PlanFacts, snapshot: &Snapshot, hierarchy: &Hierarchy, settings: &Settings) -> PlanCheck {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
 
@@ -46,8 +41,7 @@ pub fn check_plan(
 
     let parsed_name = match parse_plan_name(&plan.display_name) {
         Ok(parsed) => {
-            let disagreements =
-                name_disagreements(&parsed, &plan.region, plan.csp_type, plan.environment);
+            let disagreements = name_disagreements(&parsed, &plan.region, plan.csp_type, plan.environment);
             if !disagreements.is_empty() {
                 errors.push(Finding::new(
                     reasons::PLAN_NAME_MISMATCH,
@@ -197,10 +191,7 @@ pub fn check_connection_for_plan(
     }
     let mut diffs = Vec::new();
     if c.region != plan.region {
-        diffs.push(format!(
-            "region: plan '{}', connection '{}'",
-            plan.region, c.region
-        ));
+        diffs.push(format!("region: plan '{}', connection '{}'", plan.region, c.region));
     }
     if c.csp_type != plan.csp_type {
         diffs.push(format!(
@@ -231,9 +222,7 @@ pub fn check_connection_for_plan(
         ConnectionHealth::Ready => {}
         ConnectionHealth::NotReady { reason, message } => out.push(Finding {
             reason: reason.clone(),
-            message: format!(
-                "PartnerCenterConnection {connection} (named by {via}) is not ready: {message}"
-            ),
+            message: format!("PartnerCenterConnection {connection} (named by {via}) is not ready: {message}"),
         }),
         ConnectionHealth::Unknown => out.push(Finding::new(
             reasons::CONNECTION_PENDING,

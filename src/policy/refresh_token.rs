@@ -8,15 +8,8 @@ use super::finding::{Finding, reasons};
 pub const DEFAULT_HISTORY: usize = 16;
 
 /// `RefreshTokenReverted` when the Secret's current token is one the operator rotated away.
-pub fn check_refresh_token(
-    secret_name: &str,
-    current_fingerprint: &str,
-    rotated_away: &[String],
-) -> Option<Finding> {
-    let position = rotated_away
-        .iter()
-        .rev()
-        .position(|f| f == current_fingerprint)?;
+pub fn check_refresh_token(secret_name: &str, current_fingerprint: &str, rotated_away: &[String]) -> Option<Finding> {
+    let position = rotated_away.iter().rev().position(|f| f == current_fingerprint)?;
     Some(Finding::new(
         reasons::REFRESH_TOKEN_REVERTED,
         format!(
@@ -66,10 +59,7 @@ mod tests {
                     assert_eq!(f.reason, "RefreshTokenReverted");
                     assert!(f.message.contains(text), "{}", f.message);
                     assert!(f.message.contains("Secret 'pc-creds'"));
-                    assert!(
-                        !f.message.contains(current),
-                        "fingerprints stay out of messages"
-                    );
+                    assert!(!f.message.contains(current), "fingerprints stay out of messages");
                 }
             }
         }

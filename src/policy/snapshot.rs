@@ -46,9 +46,7 @@ impl ResellerFacts {
     /// Older first; ties broken by name so the order is total and stable.
     pub fn age_cmp(&self, other: &ResellerFacts) -> Ordering {
         let key = |r: &ResellerFacts| (r.created.is_none(), r.created);
-        key(self)
-            .cmp(&key(other))
-            .then_with(|| self.name.cmp(&other.name))
+        key(self).cmp(&key(other)).then_with(|| self.name.cmp(&other.name))
     }
 }
 
@@ -137,10 +135,7 @@ impl Snapshot {
         Snapshot {
             resellers: resellers.into_iter().map(|r| (r.name.clone(), r)).collect(),
             plans: plans.into_iter().map(|p| (p.name.clone(), p)).collect(),
-            connections: connections
-                .into_iter()
-                .map(|c| (c.reference(), c))
-                .collect(),
+            connections: connections.into_iter().map(|c| (c.reference(), c)).collect(),
         }
     }
 }

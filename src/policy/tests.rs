@@ -138,12 +138,7 @@ fn get(rs: &[ResellerFacts], name: &str) -> ResellerFacts {
     rs.iter().find(|r| r.name == name).unwrap().clone()
 }
 
-fn eval(
-    rs: Vec<ResellerFacts>,
-    ps: Vec<PlanFacts>,
-    cs: Vec<ConnectionFacts>,
-    s: &Settings,
-) -> Evaluation {
+fn eval(rs: Vec<ResellerFacts>, ps: Vec<PlanFacts>, cs: Vec<ConnectionFacts>, s: &Settings) -> Evaluation {
     evaluate(&Snapshot::new(rs, ps, cs), s)
 }
 
@@ -169,10 +164,7 @@ fn reasons_are_unique_camel_case() {
         assert!(seen.insert(*r), "duplicate reason {r}");
         assert!(r.chars().next().unwrap().is_ascii_uppercase(), "{r}");
         assert!(r.chars().all(|c| c.is_ascii_alphanumeric()), "{r}");
-        assert!(
-            r.len() <= 1024,
-            "condition reasons are at most 1024 characters"
-        );
+        assert!(r.len() <= 1024, "condition reasons are at most 1024 characters");
     }
 }
 
@@ -226,24 +218,14 @@ fn deep_hierarchy_paths_and_invalidity_propagate_down() {
     assert!(e.resellers["r7"].ready.is_true());
 
     // r3 loses its parent: r3 invalid, r4..r7 AncestorInvalid naming r3, r0..r2 untouched.
-    let rs = replace(
-        rs.clone(),
-        get(&rs, "r3").with(|r| r.parent = Some("gone".into())),
-    );
+    let rs = replace(rs.clone(), get(&rs, "r3").with(|r| r.parent = Some("gone".into())));
     let e = eval(rs, vec![eur_plan()], vec![eur_conn()], &settings());
-    assert_eq!(
-        e.resellers["r3"].hierarchy_valid.reason,
-        reasons::PARENT_NOT_FOUND
-    );
+    assert_eq!(e.resellers["r3"].hierarchy_valid.reason, reasons::PARENT_NOT_FOUND);
     for n in ["r4", "r5", "r6", "r7"] {
         let h = &e.resellers[n].hierarchy_valid;
         assert_eq!(h.status, Status::False);
         assert_eq!(h.reason, reasons::ANCESTOR_INVALID, "{n}");
-        assert!(
-            h.message.contains("ancestor Reseller 'r3'"),
-            "{n}: {}",
-            h.message
-        );
+        assert!(h.message.contains("ancestor Reseller 'r3'"), "{n}: {}", h.message);
         assert_eq!(e.resellers[n].ready.reason, reasons::ANCESTOR_INVALID);
         let p = eff(&e, n, EUR);
         assert!(!p.usable);
@@ -295,10 +277,7 @@ fn cycles_of_length_one_two_three() {
             assert_eq!(h.reason, reasons::HIERARCHY_CYCLE, "{}: {n}", c.name);
         }
         assert!(
-            e.resellers["x"]
-                .hierarchy_valid
-                .message
-                .contains(c.cycle_text),
+            e.resellers["x"].hierarchy_valid.message.contains(c.cycle_text),
             "{}: {}",
             c.name,
             e.resellers["x"].hierarchy_valid.message
@@ -323,21 +302,11 @@ fn no_root_is_reported_for_the_tree() {
     ];
     let e = eval(rs, vec![], vec![], &settings());
     assert_eq!(reasons_of(&e.hierarchy_findings), vec![reasons::NO_ROOT]);
-    assert_eq!(
-        e.resellers["x"].hierarchy_valid.reason,
-        reasons::HIERARCHY_CYCLE
-    );
-    assert_eq!(
-        e.resellers["z"].hierarchy_valid.reason,
-        reasons::PARENT_NOT_FOUND
-    );
+    assert_eq!(e.resellers["x"].hierarchy_valid.reason, reasons::HIERARCHY_CYCLE);
+    assert_eq!(e.resellers["z"].hierarchy_valid.reason, reasons::PARENT_NOT_FOUND);
     assert!(!e.resellers.values().any(|r| r.is_root));
     // An empty cluster has no tree to complain about.
-    assert!(
-        eval(vec![], vec![], vec![], &settings())
-            .hierarchy_findings
-            .is_empty()
-    );
+    assert!(eval(vec![], vec![], vec![], &settings()).hierarchy_findings.is_empty());
 }
 
 #[test]
@@ -353,16 +322,9 @@ fn two_roots_the_older_keeps_the_root() {
     assert!(e.resellers["zz-old"].ready.is_true());
     let h = &e.resellers["aa-new"].hierarchy_valid;
     assert_eq!(h.reason, reasons::MULTIPLE_ROOTS);
-    assert!(
-        h.message.contains("'zz-old' is already the root"),
-        "{}",
-        h.message
-    );
+    assert!(h.message.contains("'zz-old' is already the root"), "{}", h.message);
     assert!(h.message.contains("set spec.parent of 'aa-new'"));
-    assert_eq!(
-        e.resellers["child"].hierarchy_valid.reason,
-        reasons::ANCESTOR_INVALID
-    );
+    assert_eq!(e.resellers["child"].hierarchy_valid.reason, reasons::ANCESTOR_INVALID);
 }
 
 #[test]
@@ -528,22 +490,14 @@ fn a_reseller_only_gets_plans_every_ancestor_has() {
             None => assert!(p.usable, "{}: {:?}", c.name, p.problems),
             Some(text) => {
                 assert!(!p.usable, "{}", c.name);
-                assert_eq!(
-                    p.reason.as_deref(),
-                    Some(reasons::PARENT_LACKS_PLAN),
-                    "{}",
-                    c.name
-                );
+                assert_eq!(p.reason.as_deref(), Some(reasons::PARENT_LACKS_PLAN), "{}", c.name);
                 assert!(
                     p.message.as_ref().unwrap().contains(text),
                     "{}: {:?}",
                     c.name,
                     p.message
                 );
-                assert_eq!(
-                    e.resellers[c.check].ready.reason,
-                    reasons::PARENT_LACKS_PLAN
-                );
+                assert_eq!(e.resellers[c.check].ready.reason, reasons::PARENT_LACKS_PLAN);
             }
         }
     }
@@ -551,10 +505,7 @@ fn a_reseller_only_gets_plans_every_ancestor_has() {
 
 #[test]
 fn azure_ad_disabled_means_no_effective_plans() {
-    let rs = replace(
-        tree(),
-        get(&tree(), "b").with(|r| r.azure_ad_enabled = false),
-    );
+    let rs = replace(tree(), get(&tree(), "b").with(|r| r.azure_ad_enabled = false));
     let e = eval(rs, vec![eur_plan()], vec![eur_conn()], &settings());
     let b = &e.resellers["b"];
     assert!(b.effective_plans.is_empty());
@@ -624,16 +575,9 @@ fn plan_named_for_a_reseller_only_on_its_path_and_subtree() {
         let p = eff(&e, who, NAMED);
         assert_eq!(p.usable, *ok, "{who} ({why}): {:?}", p.problems);
         if !ok {
-            assert_eq!(
-                p.reason.as_deref(),
-                Some(reasons::PLAN_NOT_FOR_RESELLER),
-                "{who}"
-            );
+            assert_eq!(p.reason.as_deref(), Some(reasons::PLAN_NOT_FOR_RESELLER), "{who}");
             let m = p.message.as_ref().unwrap();
-            assert!(
-                m.contains("named for short name 'A1' (Reseller 'a1')"),
-                "{m}"
-            );
+            assert!(m.contains("named for short name 'A1' (Reseller 'a1')"), "{m}");
             assert!(m.contains(&format!("Reseller '{who}' is neither")), "{m}");
         }
     }
@@ -657,10 +601,7 @@ fn plan_named_for_an_unknown_short_name_only_the_root_may_hold() {
         reasons_of(&e.plans[NAMED].warnings),
         vec![reasons::NAMED_RESELLER_NOT_FOUND]
     );
-    assert!(
-        e.plans[NAMED].ready.is_true(),
-        "a warning does not block the plan"
-    );
+    assert!(e.plans[NAMED].ready.is_true(), "a warning does not block the plan");
 }
 
 #[test]
@@ -712,26 +653,15 @@ fn plan_connection_ref_into_a_reseller_namespace() {
         let pe = &e.plans["x"];
         match expect {
             None => {
-                assert!(
-                    pe.ready.is_true(),
-                    "{display} → {ns}/{name}: {:?}",
-                    pe.ready
-                );
+                assert!(pe.ready.is_true(), "{display} → {ns}/{name}: {:?}", pe.ready);
                 assert!(eff(&e, "a1", "x").usable);
             }
             Some(reason) => {
-                assert_eq!(
-                    pe.connection_ready.reason, *reason,
-                    "{display} → {ns}/{name}"
-                );
+                assert_eq!(pe.connection_ready.reason, *reason, "{display} → {ns}/{name}");
                 assert_eq!(pe.connection_ready.status, Status::False);
                 assert_eq!(pe.ready.reason, *reason);
                 let p = eff(&e, "a1", "x");
-                assert_eq!(
-                    p.reason.as_deref(),
-                    Some(*reason),
-                    "{display} → {ns}/{name}"
-                );
+                assert_eq!(p.reason.as_deref(), Some(*reason), "{display} → {ns}/{name}");
                 assert!(
                     p.message
                         .as_ref()
@@ -779,30 +709,10 @@ fn inherited_overrides_nearest_ancestor_wins_own_override_wins() {
             name: "root override inherited by everyone",
             overrides: &[("provider", P, "root-eur")],
             expect: &[
-                (
-                    "provider",
-                    ConnectionSource::Override,
-                    None,
-                    (P, "root-eur"),
-                ),
-                (
-                    "a",
-                    ConnectionSource::Inherited,
-                    Some("provider"),
-                    (P, "root-eur"),
-                ),
-                (
-                    "a1x",
-                    ConnectionSource::Inherited,
-                    Some("provider"),
-                    (P, "root-eur"),
-                ),
-                (
-                    "b1",
-                    ConnectionSource::Inherited,
-                    Some("provider"),
-                    (P, "root-eur"),
-                ),
+                ("provider", ConnectionSource::Override, None, (P, "root-eur")),
+                ("a", ConnectionSource::Inherited, Some("provider"), (P, "root-eur")),
+                ("a1x", ConnectionSource::Inherited, Some("provider"), (P, "root-eur")),
+                ("b1", ConnectionSource::Inherited, Some("provider"), (P, "root-eur")),
             ],
         },
         Case {
@@ -810,30 +720,10 @@ fn inherited_overrides_nearest_ancestor_wins_own_override_wins() {
             overrides: &[("provider", P, "root-eur"), ("a", "ns-a", "a-eur")],
             expect: &[
                 ("a", ConnectionSource::Override, None, ("ns-a", "a-eur")),
-                (
-                    "a1",
-                    ConnectionSource::Inherited,
-                    Some("a"),
-                    ("ns-a", "a-eur"),
-                ),
-                (
-                    "a1x",
-                    ConnectionSource::Inherited,
-                    Some("a"),
-                    ("ns-a", "a-eur"),
-                ),
-                (
-                    "a2",
-                    ConnectionSource::Inherited,
-                    Some("a"),
-                    ("ns-a", "a-eur"),
-                ),
-                (
-                    "b1",
-                    ConnectionSource::Inherited,
-                    Some("provider"),
-                    (P, "root-eur"),
-                ),
+                ("a1", ConnectionSource::Inherited, Some("a"), ("ns-a", "a-eur")),
+                ("a1x", ConnectionSource::Inherited, Some("a"), ("ns-a", "a-eur")),
+                ("a2", ConnectionSource::Inherited, Some("a"), ("ns-a", "a-eur")),
+                ("b1", ConnectionSource::Inherited, Some("provider"), (P, "root-eur")),
             ],
         },
         Case {
@@ -841,27 +731,15 @@ fn inherited_overrides_nearest_ancestor_wins_own_override_wins() {
             overrides: &[("a", "ns-a", "a-eur"), ("a1", "ns-a1", "a1-eur")],
             expect: &[
                 ("a1", ConnectionSource::Override, None, ("ns-a1", "a1-eur")),
-                (
-                    "a1x",
-                    ConnectionSource::Inherited,
-                    Some("a1"),
-                    ("ns-a1", "a1-eur"),
-                ),
-                (
-                    "a2",
-                    ConnectionSource::Inherited,
-                    Some("a"),
-                    ("ns-a", "a-eur"),
-                ),
+                ("a1x", ConnectionSource::Inherited, Some("a1"), ("ns-a1", "a1-eur")),
+                ("a2", ConnectionSource::Inherited, Some("a"), ("ns-a", "a-eur")),
             ],
         },
     ];
     for c in cases {
         let mut rs = tree();
         for (who, ns, name) in c.overrides {
-            let r = get(&rs, who)
-                .with(|r| r.grants.clear())
-                .grant_override(EUR, ns, name);
+            let r = get(&rs, who).with(|r| r.grants.clear()).grant_override(EUR, ns, name);
             rs = replace(rs, r);
         }
         let e = eval(rs, vec![eur_plan()], conns.clone(), &settings());
@@ -907,20 +785,12 @@ fn override_namespaces_own_or_ancestor_only() {
         let r = get(&tree(), who)
             .with(|r| r.grants.clear())
             .grant_override(EUR, ns, "c");
-        let e = eval(
-            replace(tree(), r),
-            vec![eur_plan()],
-            conns.clone(),
-            &settings(),
-        );
+        let e = eval(replace(tree(), r), vec![eur_plan()], conns.clone(), &settings());
         let p = eff(&e, who, EUR);
         assert_eq!(reasons_of(&p.problems), *expect, "{who} → {ns}");
         if !expect.is_empty() {
             let m = p.message.as_ref().unwrap();
-            assert!(
-                m.contains(&format!("connectionOverride of Reseller '{who}'")),
-                "{m}"
-            );
+            assert!(m.contains(&format!("connectionOverride of Reseller '{who}'")), "{m}");
             assert!(m.contains(&format!("names namespace '{ns}'")), "{m}");
             assert!(!p.usable);
             // It never falls back to the plan's connection.
@@ -961,18 +831,12 @@ fn an_inherited_cross_tenant_override_is_refused_for_the_inheritor_too() {
 #[test]
 fn plan_and_connection_identity_must_match() {
     let cases: &[(&str, &str)] = &[
-        (
-            "NZ Direct Production",
-            "region: plan 'EUR', connection 'NZ'",
-        ),
+        ("NZ Direct Production", "region: plan 'EUR', connection 'NZ'"),
         (
             "EUR Indirect Production",
             "cspType: plan Direct, connection IndirectProvider",
         ),
-        (
-            "EUR Direct Sandbox",
-            "environment: plan Production, connection Sandbox",
-        ),
+        ("EUR Direct Sandbox", "environment: plan Production, connection Sandbox"),
     ];
     for (identity, text) in cases {
         // Through the plan's own connection.
@@ -982,10 +846,7 @@ fn plan_and_connection_identity_must_match() {
             vec![conn(P, "eur-direct", identity)],
             &settings(),
         );
-        assert_eq!(
-            e.plans[EUR].connection_ready.reason,
-            reasons::PLAN_CONNECTION_MISMATCH
-        );
+        assert_eq!(e.plans[EUR].connection_ready.reason, reasons::PLAN_CONNECTION_MISMATCH);
         let p = eff(&e, "a", EUR);
         assert_eq!(
             p.reason.as_deref(),
@@ -1036,12 +897,7 @@ fn an_override_bypasses_a_broken_plan_connection_but_not_a_broken_plan() {
         conn(P, "eur-direct", "NZ Direct Production"),
         conn("ns-a", "own", "EUR Direct Production"),
     ];
-    let e = eval(
-        replace(tree(), r.clone()),
-        vec![eur_plan()],
-        conns.clone(),
-        &settings(),
-    );
+    let e = eval(replace(tree(), r.clone()), vec![eur_plan()], conns.clone(), &settings());
     assert!(!e.plans[EUR].ready.is_true());
     assert!(eff(&e, "a", EUR).usable);
     assert!(!eff(&e, "b", EUR).usable);
@@ -1051,10 +907,7 @@ fn an_override_bypasses_a_broken_plan_connection_but_not_a_broken_plan() {
         ..eur_plan()
     };
     let e = eval(replace(tree(), r), vec![broken], conns, &settings());
-    assert_eq!(
-        eff(&e, "a", EUR).reason.as_deref(),
-        Some(reasons::PLAN_NAME_MISMATCH)
-    );
+    assert_eq!(eff(&e, "a", EUR).reason.as_deref(), Some(reasons::PLAN_NAME_MISMATCH));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1087,12 +940,7 @@ fn connection_health_and_deletion_make_plans_unusable() {
             reasons::CONNECTION_PENDING,
             Status::Unknown,
         ),
-        (
-            ConnectionHealth::Ready,
-            true,
-            reasons::DELETING,
-            Status::False,
-        ),
+        (ConnectionHealth::Ready, true, reasons::DELETING, Status::False),
     ];
     for (health, ready_health, reason, status) in cases {
         let c = ConnectionFacts {
@@ -1129,12 +977,7 @@ fn a_deleting_override_connection_is_not_used() {
         deleting: true,
         ..conn("ns-a", "own", "EUR Direct Production")
     };
-    let e = eval(
-        replace(tree(), r),
-        vec![eur_plan()],
-        vec![eur_conn(), c],
-        &settings(),
-    );
+    let e = eval(replace(tree(), r), vec![eur_plan()], vec![eur_conn(), c], &settings());
     let p = eff(&e, "a", EUR);
     assert_eq!(p.reason.as_deref(), Some(reasons::DELETING));
     assert_eq!(
@@ -1210,12 +1053,10 @@ fn sandbox_isolation() {
     for (ct, only, plan_name, strict, error, warning) in cases {
         let rs = vec![
             reseller("provider", None, 0).grant(EUR).grant(SBX),
-            reseller("t", Some("provider"), 1)
-                .grant(plan_name)
-                .with(|r| {
-                    r.customer_type = *ct;
-                    r.sandbox_only = *only;
-                }),
+            reseller("t", Some("provider"), 1).grant(plan_name).with(|r| {
+                r.customer_type = *ct;
+                r.sandbox_only = *only;
+            }),
         ];
         let mut s = settings();
         s.sandbox_standard_is_error = *strict;
@@ -1296,8 +1137,7 @@ fn unknown_regions_are_errors_for_resellers_and_plans() {
 
     // Configured into the table, the same objects are fine.
     let mut s = settings();
-    s.regions =
-        RegionTable::with_overrides(&[("XYZ".to_string(), vec!["NZ".to_string()])].into()).unwrap();
+    s.regions = RegionTable::with_overrides(&[("XYZ".to_string(), vec!["NZ".to_string()])].into()).unwrap();
     let rs = vec![reseller("provider", None, 0).grant("xyz")];
     let e = eval(
         rs,
@@ -1314,18 +1154,8 @@ fn unknown_regions_are_errors_for_resellers_and_plans() {
 #[test]
 fn plan_own_rules() {
     let cases: &[(&str, &str, bool, &str)] = &[
-        (
-            "eur",
-            "EUR Direct  Production",
-            false,
-            reasons::INVALID_PLAN_NAME,
-        ),
-        (
-            "eur",
-            "EUR Indirect Production",
-            false,
-            reasons::PLAN_NAME_MISMATCH,
-        ),
+        ("eur", "EUR Direct  Production", false, reasons::INVALID_PLAN_NAME),
+        ("eur", "EUR Indirect Production", false, reasons::PLAN_NAME_MISMATCH),
         ("eur", "EUR Direct Production", true, reasons::READY),
     ];
     for (name, display, allow, expect) in cases {
@@ -1341,10 +1171,7 @@ fn plan_own_rules() {
             &settings(),
         );
         assert_eq!(e.plans[*name].ready.reason, *expect, "{display}");
-        assert_eq!(
-            e.plans[*name].connection_ready.reason,
-            reasons::CONNECTION_READY
-        );
+        assert_eq!(e.plans[*name].connection_ready.reason, reasons::CONNECTION_READY);
         if *expect != reasons::READY {
             assert!(e.plans[*name].ready.message.contains("spec.displayName"));
             assert_eq!(eff(&e, "provider", name).reason.as_deref(), Some(*expect));
@@ -1361,16 +1188,8 @@ fn plan_own_rules() {
         vec![conn(P, "nz", "NZ Indirect Production")],
         &settings(),
     );
-    assert_eq!(
-        e.plans["nz"].ready.reason,
-        reasons::TENANT_CREATION_REQUIRES_DIRECT
-    );
-    assert!(
-        e.plans["nz"]
-            .ready
-            .message
-            .contains("spec.allowTenantCreation")
-    );
+    assert_eq!(e.plans["nz"].ready.reason, reasons::TENANT_CREATION_REQUIRES_DIRECT);
+    assert!(e.plans["nz"].ready.message.contains("spec.allowTenantCreation"));
     assert!(!eff(&e, "provider", "nz").usable);
 }
 
@@ -1388,10 +1207,7 @@ fn ready_reports_the_first_blocking_reason_and_lists_all() {
     let re = &e.resellers["r"];
     assert_eq!(
         reasons_of(&re.errors),
-        vec![
-            reasons::PLAN_REGION_NOT_ALLOWED,
-            reasons::SANDBOX_ONLY_RESELLER
-        ]
+        vec![reasons::PLAN_REGION_NOT_ALLOWED, reasons::SANDBOX_ONLY_RESELLER]
     );
     assert_eq!(re.ready.reason, reasons::PLAN_REGION_NOT_ALLOWED);
     assert_eq!(re.ready.status, Status::False);
@@ -1429,17 +1245,11 @@ fn connection_owner_and_usage() {
     assert_eq!(c.override_resellers, vec!["a"]);
     assert_eq!(c.effective_resellers, vec!["a", "a1", "a1x", "a2"]);
     assert!(c.in_use());
-    assert!(
-        c.usage_message()
-            .contains("connectionOverride of Resellers a")
-    );
+    assert!(c.usage_message().contains("connectionOverride of Resellers a"));
 
     let c = &e.connections[&cref("nowhere", "stray")];
     assert!(!c.owner.is_usable());
-    assert_eq!(
-        reasons_of(&c.errors),
-        vec![reasons::CONNECTION_NAMESPACE_NOT_OWNED]
-    );
+    assert_eq!(reasons_of(&c.errors), vec![reasons::CONNECTION_NAMESPACE_NOT_OWNED]);
     assert!(c.errors[0].message.contains("namespace 'nowhere'"));
 
     let c = &e.connections[&cref(P, "unused")];
@@ -1477,10 +1287,7 @@ fn dependents_of_each_kind_of_change() {
     const OTHER: &str = "nz";
     const NAMED: &str = "a1-eur";
     let mut rs = tree();
-    rs = replace(
-        rs.clone(),
-        get(&rs, "a").grant_override(OTHER, "ns-a", "own"),
-    );
+    rs = replace(rs.clone(), get(&rs, "a").grant_override(OTHER, "ns-a", "own"));
     rs = replace(rs.clone(), get(&rs, "provider").grant(OTHER).grant(NAMED));
     rs = replace(rs.clone(), get(&rs, "a1").grant(NAMED));
     let plans = vec![
@@ -1496,20 +1303,12 @@ fn dependents_of_each_kind_of_change() {
     ];
     let snapshot = Snapshot::new(rs, plans, conns);
     let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
-    let crefs = |items: &[(&str, &str)]| {
-        items
-            .iter()
-            .map(|(n, m)| cref(n, m))
-            .collect::<BTreeSet<_>>()
-    };
+    let crefs = |items: &[(&str, &str)]| items.iter().map(|(n, m)| cref(n, m)).collect::<BTreeSet<_>>();
 
     // Provider connection: the plan through it and every grantee.
     let d = dependents(&snapshot, &ObjectKey::Connection(cref(P, "eur-direct")));
     assert_eq!(d.plans, set(&[EUR]));
-    assert_eq!(
-        d.resellers,
-        set(&["provider", "a", "a1", "a1x", "a2", "b", "b1"])
-    );
+    assert_eq!(d.resellers, set(&["provider", "a", "a1", "a1x", "a2", "b", "b1"]));
     assert!(d.connections.is_empty());
 
     // An override connection: the overriding reseller and its subtree (inheritance).
@@ -1552,9 +1351,7 @@ fn dependents_of_each_kind_of_change() {
     });
     dup.resellers.insert("late".into(), clash);
     let d = dependents(&dup, &ObjectKey::Reseller("late".into()));
-    assert!(
-        d.resellers.contains("b1") && d.resellers.contains("b") && d.resellers.contains("provider")
-    );
+    assert!(d.resellers.contains("b1") && d.resellers.contains("b") && d.resellers.contains("provider"));
     assert!(!d.resellers.contains("late"));
 }
 
@@ -1797,10 +1594,7 @@ fn a_definite_failure_outranks_a_pending_connection() {
     let r = &e.resellers["r"];
     assert_eq!(
         reasons_of(&r.errors),
-        vec![
-            reasons::PLAN_REGION_NOT_ALLOWED,
-            reasons::CONNECTION_PENDING
-        ]
+        vec![reasons::PLAN_REGION_NOT_ALLOWED, reasons::CONNECTION_PENDING]
     );
     assert_eq!(r.ready.status, Status::False);
     assert_eq!(r.ready.reason, reasons::PLAN_REGION_NOT_ALLOWED);

@@ -60,11 +60,7 @@ fn same_tenant(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim())
 }
 
-pub fn verify_connection(
-    declared: &DeclaredIdentity,
-    observed: &Observed,
-    regions: &RegionTable,
-) -> Verification {
+pub fn verify_connection(declared: &DeclaredIdentity, observed: &Observed, regions: &RegionTable) -> Verification {
     let mut contradictions: Vec<(&str, String)> = Vec::new();
     let mut unchecked = Vec::new();
 
@@ -104,16 +100,14 @@ pub fn verify_connection(
         ));
     } else {
         match &observed.country {
-            Some(country) if !regions.country_in_region(&declared.region, country) => {
-                contradictions.push((
-                    reasons::REGION_MISMATCH,
-                    format!(
-                        "Partner Center reports the partner's country as {country}, which is not in \
+            Some(country) if !regions.country_in_region(&declared.region, country) => contradictions.push((
+                reasons::REGION_MISMATCH,
+                format!(
+                    "Partner Center reports the partner's country as {country}, which is not in \
                          spec.region '{}': create a connection with the region this account belongs to",
-                        declared.region
-                    ),
-                ))
-            }
+                    declared.region
+                ),
+            )),
             Some(_) => {}
             None => unchecked.push("partner country (needs AppPlusUser)".to_string()),
         }
@@ -129,9 +123,7 @@ pub fn verify_connection(
         )),
         (CspType::Direct, ResellerListing::Count(_) | ResellerListing::Denied) => {}
         (CspType::IndirectProvider, ResellerListing::Count(_)) => {}
-        (CspType::IndirectProvider, ResellerListing::Denied)
-            if declared.auth_mode == AuthMode::AppPlusUser =>
-        {
+        (CspType::IndirectProvider, ResellerListing::Denied) if declared.auth_mode == AuthMode::AppPlusUser => {
             contradictions.push((
                 reasons::TYPE_MISMATCH,
                 "spec.cspType is IndirectProvider but Partner Center refuses to list indirect \
@@ -140,11 +132,10 @@ pub fn verify_connection(
                     .to_string(),
             ))
         }
-        (_, _) if declared.auth_mode == AuthMode::AppOnly => unchecked
-            .push("indirect reseller relationships (listing them needs AppPlusUser)".to_string()),
-        (_, _) => {
-            unchecked.push("indirect reseller relationships (could not be listed)".to_string())
+        (_, _) if declared.auth_mode == AuthMode::AppOnly => {
+            unchecked.push("indirect reseller relationships (listing them needs AppPlusUser)".to_string())
         }
+        (_, _) => unchecked.push("indirect reseller relationships (could not be listed)".to_string()),
     }
 
     if declared.environment == Environment::Sandbox {
@@ -177,9 +168,7 @@ pub fn verify_connection(
         Verification {
             verified: true,
             reason: reasons::VERIFIED.to_string(),
-            message:
-                "Partner Center confirms the tenant and region and contradicts nothing declared"
-                    .to_string(),
+            message: "Partner Center confirms the tenant and region and contradicts nothing declared".to_string(),
             unchecked,
         }
     } else {

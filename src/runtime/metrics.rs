@@ -77,14 +77,42 @@ impl Metrics {
         };
         let r = registry.sub_registry_with_prefix("pco");
         r.register("reconciles", "Reconciliations run, by kind", m.reconciles.clone());
-        r.register("reconcile_errors", "Reconciliations that failed, by kind and reason", m.reconcile_errors.clone());
-        r.register("reconcile_duration_seconds", "Reconciliation duration", m.reconcile_duration.clone());
-        r.register("status_writes", "Status patches sent to the API server, by kind", m.status_writes.clone());
-        r.register("partner_center_calls", "Partner Center HTTP calls, by operation and outcome", m.partner_center_calls.clone());
-        r.register("partner_center_throttled", "Partner Center 429 answers", m.partner_center_throttled.clone());
+        r.register(
+            "reconcile_errors",
+            "Reconciliations that failed, by kind and reason",
+            m.reconcile_errors.clone(),
+        );
+        r.register(
+            "reconcile_duration_seconds",
+            "Reconciliation duration",
+            m.reconcile_duration.clone(),
+        );
+        r.register(
+            "status_writes",
+            "Status patches sent to the API server, by kind",
+            m.status_writes.clone(),
+        );
+        r.register(
+            "partner_center_calls",
+            "Partner Center HTTP calls, by operation and outcome",
+            m.partner_center_calls.clone(),
+        );
+        r.register(
+            "partner_center_throttled",
+            "Partner Center 429 answers",
+            m.partner_center_throttled.clone(),
+        );
         r.register("objects", "Objects by kind and Ready status", m.objects.clone());
-        r.register("leader", "1 while this replica holds the leader lease", m.leader.clone());
-        r.register("connection_ready", "1 when the connection is Ready for its generation, else 0", m.connection_ready.clone());
+        r.register(
+            "leader",
+            "1 while this replica holds the leader lease",
+            m.leader.clone(),
+        );
+        r.register(
+            "connection_ready",
+            "1 when the connection is Ready for its generation, else 0",
+            m.connection_ready.clone(),
+        );
         r.register(
             "connection_refresh_token_expiry_timestamp_seconds",
             "Estimated expiry of the connection's refresh token (unix seconds; 90 days after the last rotation)",
@@ -101,20 +129,32 @@ impl Metrics {
     pub fn observe_reconcile(&self, kind: &str, took: Duration) {
         let labels = KindLabels { kind: kind.to_string() };
         self.reconciles.get_or_create(&labels).inc();
-        self.reconcile_duration.get_or_create(&labels).observe(took.as_secs_f64());
+        self.reconcile_duration
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
     }
 
     pub fn observe_error(&self, kind: &str, reason: &str) {
-        self.reconcile_errors.get_or_create(&ErrorLabels { kind: kind.into(), reason: reason.into() }).inc();
+        self.reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind: kind.into(),
+                reason: reason.into(),
+            })
+            .inc();
     }
 
     pub fn observe_status_write(&self, kind: &str) {
-        self.status_writes.get_or_create(&KindLabels { kind: kind.into() }).inc();
+        self.status_writes
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
     }
 
     pub fn observe_partner_center_call(&self, operation: &str, outcome: &str) {
         self.partner_center_calls
-            .get_or_create(&CallLabels { operation: operation.into(), outcome: outcome.into() })
+            .get_or_create(&CallLabels {
+                operation: operation.into(),
+                outcome: outcome.into(),
+            })
             .inc();
         if outcome == "Throttled" {
             self.partner_center_throttled.inc();
@@ -136,7 +176,10 @@ mod tests {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(text.contains("pco_reconciles_total{kind=\"Reseller\"} 1"), "{text}");
-        assert!(text.contains("pco_reconcile_errors_total{kind=\"PartnerCenterConnection\",reason=\"ConsentExpired\"} 1"), "{text}");
+        assert!(
+            text.contains("pco_reconcile_errors_total{kind=\"PartnerCenterConnection\",reason=\"ConsentExpired\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("pco_partner_center_throttled_total 1"), "{text}");
         assert!(text.contains("pco_reconcile_duration_seconds_bucket"), "{text}");
     }

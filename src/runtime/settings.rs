@@ -88,9 +88,9 @@ impl OperatorSettings {
     }
 
     pub fn identity(&self) -> String {
-        self.identity.clone().unwrap_or_else(|| {
-            std::env::var("HOSTNAME").unwrap_or_else(|_| format!("pco-{}", std::process::id()))
-        })
+        self.identity
+            .clone()
+            .unwrap_or_else(|| std::env::var("HOSTNAME").unwrap_or_else(|_| format!("pco-{}", std::process::id())))
     }
 
     /// Whether `host` (with optional port) may be used by a connection's spec.endpoints.
@@ -110,8 +110,7 @@ impl OperatorSettings {
             None => Ok(BTreeMap::new()),
             Some(path) => {
                 let text = std::fs::read_to_string(path)?;
-                serde_saphyr::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("region table {}: {e}", path.display()))
+                serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("region table {}: {e}", path.display()))
             }
         }
     }
