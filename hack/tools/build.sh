@@ -9,8 +9,9 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0
 
 kube_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$here/kubernetes/go.mod")
 etcd_version=$(awk '$1=="require" && $2=="go.etcd.io/etcd/server/v3" {print $3}' "$here/etcd/go.mod")
-# The cache key includes go.sum so a changed dependency set rebuilds.
-key() { sha256sum "$here/$1/go.mod" "$here/$1/go.sum" | sha256sum | cut -c1-12; }
+# The cache key is the content of go.mod + go.sum (not their path: every clone shares the cache),
+# so a changed dependency set rebuilds.
+key() { cat "$here/$1/go.mod" "$here/$1/go.sum" | sha256sum | cut -c1-12; }
 bin="$cache/bin"
 mkdir -p "$bin"
 
