@@ -76,7 +76,6 @@ enum Outcome {
         reason: String,
         message: String,
         retry_after: Option<Duration>,
-        transient: bool,
     },
 }
 
@@ -88,7 +87,6 @@ impl ConnectionRuntime {
 
 /// Static problems that stop a connection before any Partner Center call.
 struct Blocked {
-    condition: &'static str,
     reason: String,
     message: String,
 }
@@ -209,7 +207,6 @@ fn owner_text(owner: Option<&ConnectionOwner>) -> Option<String> {
 fn blocked(conn: &PartnerCenterConnection, ctx: &Context, owner: Option<&ConnectionOwner>) -> Option<Blocked> {
     if let Some(ConnectionOwner::Unusable(f)) = owner {
         return Some(Blocked {
-            condition: "Ready",
             reason: f.reason.clone(),
             message: f.message.clone(),
         });
@@ -224,7 +221,6 @@ fn blocked(conn: &PartnerCenterConnection, ctx: &Context, owner: Option<&Connect
                 Ok(u) => u,
                 Err(e) => {
                     return Some(Blocked {
-                        condition: "Ready",
                         reason: "InvalidEndpoint".into(),
                         message: format!("{field} '{value}' is not a URL ({e})"),
                     });
@@ -233,7 +229,6 @@ fn blocked(conn: &PartnerCenterConnection, ctx: &Context, owner: Option<&Connect
             let host = url.host_str().unwrap_or_default().to_string();
             if !ctx.settings.endpoint_allowed(&host, url.port_or_known_default()) {
                 return Some(Blocked {
-                    condition: "Ready",
                     reason: "EndpointNotAllowed".into(),
                     message: format!(
                         "{field} points at '{host}', which is not in the operator's endpoint allow-list; remove spec.endpoints to use the real Partner Center, or ask the operator's administrator to allow this host"
@@ -280,7 +275,7 @@ async fn publish_blocked(
     );
     set_condition(
         &mut st.conditions,
-        b.condition,
+        conditions::types::READY,
         "False",
         &b.reason,
         &b.message,
@@ -624,7 +619,6 @@ fn failed(e: PartnerCenterError, at_token: bool) -> Outcome {
             reason: e.reason().to_string(),
             message: e.to_string(),
             retry_after,
-            transient: e.is_transient(),
         }
     }
 }
