@@ -2,7 +2,9 @@
 //! - decode objects one by one, so one undecodable object is skipped (and logged) instead of
 //!   failing every list and wedging the controllers;
 //! - trim managedFields before caching (memory at thousands of objects);
-//! - after each change, requeue exactly the objects that depend on it (through the caches).
+//! - after each change, requeue exactly the objects that depend on it (through the caches), also
+//!   for changes made while the watch was down (seen on the relist). Objects deleted while the watch
+//!   was down are not traced to their dependents; the hourly resync reconciles those.
 
 use super::world::{DependentsTracker, World};
 use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
@@ -64,11 +66,20 @@ where
             .modify(|o: &mut K| o.managed_fields_mut().clear())
             .reflect_shared(self.writer);
         futures::pin_mut!(events);
+        // Objects whose facts changed while the watch was down (seen on a relist).
+        let mut changed_while_away = Vec::new();
         while let Some(event) = events.next().await {
             match event {
                 Ok(watcher::Event::InitApply(obj)) => {
                     let (key, digest) = change(&obj);
-                    tracker.initial(&key, digest);
+                    if tracker.initial(&key, digest) {
+                        changed_while_away.push((key, digest));
+                    }
+                }
+                Ok(watcher::Event::InitDone) => {
+                    for (key, digest) in changed_while_away.drain(..) {
+                        triggers.send(tracker.changed(&world, &key, Some(digest)));
+                    }
                 }
                 Ok(watcher::Event::Apply(obj)) => {
                     let (key, digest) = change(&obj);

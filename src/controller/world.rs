@@ -119,13 +119,21 @@ pub struct DependentsTracker {
 }
 
 impl DependentsTracker {
-    /// Records the initial listing of an object without computing its dependents (every object is
-    /// reconciled at start anyway; computing them for N objects would cost O(N^2)).
-    pub fn initial(&self, key: &ObjectKey, facts_digest: u64) {
-        self.seen
-            .lock()
-            .expect("dependents tracker")
-            .insert(format!("{key:?}"), (facts_digest, None));
+    /// Records an object of an initial listing without computing its dependents (every object is
+    /// reconciled at start anyway; computing them for N objects would cost O(N^2)). On a relist
+    /// (after a 410 or an API server restart) an object whose facts changed while the watch was
+    /// down is not recorded but reported (`true`), so its dependents can be requeued once the
+    /// relist is in the cache.
+    pub fn initial(&self, key: &ObjectKey, facts_digest: u64) -> bool {
+        let mut seen = self.seen.lock().expect("dependents tracker");
+        match seen.get(&format!("{key:?}")) {
+            Some((digest, _)) if *digest != facts_digest => true,
+            Some(_) => false,
+            None => {
+                seen.insert(format!("{key:?}"), (facts_digest, None));
+                false
+            }
+        }
     }
 
     /// The objects to re-evaluate after `key` changed to `facts_digest` (None: deleted).
