@@ -58,6 +58,9 @@ impl World {
         if let Some(hit) = self.cached(key) {
             return hit;
         }
+        // The stale result is of no further use here: free it before building the next one
+        // (reconciles still holding it keep it alive until they finish).
+        *self.cache.lock().expect("world cache") = None;
         let snapshot = Snapshot::new(
             self.resellers.state().iter().map(|r| reseller_facts(r)),
             self.plans.state().iter().map(|p| plan_facts(p)),
