@@ -98,12 +98,12 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, ctx: Arc<Context>) ->
     let name = conn.name_any();
     let key = format!("{ns}/{name}");
     let api: Api<PartnerCenterConnection> = Api::namespaced(ctx.client.clone(), &ns);
-    let evaluated = ctx.world.evaluated();
     let reference = crate::api::ConnectionRef {
         namespace: ns.clone(),
         name: name.clone(),
     };
-    let usage = evaluated.evaluation.connections.get(&reference).cloned();
+    // Only this connection's part of the evaluation: no whole-world evaluation held across awaits.
+    let usage = ctx.world.evaluated().evaluation.connections.get(&reference).cloned();
     let in_use = usage.as_ref().is_some_and(|u| u.in_use());
 
     if conn.meta().deletion_timestamp.is_some() {

@@ -18,8 +18,8 @@ pub const KIND: &str = "CustomerPlan";
 pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Action> {
     let name = plan.name_any();
     let api: Api<CustomerPlan> = Api::all(ctx.client.clone());
-    let evaluated = ctx.world.evaluated();
-    let Some(eval) = evaluated.evaluation.plans.get(&name) else {
+    // Take what this plan needs; do not hold the whole-world evaluation across awaits.
+    let Some(eval) = ctx.world.evaluated().evaluation.plans.get(&name).cloned() else {
         // Not in the cache yet (just created): its own watch event will bring it back.
         return Ok(Action::requeue(Duration::from_secs(5)));
     };

@@ -19,9 +19,19 @@ pub const KIND: &str = "Reseller";
 pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Action> {
     let name = reseller.name_any();
     let api: Api<Reseller> = Api::all(ctx.client.clone());
-    let evaluated = ctx.world.evaluated();
-    let Some(eval) = evaluated.evaluation.resellers.get(&name) else {
-        return Ok(Action::requeue(Duration::from_secs(5)));
+    // Take what this reseller needs and let go of the whole-world evaluation before any await:
+    // reconciles in flight must not keep old evaluations alive (memory at thousands of objects).
+    let (eval, display_names) = {
+        let evaluated = ctx.world.evaluated();
+        let Some(eval) = evaluated.evaluation.resellers.get(&name) else {
+            return Ok(Action::requeue(Duration::from_secs(5)));
+        };
+        let display_names: Vec<Option<String>> = eval
+            .effective_plans
+            .iter()
+            .map(|p| evaluated.snapshot.plans.get(&p.plan).map(|f| f.display_name.clone()))
+            .collect();
+        (eval.clone(), display_names)
     };
     if reseller.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
@@ -34,7 +44,8 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
     st.effective_plans = eval
         .effective_plans
         .iter()
-        .map(|p| effective_plan(p, evaluated.snapshot.plans.get(&p.plan).map(|f| f.display_name.clone())))
+        .zip(display_names)
+        .map(|(p, display_name)| effective_plan(p, display_name))
         .collect();
     let previous_warnings = st.warnings.clone();
     st.warnings = eval.warnings.iter().map(warning_text).collect();
