@@ -74,8 +74,7 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
             .filter(|w| !previous_warnings.contains(&warning_text(w)))
         {
             ctx.events
-                .publish(reseller.as_ref(), true, &w.reason, "Resolve", w.message.clone())
-                .await;
+                .publish(reseller.as_ref(), true, &w.reason, "Resolve", w.message.clone());
         }
     }
     Ok(Action::requeue(super::jitter(Duration::from_secs(3600))))

@@ -91,15 +91,13 @@ where
             && before != Some((after.status.clone(), after.reason.clone()))
             && (after.status == "False" || (after.status == "True" && was_false))
         {
-            ctx.events
-                .publish(
-                    obj,
-                    after.status != "True",
-                    &after.reason,
-                    action,
-                    after.message.clone(),
-                )
-                .await;
+            ctx.events.publish(
+                obj,
+                after.status != "True",
+                &after.reason,
+                action,
+                after.message.clone(),
+            );
         }
     }
     Ok(written)
