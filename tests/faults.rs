@@ -6,7 +6,7 @@ mod support;
 use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures, RunningEmulator};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::{ControlPlane, Operator, User, output_text};
+use support::{ControlPlane, Operator, User, condition, output_text, ready_of};
 
 const PROVIDER_NS: &str = "csp-system";
 const NZ_TENANT: &str = "22222222-2222-4222-8222-222222222222";
@@ -147,19 +147,7 @@ impl Env {
     }
 
     fn request_sync(&self, ns: &str, name: &str, value: &str) {
-        let out = self.cp.kubectl_run(
-            User::Admin,
-            &[
-                "-n",
-                ns,
-                "annotate",
-                "pcc",
-                name,
-                &format!("channel.csp.dev/sync-requested={value}"),
-                "--overwrite",
-            ],
-        );
-        assert!(out.status.success(), "{}", output_text(&out));
+        self.cp.request_sync(ns, name, value);
     }
 
     async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -190,18 +178,6 @@ impl Env {
         let holder = String::from_utf8_lossy(&out.stdout).trim().to_string();
         (out.status.success() && !holder.is_empty()).then_some(holder)
     }
-}
-
-fn condition(status: &Value, type_: &str) -> Value {
-    status["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == type_))
-        .cloned()
-        .unwrap_or(Value::Null)
-}
-
-fn ready_of(status: &Value) -> Value {
-    condition(status, "Ready")
 }
 
 fn tail(text: &str, lines: usize) -> String {

@@ -5,7 +5,7 @@ mod support;
 use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures, RunningEmulator};
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{ControlPlane, Operator, User, output_text};
+use support::{ControlPlane, Operator, User, output_text, ready_of};
 
 const PROVIDER_NS: &str = "csp-system";
 
@@ -103,31 +103,6 @@ impl Scenario {
         assert!(resp.status().is_success(), "{path}: {}", resp.status());
         resp.json().await.unwrap_or(Value::Null)
     }
-
-    /// Asks the operator to sync a connection now (the documented annotation).
-    fn request_sync(&self, ns: &str, name: &str, value: &str) {
-        let out = self.cp.kubectl_run(
-            User::Admin,
-            &[
-                "-n",
-                ns,
-                "annotate",
-                "pcc",
-                name,
-                &format!("channel.csp.dev/sync-requested={value}"),
-                "--overwrite",
-            ],
-        );
-        assert!(out.status.success(), "{}", output_text(&out));
-    }
-}
-
-fn ready_of(status: &Value) -> Value {
-    status["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-        .cloned()
-        .unwrap_or(Value::Null)
 }
 
 fn effective<'a>(status: &'a Value, plan: &str) -> &'a Value {
@@ -577,7 +552,7 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
     )
     .await;
     s.control("/_emulator/clock/advance", json!({"seconds": 3700})).await;
-    s.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "revoked");
+    s.cp.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "revoked");
     s.wait_ready(
         &["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"],
         "False",
@@ -610,7 +585,7 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
         ],
     );
     assert!(out.status.success(), "{}", output_text(&out));
-    s.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "reconsented");
+    s.cp.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "reconsented");
     s.wait_ready(&["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"], "True", "Verified")
         .await;
     s.wait_ready(&["rsl", "contoso-test"], "True", "Ready").await;
@@ -631,7 +606,7 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
         ],
     );
     assert!(out.status.success(), "{}", output_text(&out));
-    s.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "reverted");
+    s.cp.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "reverted");
     let st = s
         .wait_ready(
             &["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"],

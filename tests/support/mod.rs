@@ -410,3 +410,29 @@ impl Operator {
         matches!(self.child.try_wait(), Ok(None))
     }
 }
+
+/// The condition `type_` of a status (JSON), or null.
+pub fn condition(status: &serde_json::Value, type_: &str) -> serde_json::Value {
+    status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == type_))
+        .cloned()
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// The Ready condition of a status (JSON), or null.
+pub fn ready_of(status: &serde_json::Value) -> serde_json::Value {
+    condition(status, "Ready")
+}
+
+impl ControlPlane {
+    /// Asks the operator to sync a connection now (the documented annotation), as admin.
+    pub fn request_sync(&self, ns: &str, name: &str, value: &str) {
+        let annotation = format!("channel.csp.dev/sync-requested={value}");
+        let out = self.kubectl_run(
+            User::Admin,
+            &["-n", ns, "annotate", "pcc", name, &annotation, "--overwrite"],
+        );
+        assert!(out.status.success(), "{}", output_text(&out));
+    }
+}
