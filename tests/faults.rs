@@ -515,21 +515,8 @@ async fn partner_center_faults_show_in_conditions_and_recover_without_a_restart(
                 )
                 .await;
             let token = issued["refreshToken"].as_str().expect("new refresh token").to_string();
-            let patch = json!({"stringData": {"refreshToken": token}}).to_string();
-            let out = env.cp.kubectl_run(
-                User::Admin,
-                &[
-                    "-n",
-                    ns,
-                    "patch",
-                    "secret",
-                    "contoso-nz-production-credentials",
-                    "--type=merge",
-                    "-p",
-                    &patch,
-                ],
-            );
-            assert!(out.status.success(), "{}", output_text(&out));
+            env.cp
+                .store_refresh_token(ns, "contoso-nz-production-credentials", &token);
         }
         env.request_sync(ns, name, &format!("recover-{i}"));
         env.wait_condition(ns, name, "Ready", "True", None, Duration::from_secs(60), || {

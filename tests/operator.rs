@@ -570,42 +570,14 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
         )
         .await;
     let token = fresh["refreshToken"].as_str().expect("refresh token").to_string();
-    let patch = json!({"stringData": {"refreshToken": token}}).to_string();
-    let out = s.cp.kubectl_run(
-        User::Admin,
-        &[
-            "-n",
-            PROVIDER_NS,
-            "patch",
-            "secret",
-            "contoso-eur-sandbox-credentials",
-            "--type=merge",
-            "-p",
-            &patch,
-        ],
-    );
-    assert!(out.status.success(), "{}", output_text(&out));
+    s.cp.store_refresh_token(PROVIDER_NS, "contoso-eur-sandbox-credentials", &token);
     s.cp.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "reconsented");
     s.wait_ready(&["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"], "True", "Verified")
         .await;
     s.wait_ready(&["rsl", "contoso-test"], "True", "Ready").await;
 
     // Rule 10: a refresh token the operator already rotated away, restored into the Secret.
-    let patch = json!({"stringData": {"refreshToken": token}}).to_string();
-    let out = s.cp.kubectl_run(
-        User::Admin,
-        &[
-            "-n",
-            PROVIDER_NS,
-            "patch",
-            "secret",
-            "contoso-eur-sandbox-credentials",
-            "--type=merge",
-            "-p",
-            &patch,
-        ],
-    );
-    assert!(out.status.success(), "{}", output_text(&out));
+    s.cp.store_refresh_token(PROVIDER_NS, "contoso-eur-sandbox-credentials", &token);
     s.cp.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "reverted");
     let st = s
         .wait_ready(

@@ -436,3 +436,16 @@ impl ControlPlane {
         assert!(out.status.success(), "{}", output_text(&out));
     }
 }
+
+impl ControlPlane {
+    /// Writes `token` into the `refreshToken` key of a connection's Secret, as admin (a re-consent,
+    /// or a restore of an old value).
+    pub fn store_refresh_token(&self, ns: &str, secret: &str, token: &str) {
+        let patch = serde_json::json!({"stringData": {"refreshToken": token}}).to_string();
+        let out = self.kubectl_run(
+            User::Admin,
+            &["-n", ns, "patch", "secret", secret, "--type=merge", "-p", &patch],
+        );
+        assert!(out.status.success(), "{}", output_text(&out));
+    }
+}
