@@ -19,10 +19,13 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
     let name = plan.name_any();
     let api: Api<CustomerPlan> = Api::all(ctx.client.clone());
     // Take what this plan needs; do not hold the whole-world evaluation across awaits.
-    let Some(eval) = ctx.world.evaluated().evaluation.plans.get(&name).cloned() else {
+    let own = super::facts::plan_facts(&plan);
+    let evaluated = ctx.world.evaluated_seeing(|s| s.plans.get(&name) == Some(&own));
+    let Some(eval) = evaluated.evaluation.plans.get(&name).cloned() else {
         // Not in the cache yet (just created): its own watch event will bring it back.
         return Ok(Action::requeue(Duration::from_secs(5)));
     };
+    drop(evaluated);
     let generation = plan.metadata.generation;
     let now = jiff::Timestamp::now();
     let mut st = plan.status.clone().unwrap_or_default();

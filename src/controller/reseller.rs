@@ -22,7 +22,8 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
     // Take what this reseller needs and let go of the whole-world evaluation before any await:
     // reconciles in flight must not keep old evaluations alive (memory at thousands of objects).
     let (eval, display_names) = {
-        let evaluated = ctx.world.evaluated();
+        let own = super::facts::reseller_facts(&reseller);
+        let evaluated = ctx.world.evaluated_seeing(|s| s.resellers.get(&name) == Some(&own));
         let Some(eval) = evaluated.evaluation.resellers.get(&name) else {
             return Ok(Action::requeue(Duration::from_secs(5)));
         };

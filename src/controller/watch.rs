@@ -77,6 +77,8 @@ where
                     }
                 }
                 Ok(watcher::Event::InitDone) => {
+                    // The store swaps in the (re)listed objects now.
+                    world.facts_changed();
                     for (key, digest) in changed_while_away.drain(..) {
                         triggers.send(tracker.changed(&world, &key, Some(digest)));
                     }

@@ -6,9 +6,10 @@ use super::facts::{connection_facts, plan_facts, reseller_facts};
 use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
 use crate::policy::{self, Dependents, Evaluation, ObjectKey, Snapshot};
 use kube::runtime::reflector::Store;
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A snapshot of the facts and the rules' verdict on it.
@@ -22,6 +23,8 @@ pub struct World {
     pub plans: Store<CustomerPlan>,
     pub resellers: Store<Reseller>,
     pub settings: policy::Settings,
+    /// Counts facts changes seen by the watches; the cached evaluation is valid for one count.
+    version: AtomicU64,
     cache: Mutex<Option<(u64, Arc<Evaluated>)>>,
     evaluating: Mutex<()>,
 }
@@ -38,24 +41,38 @@ impl World {
             plans,
             resellers,
             settings,
+            version: AtomicU64::new(0),
             cache: Mutex::new(None),
             evaluating: Mutex::new(()),
         }
     }
 
+    /// Records that some object's facts changed (called by the watches after the store has the
+    /// change, before its dependents are requeued): the next evaluation is a fresh one.
+    pub fn facts_changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// The evaluation of the current caches. Re-evaluated only when some object's facts changed —
     /// a status write elsewhere does not count, so converging N objects does not cost N evaluations.
-    /// The key is computed from the stores at call time, so a stale result is never returned for
-    /// newer facts (at worst a newer result is cached under an older key and recomputed once).
     pub fn evaluated(&self) -> Arc<Evaluated> {
-        let key = self.facts_key();
-        if let Some(hit) = self.cached(key) {
+        self.evaluated_seeing(|_| true)
+    }
+
+    /// As [`World::evaluated`], for a reconciler holding an object: `sees_own` tells whether an
+    /// evaluation saw that object's current facts. A controller can get an object from the cache
+    /// before the watch has counted its change; a cached evaluation that missed it is not used.
+    pub fn evaluated_seeing(&self, sees_own: impl Fn(&Snapshot) -> bool) -> Arc<Evaluated> {
+        let usable = |version| self.cached(version).filter(|hit| sees_own(&hit.snapshot));
+        if let Some(hit) = usable(self.version.load(Ordering::Acquire)) {
             return hit;
         }
         // One evaluation at a time: concurrent reconciles that miss together would otherwise each
         // build a full snapshot and evaluation (memory peaks with the controllers' concurrency).
         let _single_flight = self.evaluating.lock().expect("world evaluation");
-        if let Some(hit) = self.cached(key) {
+        // Read before the stores: a change counted later is at worst evaluated twice, never missed.
+        let version = self.version.load(Ordering::Acquire);
+        if let Some(hit) = usable(version) {
             return hit;
         }
         // The stale result is of no further use here: free it before building the next one
@@ -68,47 +85,15 @@ impl World {
         );
         let evaluation = policy::evaluate(&snapshot, &self.settings);
         let evaluated = Arc::new(Evaluated { snapshot, evaluation });
-        *self.cache.lock().expect("world cache") = Some((key, evaluated.clone()));
+        *self.cache.lock().expect("world cache") = Some((version, evaluated.clone()));
         evaluated
     }
 
-    fn cached(&self, key: u64) -> Option<Arc<Evaluated>> {
+    fn cached(&self, version: u64) -> Option<Arc<Evaluated>> {
         match self.cache.lock().expect("world cache").as_ref() {
-            Some((cached_key, cached)) if *cached_key == key => Some(cached.clone()),
+            Some((cached_version, cached)) if *cached_version == version => Some(cached.clone()),
             _ => None,
         }
-    }
-
-    /// Order-independent digest of everything the facts are derived from: identity, generation
-    /// (spec), deletion, and for connections the published Ready condition.
-    fn facts_key(&self) -> u64 {
-        fn h(x: impl Hash) -> u64 {
-            let mut s = DefaultHasher::new();
-            x.hash(&mut s);
-            s.finish()
-        }
-        let meta_key = |kind: &str, m: &kube::api::ObjectMeta| {
-            h((
-                kind,
-                &m.uid,
-                &m.namespace,
-                &m.name,
-                m.generation,
-                m.deletion_timestamp.is_some(),
-            ))
-        };
-        let mut sum: u64 = 0;
-        for r in self.resellers.state() {
-            sum = sum.wrapping_add(meta_key("r", r.meta()));
-        }
-        for p in self.plans.state() {
-            sum = sum.wrapping_add(meta_key("p", p.meta()));
-        }
-        for c in self.connections.state() {
-            let health = format!("{:?}", super::facts::connection_health(&c));
-            sum = sum.wrapping_add(meta_key("c", c.meta()) ^ h(health));
-        }
-        sum
     }
 }
 
@@ -149,6 +134,7 @@ impl DependentsTracker {
         {
             return Dependents::default();
         }
+        world.facts_changed();
         let now = policy::dependents(&world.evaluated().snapshot, key);
         let mut union = now.clone();
         if let Some((_, Some(before))) = before {
@@ -183,4 +169,54 @@ pub fn plan_change(p: &CustomerPlan) -> (ObjectKey, u64) {
 pub fn connection_change(c: &PartnerCenterConnection) -> (ObjectKey, u64) {
     let facts = connection_facts(c);
     (ObjectKey::Connection(facts.reference()), digest(&facts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector::{self, store::Writer};
+    use kube::runtime::watcher::Event;
+
+    fn reseller(name: &str, short_name: &str) -> Reseller {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "channel.csp.dev/v1alpha1",
+            "kind": "Reseller",
+            "metadata": {"name": name, "uid": name, "generation": 1},
+            "spec": {"displayName": name, "shortName": short_name, "namespace": "csp-system"},
+        }))
+        .expect("reseller")
+    }
+
+    fn world() -> (World, Writer<Reseller>) {
+        let (connections, _) = reflector::store();
+        let (plans, _) = reflector::store();
+        let (resellers, writer) = reflector::store();
+        let world = World::new(connections, plans, resellers, policy::Settings::new("csp-system"));
+        (world, writer)
+    }
+
+    fn short_name(e: &Evaluated, name: &str) -> String {
+        e.snapshot.resellers[name].short_name.clone()
+    }
+
+    #[test]
+    fn the_evaluation_is_cached_until_the_watch_counts_a_facts_change() {
+        let (world, mut writer) = world();
+        writer.apply_watcher_event(&Event::Apply(reseller("root", "OLD")));
+        world.facts_changed();
+        let first = world.evaluated();
+        assert!(Arc::ptr_eq(&first, &world.evaluated()), "no change: the same evaluation");
+
+        // The store has the change, the watch has not counted it yet: the plain lookup may
+        // return the cached evaluation, a reconciler holding the new object must not get it.
+        let changed = reseller("root", "NEW");
+        writer.apply_watcher_event(&Event::Apply(changed.clone()));
+        assert_eq!(short_name(&world.evaluated(), "root"), "OLD");
+        let own = super::super::facts::reseller_facts(&changed);
+        let seen = world.evaluated_seeing(|s| s.resellers.get("root") == Some(&own));
+        assert_eq!(short_name(&seen, "root"), "NEW");
+
+        world.facts_changed();
+        assert_eq!(short_name(&world.evaluated(), "root"), "NEW");
+    }
 }
