@@ -3,68 +3,40 @@
 //! parts only: kube-apiserver + etcd, the emulator, the operator binary. Every wait is bounded.
 
 mod support;
-use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures, RunningEmulator};
+use partner_center_operator::emulator::Fixtures;
 use serde_json::{Value, json};
+use std::ops::Deref;
 use std::time::{Duration, Instant};
-use support::{ControlPlane, Operator, User, condition, output_text, ready_of};
+use support::{Channel, ControlPlane, PROVIDER_NS, User, condition, ready_of, tail};
 
-const PROVIDER_NS: &str = "csp-system";
 const NZ_TENANT: &str = "22222222-2222-4222-8222-222222222222";
 /// Lease duration of the operator's leader election (src/controller/mod.rs).
 const LEASE_DURATION: Duration = Duration::from_secs(15);
 
+/// The demo channel, no operator yet; convergence and the Lease as the fault tests see them.
 struct Env {
-    cp: ControlPlane,
-    emulator: RunningEmulator,
-    addr: String,
+    channel: Channel,
+}
+
+impl Deref for Env {
+    type Target = Channel;
+    fn deref(&self) -> &Channel {
+        &self.channel
+    }
 }
 
 impl Env {
-    /// Control plane (with extra kube-apiserver flags), the emulator with the demo fixtures (strict
-    /// refresh-token rotation), the operator's roles and the examples. No operator yet.
+    /// The demo channel (see [`Channel`]) with extra kube-apiserver flags; its emulator has strict
+    /// refresh-token rotation.
     async fn start(apiserver_args: &str) -> Env {
-        partner_center_operator::tls::install_crypto_provider();
-        let cp = ControlPlane::start_with_apiserver_args(apiserver_args)
-            .await
-            .expect("control plane");
         let fixtures = Fixtures::from_yaml(&support::example_fixtures()).expect("fixtures");
         assert!(
             fixtures.settings.strict_refresh_token_rotation,
             "the fault tests rely on strict rotation"
         );
-        let emulator = emulator::start(EmulatorConfig {
-            fixtures,
-            bind: "127.0.0.1:0".parse().unwrap(),
-        })
-        .await
-        .expect("emulator");
-        cp.install_operator(&[PROVIDER_NS, "reseller-northwind"]);
-        let addr = emulator.addr.to_string();
-        let env = Env { cp, emulator, addr };
-        env.apply(&support::example_manifests(&env.addr));
-        env
-    }
-
-    fn args<'a>(&'a self, identity: &'a str) -> Vec<&'a str> {
-        vec![
-            "--provider-namespace",
-            PROVIDER_NS,
-            "--endpoint-allow-list",
-            &self.addr,
-            "--admin-addr",
-            "127.0.0.1:0",
-            "--identity",
-            identity,
-        ]
-    }
-
-    fn operator(&self, user: User, identity: &str, env: &[(&str, &str)]) -> Operator {
-        Operator::start_with(&self.cp, user, &self.args(identity), env, identity)
-    }
-
-    fn apply(&self, yaml: &str) {
-        let out = self.cp.apply_yaml(User::Admin, yaml);
-        assert!(out.status.success(), "{}", output_text(&out));
+        Env {
+            channel: Channel::start_with_apiserver_args(apiserver_args).await,
+        }
     }
 
     /// (converged, total, names not converged): converged = observedGeneration == generation and a
@@ -112,55 +84,6 @@ impl Env {
         }
     }
 
-    fn connection(&self, ns: &str, name: &str) -> Value {
-        self.cp.get_json(&["-n", ns, "pcc", name])
-    }
-
-    /// Waits until a condition of a connection has `status` (and `reason`, when given).
-    #[allow(clippy::too_many_arguments)] // a table-like call site reads better than a struct here
-    async fn wait_condition(
-        &self,
-        ns: &str,
-        name: &str,
-        type_: &str,
-        status: &str,
-        reason: Option<&str>,
-        limit: Duration,
-        log: impl Fn() -> String,
-    ) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            let obj = self.connection(ns, name);
-            let c = condition(&obj["status"], type_);
-            if c["status"] == status && reason.is_none_or(|r| c["reason"] == r) {
-                return obj;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{ns}/{name}: wanted {type_}={status}/{reason:?} within {limit:?}; status: {:#}\nlog:\n{}",
-                    obj["status"],
-                    tail(&log(), 60)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    }
-
-    fn request_sync(&self, ns: &str, name: &str, value: &str) {
-        self.cp.request_sync(ns, name, value);
-    }
-
-    async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}{path}", self.emulator.base_url());
-        let mut req = reqwest::Client::new().request(method, url);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("emulator control API");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
-    }
-
     /// The Lease's holder, if any.
     fn lease_holder(&self) -> Option<String> {
         let out = self.cp.kubectl_run(
@@ -178,11 +101,6 @@ impl Env {
         let holder = String::from_utf8_lossy(&out.stdout).trim().to_string();
         (out.status.success() && !holder.is_empty()).then_some(holder)
     }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// `n` resellers under the root, each granted the NZ production plan: enough objects that
@@ -234,7 +152,7 @@ async fn operator_killed_mid_convergence_loses_no_status_and_no_refresh_token() 
     let mut kills = Vec::new();
     for round in 0..3 {
         let secrets_before = secret_writes();
-        let mut op = env.operator(User::Operator, &format!("killed-{round}"), &[]);
+        let mut op = env.start_operator(User::Operator, &format!("killed-{round}"), &[]);
         let writes_before = status_writes(&env.cp, "operator");
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
@@ -261,7 +179,7 @@ async fn operator_killed_mid_convergence_loses_no_status_and_no_refresh_token() 
         "every kill came after convergence ({kills:?}/{total}): not mid-convergence"
     );
 
-    let op = env.operator(User::Operator, "survivor", &[]);
+    let op = env.start_operator(User::Operator, "survivor", &[]);
     env.wait_converged(Duration::from_secs(180), || op.log_text()).await;
 
     // No refresh token lost: with strict rotation a lost token would be refused, so every connection
@@ -286,7 +204,7 @@ async fn operator_killed_mid_convergence_loses_no_status_and_no_refresh_token() 
             "demo-rt-northwind-initial",
         ),
     ] {
-        let c = env.connection(ns, name);
+        let c = env.cp.get_json(&["-n", ns, "pcc", name]);
         assert_eq!(
             condition(&c["status"], "Authenticated")["status"],
             "True",
@@ -331,7 +249,7 @@ async fn operator_killed_mid_convergence_loses_no_status_and_no_refresh_token() 
 async fn api_server_restart_and_expired_watch_are_survived_without_a_restart() {
     // No watch cache: a watch resumed from a compacted resourceVersion is answered 410 Gone by etcd.
     let env = Env::start("--watch-cache=false --etcd-compaction-interval=3s").await;
-    let mut op = env.operator(User::Operator, "survivor", &[]);
+    let mut op = env.start_operator(User::Operator, "survivor", &[]);
     env.wait_converged(Duration::from_secs(120), || op.log_text()).await;
 
     // Move etcd's revision well past the operator's watches (nothing it watches changes), let the
@@ -388,7 +306,7 @@ struct FaultCase {
 async fn partner_center_faults_show_in_conditions_and_recover_without_a_restart() {
     let env = Env::start("").await;
     // A 2 s attempt timeout keeps the slow-response case short (default 60 s).
-    let op = env.operator(
+    let op = env.start_operator(
         User::Operator,
         "faults",
         &[("PCO_PARTNER_CENTER_REQUEST_TIMEOUT", "2s")],
@@ -443,36 +361,36 @@ async fn partner_center_faults_show_in_conditions_and_recover_without_a_restart(
     for (i, case) in cases.iter().enumerate() {
         eprintln!("case: {}", case.name);
         let seq0 = env
-            .control(reqwest::Method::GET, "/_emulator/requests", None)
+            .emulator_control(reqwest::Method::GET, "/_emulator/requests", None)
             .await
             .as_array()
             .and_then(|l| l.last().cloned())
             .map(|e| e["seq"].as_u64().unwrap_or(0))
             .unwrap_or(0);
         for f in &case.faults {
-            env.control(reqwest::Method::POST, "/_emulator/faults", Some(f.clone()))
+            env.emulator_control(reqwest::Method::POST, "/_emulator/faults", Some(f.clone()))
                 .await;
         }
         if case.revoke {
-            env.control(
+            env.emulator_control(
                 reqwest::Method::POST,
                 "/_emulator/refresh-tokens/revoke",
                 Some(json!({"tenantId": NZ_TENANT})),
             )
             .await;
             // Expire the cached access token (1 h) so the next sync must redeem the refresh token.
-            env.control(
+            env.emulator_control(
                 reqwest::Method::POST,
                 "/_emulator/clock/advance",
                 Some(json!({"seconds": 3700})),
             )
             .await;
         }
-        env.request_sync(ns, name, &format!("fault-{i}"));
+        env.cp.request_sync(ns, name, &format!("fault-{i}"));
         let failed = env
+            .cp
             .wait_condition(
-                ns,
-                name,
+                &["-n", ns, "pcc", name],
                 case.condition,
                 case.status,
                 Some(case.reason),
@@ -505,10 +423,11 @@ async fn partner_center_faults_show_in_conditions_and_recover_without_a_restart(
 
         // Recovery without restarting the operator: the fault ends (or a new consent is stored)
         // and a sync request makes the operator try again.
-        env.control(reqwest::Method::DELETE, "/_emulator/faults", None).await;
+        env.emulator_control(reqwest::Method::DELETE, "/_emulator/faults", None)
+            .await;
         if case.revoke {
             let issued = env
-                .control(
+                .emulator_control(
                     reqwest::Method::POST,
                     "/_emulator/refresh-tokens",
                     Some(json!({"tenantId": NZ_TENANT, "upn": "admin@contosonz.onmicrosoft.com"})),
@@ -518,15 +437,21 @@ async fn partner_center_faults_show_in_conditions_and_recover_without_a_restart(
             env.cp
                 .store_refresh_token(ns, "contoso-nz-production-credentials", &token);
         }
-        env.request_sync(ns, name, &format!("recover-{i}"));
-        env.wait_condition(ns, name, "Ready", "True", None, Duration::from_secs(60), || {
-            op.log_text()
-        })
-        .await;
+        env.cp.request_sync(ns, name, &format!("recover-{i}"));
+        env.cp
+            .wait_condition(
+                &["-n", ns, "pcc", name],
+                "Ready",
+                "True",
+                None,
+                Duration::from_secs(60),
+                || op.log_text(),
+            )
+            .await;
 
         // Retry-After is honoured: after a 429 the operator sends nothing to that partner before it passed.
         let log: Vec<Value> = env
-            .control(reqwest::Method::GET, &format!("/_emulator/requests?since={seq0}"), None)
+            .emulator_control(reqwest::Method::GET, &format!("/_emulator/requests?since={seq0}"), None)
             .await
             .as_array()
             .cloned()
@@ -559,8 +484,8 @@ async fn partner_center_faults_show_in_conditions_and_recover_without_a_restart(
 async fn two_replicas_only_the_leader_writes_and_a_killed_leader_hands_over() {
     let env = Env::start("").await;
     env.cp
-        .bind_operator_roles(User::Operator2, &[PROVIDER_NS, "reseller-northwind"]);
-    let mut a = env.operator(User::Operator, "replica-a", &[]);
+        .bind_operator_roles(User::Operator2, &support::OPERATOR_NAMESPACES);
+    let mut a = env.start_operator(User::Operator, "replica-a", &[]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while env.lease_holder().as_deref() != Some("replica-a") {
         assert!(
@@ -570,7 +495,7 @@ async fn two_replicas_only_the_leader_writes_and_a_killed_leader_hands_over() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let b = env.operator(User::Operator2, "replica-b", &[]);
+    let b = env.start_operator(User::Operator2, "replica-b", &[]);
     env.wait_converged(Duration::from_secs(120), || a.log_text()).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !b.log_text().contains("caches synced") {

@@ -2,53 +2,34 @@
 //! running as its own least-privilege user, and the checked-in examples.
 
 mod support;
-use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures, RunningEmulator};
+use reqwest::Method;
 use serde_json::{Value, json};
+use std::ops::Deref;
 use std::time::Duration;
-use support::{ControlPlane, Operator, User, output_text, ready_of};
+use support::{Channel, Operator, PROVIDER_NS, User, output_text, ready_of};
 
-const PROVIDER_NS: &str = "csp-system";
-
+/// The demo channel with the operator running as `operator`, converged.
 struct Scenario {
-    cp: ControlPlane,
-    emulator: RunningEmulator,
+    channel: Channel,
     operator: Operator,
+}
+
+impl Deref for Scenario {
+    type Target = Channel;
+    fn deref(&self) -> &Channel {
+        &self.channel
+    }
 }
 
 impl Scenario {
     /// Control plane + emulator (demo fixtures) + operator + examples/, converged.
     async fn start() -> Scenario {
-        partner_center_operator::tls::install_crypto_provider();
-        let cp = ControlPlane::start().await.expect("control plane");
-        let fixtures = Fixtures::from_yaml(&support::example_fixtures()).expect("fixtures");
-        let emulator = emulator::start(EmulatorConfig {
-            fixtures,
-            bind: "127.0.0.1:0".parse().unwrap(),
-        })
-        .await
-        .expect("emulator");
-        cp.install_operator(&[PROVIDER_NS, "reseller-northwind"]);
-        let addr = emulator.addr.to_string();
-        let out = cp.apply_yaml(User::Admin, &support::example_manifests(&addr));
-        assert!(out.status.success(), "{}", output_text(&out));
-        let operator = Operator::start(
-            &cp,
-            User::Operator,
-            &[
-                "--provider-namespace",
-                PROVIDER_NS,
-                "--endpoint-allow-list",
-                &addr,
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--identity",
-                "test-operator",
-            ],
-        );
-        let s = Scenario { cp, emulator, operator };
-        s.wait(&["--for=condition=Ready", "pcc", "--all", "-A", "--timeout=90s"]);
-        s.wait(&["--for=condition=Ready", "cplan", "--all", "--timeout=60s"]);
-        s.wait(&[
+        let channel = Channel::start().await;
+        let operator = channel.start_operator(User::Operator, "test-operator", &[]);
+        let s = Scenario { channel, operator };
+        s.cp.wait(&["--for=condition=Ready", "pcc", "--all", "-A", "--timeout=90s"]);
+        s.cp.wait(&["--for=condition=Ready", "cplan", "--all", "--timeout=60s"]);
+        s.cp.wait(&[
             "--for=condition=Ready",
             "rsl",
             "contoso",
@@ -60,48 +41,23 @@ impl Scenario {
         s
     }
 
-    fn wait(&self, args: &[&str]) {
-        self.cp.wait(args);
-    }
-
-    fn apply(&self, yaml: &str) {
-        let out = self.cp.apply_yaml(User::Admin, yaml);
-        assert!(out.status.success(), "{}\n{yaml}", output_text(&out));
-    }
-
     fn status(&self, args: &[&str]) -> Value {
         self.cp.get_json(args)["status"].clone()
     }
 
     /// Waits until the Ready condition of the object has `status` and `reason`.
     async fn wait_ready(&self, args: &[&str], status: &str, reason: &str) -> Value {
-        let deadline = std::time::Instant::now() + Duration::from_secs(90);
-        loop {
-            let st = self.status(args);
-            let ready = ready_of(&st);
-            if ready["status"] == status && ready["reason"] == reason {
-                return st;
-            }
-            if std::time::Instant::now() > deadline {
-                panic!(
-                    "{args:?}: wanted Ready={status}/{reason}, status is {st:#}\nlog:\n{}",
-                    self.operator.log_text()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        let obj = self
+            .cp
+            .wait_condition(args, "Ready", status, Some(reason), Duration::from_secs(90), || {
+                self.operator.log_text()
+            })
+            .await;
+        obj["status"].clone()
     }
 
     async fn control(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}{path}", self.emulator.base_url());
-        let resp = reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .expect("emulator control");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
+        self.emulator_control(Method::POST, path, Some(body)).await
     }
 }
 
@@ -409,7 +365,7 @@ async fn controller_rules_refuse_bad_configuration_with_a_reason() {
         assert!(!message.is_empty(), "{what}: a refusal says what to do");
     }
     // None of these broke what was already valid.
-    s.wait(&[
+    s.cp.wait(&[
         "--for=condition=Ready",
         "rsl",
         "northwind",
@@ -525,7 +481,7 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
     let contoso = s.wait_ready(&["rsl", "contoso"], "False", "WrongTenantOrClient").await;
     assert_eq!(effective(&contoso, "nz-indirect-production")["usable"], false);
     // Northwind's override does not go through that connection: still usable.
-    s.wait(&["--for=condition=Ready", "rsl", "northwind", "--timeout=30s"]);
+    s.cp.wait(&["--for=condition=Ready", "rsl", "northwind", "--timeout=30s"]);
 
     // Back to the right Secret: recovers.
     let patch = r#"{"spec":{"auth":{"secretRef":{"name":"contoso-nz-production-credentials"}}}}"#;

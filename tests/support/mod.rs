@@ -2,9 +2,11 @@
 //! see hack/tools/) started on loopback by hack/control-plane.sh, with one kubeconfig per test user.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures, RunningEmulator};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The identities tests act as (static tokens, see hack/control-plane.sh).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,20 +65,24 @@ impl ControlPlane {
     }
 
     pub fn start_blocking() -> anyhow::Result<Self> {
+        Self::start_blocking_with_apiserver_args("")
+    }
+
+    /// [`ControlPlane::start_blocking`] with extra kube-apiserver flags (PCO_APISERVER_EXTRA_ARGS).
+    fn start_blocking_with_apiserver_args(extra: &str) -> anyhow::Result<Self> {
         tool_bin(); // build (or find) the tools once per test binary, outside the start timeout
         let dir = tempfile::Builder::new().prefix("pco-cp-").tempdir()?;
         let out = Command::new("bash")
             .arg(repo_root().join("hack/control-plane.sh"))
             .arg("start")
             .arg(dir.path())
+            .env("PCO_APISERVER_EXTRA_ARGS", extra)
             .output()?;
-        if !out.status.success() {
-            anyhow::bail!(
-                "control plane did not start: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        anyhow::ensure!(
+            out.status.success(),
+            "control plane did not start: {}",
+            output_text(&out)
+        );
         Ok(Self { dir })
     }
 
@@ -223,21 +229,7 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(cp: &ControlPlane, user: User, args: &[&str]) -> Operator {
-        let log = cp
-            .dir()
-            .join(format!("operator-{}-{}.log", user.name(), std::process::id()));
-        let file = std::fs::File::create(&log).expect("operator log");
-        let child = Command::new(env!("CARGO_BIN_EXE_partner-center-operator"))
-            .arg("run")
-            .args(args)
-            .env("KUBECONFIG", cp.kubeconfig(user))
-            .env("PCO_LOG_FORMAT", "json")
-            .env("PCO_LOG_LEVEL", "info,partner_center_operator=debug")
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("start operator");
-        Operator { child, log }
+        Self::start_with(cp, user, args, &[], &std::process::id().to_string())
     }
 
     pub fn log_text(&self) -> String {
@@ -301,23 +293,7 @@ impl ControlPlane {
     /// e.g. `--watch-cache=false` so an expired watch answers 410.
     pub async fn start_with_apiserver_args(extra: &str) -> anyhow::Result<Self> {
         let extra = extra.to_string();
-        tokio::task::spawn_blocking(move || {
-            tool_bin();
-            let dir = tempfile::Builder::new().prefix("pco-cp-").tempdir()?;
-            let out = Command::new("bash")
-                .arg(repo_root().join("hack/control-plane.sh"))
-                .arg("start")
-                .arg(dir.path())
-                .env("PCO_APISERVER_EXTRA_ARGS", extra)
-                .output()?;
-            anyhow::ensure!(
-                out.status.success(),
-                "control plane did not start: {}",
-                output_text(&out)
-            );
-            Ok(Self { dir })
-        })
-        .await?
+        tokio::task::spawn_blocking(move || Self::start_blocking_with_apiserver_args(&extra)).await?
     }
 
     /// `hack/control-plane.sh restart-apiserver`: same port, flags and data; returns when ready.
@@ -447,5 +423,129 @@ impl ControlPlane {
             &["-n", ns, "patch", "secret", secret, "--type=merge", "-p", &patch],
         );
         assert!(out.status.success(), "{}", output_text(&out));
+    }
+}
+
+/// The last `lines` lines of `text` (an operator log in a failure message).
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl ControlPlane {
+    /// Waits until condition `type_` of the object `kubectl get <args>` names has `status` (and
+    /// `reason`, when given); returns the object. Panics after `limit` with its status and the end
+    /// of `log`.
+    pub async fn wait_condition(
+        &self,
+        args: &[&str],
+        type_: &str,
+        status: &str,
+        reason: Option<&str>,
+        limit: Duration,
+        log: impl Fn() -> String,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let obj = self.get_json(args);
+            let c = condition(&obj["status"], type_);
+            if c["status"] == status && reason.is_none_or(|r| c["reason"] == r) {
+                return obj;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{args:?}: wanted {type_}={status}/{reason:?} within {limit:?}; status: {:#}\nlog:\n{}",
+                    obj["status"],
+                    tail(&log(), 60)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+// ---- The demo channel (tests/operator.rs, tests/faults.rs) ----
+
+/// The provider's namespace in the examples: the operator's `--provider-namespace`.
+pub const PROVIDER_NS: &str = "csp-system";
+
+/// The namespaces whose Secrets the operator reads in the examples; the first holds the Lease.
+pub const OPERATOR_NAMESPACES: [&str; 2] = [PROVIDER_NS, "reseller-northwind"];
+
+/// The demo channel: a control plane, the emulator with the example fixtures, the operator's roles
+/// and the example manifests (pointed at that emulator). No operator runs until one is started.
+pub struct Channel {
+    pub cp: ControlPlane,
+    pub emulator: RunningEmulator,
+    /// The emulator's `host:port`, as the manifests and `--endpoint-allow-list` name it.
+    pub addr: String,
+}
+
+impl Channel {
+    pub async fn start() -> Channel {
+        Self::start_with_apiserver_args("").await
+    }
+
+    /// Like [`Channel::start`], with extra kube-apiserver flags.
+    pub async fn start_with_apiserver_args(args: &str) -> Channel {
+        partner_center_operator::tls::install_crypto_provider();
+        let cp = ControlPlane::start_with_apiserver_args(args)
+            .await
+            .expect("control plane");
+        let fixtures = Fixtures::from_yaml(&example_fixtures()).expect("fixtures");
+        let emulator = emulator::start(EmulatorConfig {
+            fixtures,
+            bind: "127.0.0.1:0".parse().unwrap(),
+        })
+        .await
+        .expect("emulator");
+        cp.install_operator(&OPERATOR_NAMESPACES);
+        let addr = emulator.addr.to_string();
+        let channel = Channel { cp, emulator, addr };
+        channel.apply(&example_manifests(&channel.addr));
+        channel
+    }
+
+    /// The operator's arguments for this channel, as replica `identity`.
+    pub fn operator_args<'a>(&'a self, identity: &'a str) -> Vec<&'a str> {
+        vec![
+            "--provider-namespace",
+            PROVIDER_NS,
+            "--endpoint-allow-list",
+            &self.addr,
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--identity",
+            identity,
+        ]
+    }
+
+    /// The operator as `user` and replica `identity` (which also names its log), with extra `env`.
+    pub fn start_operator(&self, user: User, identity: &str, env: &[(&str, &str)]) -> Operator {
+        Operator::start_with(&self.cp, user, &self.operator_args(identity), env, identity)
+    }
+
+    /// `kubectl apply` of `yaml` as admin; panics when it fails.
+    pub fn apply(&self, yaml: &str) {
+        let out = self.cp.apply_yaml(User::Admin, yaml);
+        assert!(out.status.success(), "{}\n{yaml}", output_text(&out));
+    }
+
+    /// A call to the emulator's control API (`/_emulator/...`); panics unless it succeeds. Its JSON
+    /// answer, or null.
+    pub async fn emulator_control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let url = format!("{}{path}", self.emulator.base_url());
+        let mut req = reqwest::Client::new().request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("emulator control API");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap_or(serde_json::Value::Null)
     }
 }
