@@ -5,8 +5,8 @@
 use super::facts::{connection_facts, plan_facts, reseller_facts};
 use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
 use crate::policy::{self, Dependents, Evaluation, ObjectKey, Snapshot};
-use kube::runtime::reflector::Store;
 use kube::ResourceExt;
+use kube::runtime::reflector::Store;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -205,7 +205,10 @@ mod tests {
         writer.apply_watcher_event(&Event::Apply(reseller("root", "OLD")));
         world.facts_changed();
         let first = world.evaluated();
-        assert!(Arc::ptr_eq(&first, &world.evaluated()), "no change: the same evaluation");
+        assert!(
+            Arc::ptr_eq(&first, &world.evaluated()),
+            "no change: the same evaluation"
+        );
 
         // The store has the change, the watch has not counted it yet: the plain lookup may
         // return the cached evaluation, a reconciler holding the new object must not get it.
