@@ -102,15 +102,12 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, ctx: Arc<Context>) ->
         namespace: ns.clone(),
         name: name.clone(),
     };
-    // Only this connection's part of the evaluation: no whole-world evaluation held across awaits.
+    // Only this connection's evaluation: the shared evaluator is not held across awaits.
     let own = super::facts::connection_facts(&conn);
     let usage = ctx
         .world
         .evaluated_seeing(|s| s.connections.get(&reference) == Some(&own))
-        .evaluation
-        .connections
-        .get(&reference)
-        .cloned();
+        .connection(&reference);
     let in_use = usage.as_ref().is_some_and(|u| u.in_use());
 
     if conn.meta().deletion_timestamp.is_some() {

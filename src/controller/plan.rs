@@ -18,14 +18,14 @@ pub const KIND: &str = "CustomerPlan";
 pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Action> {
     let name = plan.name_any();
     let api: Api<CustomerPlan> = Api::all(ctx.client.clone());
-    // Take what this plan needs; do not hold the whole-world evaluation across awaits.
+    // Evaluate this plan only; do not hold the shared evaluator across awaits.
     let own = super::facts::plan_facts(&plan);
-    let evaluated = ctx.world.evaluated_seeing(|s| s.plans.get(&name) == Some(&own));
-    let Some(eval) = evaluated.evaluation.plans.get(&name).cloned() else {
+    let evaluator = ctx.world.evaluated_seeing(|s| s.plans.get(&name) == Some(&own));
+    let Some(eval) = evaluator.plan(&name) else {
         // Not in the cache yet (just created): its own watch event will bring it back.
         return Ok(Action::requeue(Duration::from_secs(5)));
     };
-    drop(evaluated);
+    drop(evaluator);
     let generation = plan.metadata.generation;
     let now = jiff::Timestamp::now();
     let mut st = plan.status.clone().unwrap_or_default();

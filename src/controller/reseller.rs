@@ -19,20 +19,21 @@ pub const KIND: &str = "Reseller";
 pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Action> {
     let name = reseller.name_any();
     let api: Api<Reseller> = Api::all(ctx.client.clone());
-    // Take what this reseller needs and let go of the whole-world evaluation before any await:
-    // reconciles in flight must not keep old evaluations alive (memory at thousands of objects).
+    // Evaluate this reseller only, and let go of the shared evaluator before any await: reconciles
+    // in flight must not keep old snapshots alive (memory at thousands of objects).
     let (eval, display_names) = {
         let own = super::facts::reseller_facts(&reseller);
-        let evaluated = ctx.world.evaluated_seeing(|s| s.resellers.get(&name) == Some(&own));
-        let Some(eval) = evaluated.evaluation.resellers.get(&name) else {
+        let evaluator = ctx.world.evaluated_seeing(|s| s.resellers.get(&name) == Some(&own));
+        let Some(eval) = evaluator.reseller(&name) else {
             return Ok(Action::requeue(Duration::from_secs(5)));
         };
+        let plans = &evaluator.snapshot().plans;
         let display_names: Vec<Option<String>> = eval
             .effective_plans
             .iter()
-            .map(|p| evaluated.snapshot.plans.get(&p.plan).map(|f| f.display_name.clone()))
+            .map(|p| plans.get(&p.plan).map(|f| f.display_name.clone()))
             .collect();
-        (eval.clone(), display_names)
+        (eval, display_names)
     };
     if reseller.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());

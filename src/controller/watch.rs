@@ -1,7 +1,8 @@
 //! One watch per kind, shared by every controller that needs it, with three duties:
 //! - decode objects one by one, so one undecodable object is skipped (and logged) instead of
 //!   failing every list and wedging the controllers;
-//! - trim managedFields before caching (memory at thousands of objects);
+//! - trim managedFields and kubectl's last-applied copy before caching (memory at thousands of
+//!   objects);
 //! - after each change, requeue exactly the objects that depend on it (through the caches), also
 //!   for changes made while the watch was down (seen on the relist). Objects deleted while the watch
 //!   was down are not traced to their dependents; the hourly resync reconciles those.
@@ -18,6 +19,9 @@ use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
+
+/// `kubectl apply` (and Argo CD's default sync) keep a copy of the whole spec here; never read.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// The watch of one kind, before it runs.
 pub struct SharedWatch<K: Resource<DynamicType = ()> + Clone + 'static> {
@@ -63,7 +67,10 @@ where
         change: fn(&K) -> (ObjectKey, u64),
     ) {
         let events = decoded::<K>(watcher(self.api, watcher::Config::default()).default_backoff())
-            .modify(|o: &mut K| o.managed_fields_mut().clear())
+            .modify(|o: &mut K| {
+                o.managed_fields_mut().clear();
+                o.annotations_mut().remove(LAST_APPLIED);
+            })
             .reflect_shared(self.writer);
         futures::pin_mut!(events);
         // Objects whose facts changed while the watch was down (seen on a relist).

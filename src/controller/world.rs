@@ -4,19 +4,13 @@
 
 use super::facts::{connection_facts, plan_facts, reseller_facts};
 use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
-use crate::policy::{self, Dependents, Evaluation, ObjectKey, Snapshot};
+use crate::policy::{self, Dependents, Evaluator, ObjectKey, Snapshot};
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-/// A snapshot of the facts and the rules' verdict on it.
-pub struct Evaluated {
-    pub snapshot: Snapshot,
-    pub evaluation: Evaluation,
-}
 
 pub struct World {
     pub connections: Store<PartnerCenterConnection>,
@@ -25,7 +19,7 @@ pub struct World {
     pub settings: policy::Settings,
     /// Counts facts changes seen by the watches; the cached evaluation is valid for one count.
     version: AtomicU64,
-    cache: Mutex<Option<(u64, Arc<Evaluated>)>>,
+    cache: Mutex<Option<(u64, Arc<Evaluator>)>>,
     evaluating: Mutex<()>,
 }
 
@@ -55,15 +49,15 @@ impl World {
 
     /// The evaluation of the current caches. Re-evaluated only when some object's facts changed —
     /// a status write elsewhere does not count, so converging N objects does not cost N evaluations.
-    pub fn evaluated(&self) -> Arc<Evaluated> {
+    pub fn evaluated(&self) -> Arc<Evaluator> {
         self.evaluated_seeing(|_| true)
     }
 
     /// As [`World::evaluated`], for a reconciler holding an object: `sees_own` tells whether an
     /// evaluation saw that object's current facts. A controller can get an object from the cache
     /// before the watch has counted its change; a cached evaluation that missed it is not used.
-    pub fn evaluated_seeing(&self, sees_own: impl Fn(&Snapshot) -> bool) -> Arc<Evaluated> {
-        let usable = |version| self.cached(version).filter(|hit| sees_own(&hit.snapshot));
+    pub fn evaluated_seeing(&self, sees_own: impl Fn(&Snapshot) -> bool) -> Arc<Evaluator> {
+        let usable = |version| self.cached(version).filter(|hit| sees_own(hit.snapshot()));
         if let Some(hit) = usable(self.version.load(Ordering::Acquire)) {
             return hit;
         }
@@ -83,13 +77,12 @@ impl World {
             self.plans.state().iter().map(|p| plan_facts(p)),
             self.connections.state().iter().map(|c| connection_facts(c)),
         );
-        let evaluation = policy::evaluate(&snapshot, &self.settings);
-        let evaluated = Arc::new(Evaluated { snapshot, evaluation });
+        let evaluated = Arc::new(Evaluator::new(snapshot, &self.settings));
         *self.cache.lock().expect("world cache") = Some((version, evaluated.clone()));
         evaluated
     }
 
-    fn cached(&self, version: u64) -> Option<Arc<Evaluated>> {
+    fn cached(&self, version: u64) -> Option<Arc<Evaluator>> {
         match self.cache.lock().expect("world cache").as_ref() {
             Some((cached_version, cached)) if *cached_version == version => Some(cached.clone()),
             _ => None,
@@ -135,7 +128,7 @@ impl DependentsTracker {
             return Dependents::default();
         }
         world.facts_changed();
-        let now = policy::dependents(&world.evaluated().snapshot, key);
+        let now = policy::dependents(world.evaluated().snapshot(), key);
         let mut union = now.clone();
         if let Some((_, Some(before))) = before {
             union.extend(before);
@@ -195,8 +188,8 @@ mod tests {
         (world, writer)
     }
 
-    fn short_name(e: &Evaluated, name: &str) -> String {
-        e.snapshot.resellers[name].short_name.clone()
+    fn short_name(e: &Evaluator, name: &str) -> String {
+        e.snapshot().resellers[name].short_name.clone()
     }
 
     #[test]

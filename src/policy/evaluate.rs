@@ -1,6 +1,7 @@
 //! Entry point: from a snapshot, what every reseller, plan and connection status should say.
 //! `Evaluator` shares the tree and the plan checks so a controller can evaluate one object
-//! without evaluating everything; `evaluate` does everything at once.
+//! without evaluating everything (and without holding everyone's results in memory); `evaluate`
+//! does everything at once.
 
 use super::connection_owner::{ConnectionOwner, owner_of};
 use super::effective::{EffectivePlan, effective_plans, resolve};
@@ -11,6 +12,7 @@ use super::plans::{PlanCheck, check_plan};
 use super::snapshot::{Settings, Snapshot};
 use crate::api::ConnectionRef;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 /// What a Reseller's status should say.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,28 +115,37 @@ struct Usage {
     effective_resellers: BTreeSet<String>,
 }
 
-/// Shared, snapshot-wide facts (tree, plan checks); cheap per-object evaluation on top.
-pub struct Evaluator<'a> {
-    snapshot: &'a Snapshot,
-    settings: &'a Settings,
+/// Shared, snapshot-wide facts (tree, plan checks, who uses which connection); cheap per-object
+/// evaluation on top. Owns its snapshot, so it can be cached and shared between reconciles.
+pub struct Evaluator {
+    snapshot: Snapshot,
+    settings: Settings,
     hierarchy: Hierarchy,
     plan_checks: BTreeMap<String, PlanCheck>,
+    /// Built on first use: only connections need it, and it costs a pass over every grant.
+    usage: OnceLock<BTreeMap<ConnectionRef, Usage>>,
 }
 
-impl<'a> Evaluator<'a> {
-    pub fn new(snapshot: &'a Snapshot, settings: &'a Settings) -> Self {
-        let hierarchy = Hierarchy::build(snapshot, settings);
+impl Evaluator {
+    pub fn new(snapshot: Snapshot, settings: &Settings) -> Self {
+        let hierarchy = Hierarchy::build(&snapshot, settings);
         let plan_checks = snapshot
             .plans
             .values()
-            .map(|p| (p.name.clone(), check_plan(p, snapshot, &hierarchy, settings)))
+            .map(|p| (p.name.clone(), check_plan(p, &snapshot, &hierarchy, settings)))
             .collect();
         Evaluator {
             snapshot,
-            settings,
+            settings: settings.clone(),
             hierarchy,
             plan_checks,
+            usage: OnceLock::new(),
         }
+    }
+
+    /// The facts this evaluator judges.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
     }
 
     pub fn hierarchy(&self) -> &Hierarchy {
@@ -144,7 +155,7 @@ impl<'a> Evaluator<'a> {
     pub fn reseller(&self, name: &str) -> Option<ResellerEvaluation> {
         let r = self.snapshot.resellers.get(name)?;
         let node = self.hierarchy.node(name)?;
-        let outcome = effective_plans(r, self.snapshot, &self.hierarchy, &self.plan_checks, self.settings);
+        let outcome = effective_plans(r, &self.snapshot, &self.hierarchy, &self.plan_checks, &self.settings);
 
         let mut own_errors = Vec::new();
         if let Some(region) = &r.region
@@ -260,13 +271,10 @@ impl<'a> Evaluator<'a> {
     }
 
     pub fn connection(&self, reference: &ConnectionRef) -> Option<ConnectionEvaluation> {
-        let usage = self.usage(Some(reference)).remove(reference).unwrap_or_default();
-        self.connection_with_usage(reference, usage)
-    }
-
-    fn connection_with_usage(&self, reference: &ConnectionRef, usage: Usage) -> Option<ConnectionEvaluation> {
         self.snapshot.connections.get(reference)?;
-        let owner = owner_of(reference, &self.hierarchy, self.settings);
+        let usage = self.usage().get(reference);
+        let listed = |set: fn(&Usage) -> &BTreeSet<String>| usage.map(|u| set(u).iter().cloned().collect());
+        let owner = owner_of(reference, &self.hierarchy, &self.settings);
         let errors = match &owner {
             ConnectionOwner::Unusable(f) => vec![f.clone()],
             _ => Vec::new(),
@@ -274,32 +282,30 @@ impl<'a> Evaluator<'a> {
         Some(ConnectionEvaluation {
             reference: reference.clone(),
             owner,
-            plans: usage.plans.into_iter().collect(),
-            override_resellers: usage.override_resellers.into_iter().collect(),
-            effective_resellers: usage.effective_resellers.into_iter().collect(),
+            plans: listed(|u| &u.plans).unwrap_or_default(),
+            override_resellers: listed(|u| &u.override_resellers).unwrap_or_default(),
+            effective_resellers: listed(|u| &u.effective_resellers).unwrap_or_default(),
             errors,
         })
     }
 
-    /// Who references which connection; one pass over plans and grants (restricted to `only`
-    /// when given).
-    fn usage(&self, only: Option<&ConnectionRef>) -> BTreeMap<ConnectionRef, Usage> {
-        let wanted = |c: &ConnectionRef| only.is_none_or(|o| o == c);
+    /// Who references which connection; one pass over plans and grants, on first use.
+    fn usage(&self) -> &BTreeMap<ConnectionRef, Usage> {
+        self.usage.get_or_init(|| self.usage_index())
+    }
+
+    fn usage_index(&self) -> BTreeMap<ConnectionRef, Usage> {
         let mut index: BTreeMap<ConnectionRef, Usage> = BTreeMap::new();
         for p in self.snapshot.plans.values() {
-            if wanted(&p.connection_ref) {
-                index
-                    .entry(p.connection_ref.clone())
-                    .or_default()
-                    .plans
-                    .insert(p.name.clone());
-            }
+            index
+                .entry(p.connection_ref.clone())
+                .or_default()
+                .plans
+                .insert(p.name.clone());
         }
         for r in self.snapshot.resellers.values() {
             for g in &r.grants {
-                if let Some(o) = &g.connection_override
-                    && wanted(o)
-                {
+                if let Some(o) = &g.connection_override {
                     index
                         .entry(o.clone())
                         .or_default()
@@ -307,8 +313,7 @@ impl<'a> Evaluator<'a> {
                         .insert(r.name.clone());
                 }
                 if r.azure_ad_enabled
-                    && let Some(c) = resolve(r, g, self.snapshot, &self.hierarchy).connection
-                    && wanted(&c)
+                    && let Some(c) = resolve(r, g, &self.snapshot, &self.hierarchy).connection
                 {
                     index.entry(c).or_default().effective_resellers.insert(r.name.clone());
                 }
@@ -331,17 +336,12 @@ impl<'a> Evaluator<'a> {
                 .keys()
                 .filter_map(|n| self.plan(n).map(|e| (n.clone(), e)))
                 .collect(),
-            connections: {
-                let mut usage = self.usage(None);
-                self.snapshot
-                    .connections
-                    .keys()
-                    .filter_map(|c| {
-                        let u = usage.remove(c).unwrap_or_default();
-                        self.connection_with_usage(c, u).map(|e| (c.clone(), e))
-                    })
-                    .collect()
-            },
+            connections: self
+                .snapshot
+                .connections
+                .keys()
+                .filter_map(|c| self.connection(c).map(|e| (c.clone(), e)))
+                .collect(),
             hierarchy_findings: self.hierarchy.findings.clone(),
         }
     }
@@ -349,5 +349,5 @@ impl<'a> Evaluator<'a> {
 
 /// Evaluate everything in `snapshot`.
 pub fn evaluate(snapshot: &Snapshot, settings: &Settings) -> Evaluation {
-    Evaluator::new(snapshot, settings).evaluate_all()
+    Evaluator::new(snapshot.clone(), settings).evaluate_all()
 }

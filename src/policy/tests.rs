@@ -1268,7 +1268,7 @@ fn connection_owner_and_usage() {
         vec![eur_conn(), conn("ns-a", "own", "EUR Direct Production")],
     );
     let s = settings();
-    let ev = Evaluator::new(&snapshot, &s);
+    let ev = Evaluator::new(snapshot, &s);
     let all = ev.evaluate_all();
     assert_eq!(
         ev.connection(&cref("ns-a", "own")).as_ref(),
