@@ -36,8 +36,16 @@ enum Command {
     Check(cli::check::CheckArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before the runtime starts its threads (see runtime::allocator).
+    runtime::allocator::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     partner_center_operator::tls::install_crypto_provider();
     match Cli::parse().command {
         Command::Run(settings) => {

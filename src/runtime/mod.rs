@@ -1,7 +1,8 @@
 //! Process plumbing around the controllers: settings, logging, metrics, the admin HTTP server
-//! (probes and metrics) and leader election.
+//! (probes and metrics), leader election and allocator tuning.
 
 pub mod admin;
+pub mod allocator;
 pub mod leader;
 pub mod metrics;
 pub mod settings;
