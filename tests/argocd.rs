@@ -4,13 +4,12 @@
 //! property Argo CD relies on: re-applying the manifests server-side changes nothing.
 
 mod support;
-use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{ControlPlane, Operator, User, output_text, repo_root, tool_bin};
+use support::{ControlPlane, User, output_text, repo_root, tool_bin};
 
 const PROVIDER_NS: &str = "csp-system";
 const KINDS: [&str; 3] = ["PartnerCenterConnection", "CustomerPlan", "Reseller"];
@@ -296,21 +295,10 @@ fn resource_versions(cp: &ControlPlane) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
-    partner_center_operator::tls::install_crypto_provider();
-    let cp = ControlPlane::start().await.expect("control plane");
-    let fixtures = Fixtures::from_yaml(&support::example_fixtures()).expect("fixtures");
-    let emu = emulator::start(EmulatorConfig {
-        fixtures,
-        bind: "127.0.0.1:0".parse().unwrap(),
-    })
-    .await
-    .expect("emulator");
-    let addr = emu.addr.to_string();
-    cp.install_operator(&[PROVIDER_NS, "reseller-northwind"]);
-    let out = cp.apply_yaml(User::Admin, &support::example_manifests(&addr));
-    assert!(out.status.success(), "{}", output_text(&out));
+    let channel = support::Channel::start().await;
+    let cp = &channel.cp;
     // A connection in a namespace that belongs to no Reseller: refused by the operator (Degraded).
-    let fabrikam = get(&cp, &["-n", "reseller-northwind", "pcc", "northwind-nz-production"]);
+    let fabrikam = get(cp, &["-n", "reseller-northwind", "pcc", "northwind-nz-production"]);
     let out = cp.kubectl_run(User::Admin, &["create", "namespace", "reseller-fabrikam"]);
     assert!(out.status.success(), "{}", output_text(&out));
     let mut pcc = serde_json::json!({"apiVersion": fabrikam["apiVersion"], "kind": "PartnerCenterConnection",
@@ -319,17 +307,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
     let out = cp.apply_yaml(User::Admin, &pcc.to_string());
     assert!(out.status.success(), "{}", output_text(&out));
 
-    let args = [
-        "--provider-namespace",
-        PROVIDER_NS,
-        "--endpoint-allow-list",
-        &addr,
-        "--admin-addr",
-        "127.0.0.1:0",
-        "--identity",
-        "argocd-test",
-    ];
-    let mut operator = Operator::start(&cp, User::Operator, &args);
+    let mut operator = channel.start_operator(User::Operator, "argocd-test", &[]);
     cp.wait(&[
         "--for=condition=Ready",
         "pcc",
@@ -359,7 +337,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
     ]);
 
     // Every object: the health follows its Ready condition at the current generation.
-    let objects = all_objects(&cp);
+    let objects = all_objects(cp);
     assert_eq!(
         objects.len(),
         3 + 1 + 2 + 5,
@@ -404,20 +382,20 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
         assert!(message.contains(in_message), "{k}: {message}");
     }
     capture(
-        &get(&cp, &["-n", PROVIDER_NS, "pcc", "contoso-nz-production"]),
+        &get(cp, &["-n", PROVIDER_NS, "pcc", "contoso-nz-production"]),
         "pcc-contoso-nz-production-ready.json",
     );
     capture(
-        &get(&cp, &["cplan", "nz-indirect-production"]),
+        &get(cp, &["cplan", "nz-indirect-production"]),
         "cplan-nz-indirect-production-ready.json",
     );
-    capture(&get(&cp, &["rsl", "northwind"]), "rsl-northwind-ready.json");
+    capture(&get(cp, &["rsl", "northwind"]), "rsl-northwind-ready.json");
     capture(
-        &get(&cp, &["rsl", "tailspin-demo"]),
+        &get(cp, &["rsl", "tailspin-demo"]),
         "rsl-tailspin-demo-sandbox-only.json",
     );
     capture(
-        &get(&cp, &["-n", "reseller-fabrikam", "pcc", "fabrikam-nz-production"]),
+        &get(cp, &["-n", "reseller-fabrikam", "pcc", "fabrikam-nz-production"]),
         "pcc-fabrikam-namespace-not-owned.json",
     );
 
@@ -431,18 +409,18 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
             "40-resellers.yaml",
             "90-misconfigured.yaml",
         ],
-        &addr,
+        &channel.addr,
     );
     let ssa = ["apply", "--server-side", "--field-manager=argocd-controller", "-f", "-"];
     let out = cp.kubectl_stdin(User::Admin, &ssa, &desired);
     assert!(out.status.success(), "{}", output_text(&out));
     tokio::time::sleep(Duration::from_secs(2)).await; // let the operator see the apply (it must not write)
-    let before = resource_versions(&cp);
+    let before = resource_versions(cp);
     let out = cp.kubectl_stdin(User::Admin, &ssa, &desired);
     assert!(out.status.success(), "{}", output_text(&out));
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        resource_versions(&cp),
+        resource_versions(cp),
         before,
         "a repeated server-side apply changed objects"
     );
@@ -461,14 +439,14 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
         ],
     );
     assert!(out.status.success(), "{}", output_text(&out));
-    let changed = get(&cp, &["rsl", "northwind"]);
+    let changed = get(cp, &["rsl", "northwind"]);
     let (status, message) = health(&changed);
     assert_eq!(status, "Progressing", "{message}");
     assert!(message.contains("has not evaluated the current spec yet"), "{message}");
     capture(&changed, "rsl-northwind-spec-changed.json");
-    let _operator = Operator::start(&cp, User::Operator, &args);
+    let _operator = channel.start_operator(User::Operator, "argocd-test", &[]);
     let healthy = wait_for("the reseller's new generation to be evaluated", || {
-        let obj = get(&cp, &["rsl", "northwind"]);
+        let obj = get(cp, &["rsl", "northwind"]);
         (obj["status"]["observedGeneration"] == obj["metadata"]["generation"]).then_some(obj)
     })
     .await;
@@ -482,13 +460,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
         ),
         ("/_emulator/clock/advance", serde_json::json!({"seconds": 3700})),
     ] {
-        let resp = reqwest::Client::new()
-            .post(format!("{}{path}", emu.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .expect("emulator control");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        channel.emulator_control(reqwest::Method::POST, path, Some(body)).await;
     }
     let out = cp.kubectl_run(
         User::Admin,
@@ -504,7 +476,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
     );
     assert!(out.status.success(), "{}", output_text(&out));
     let degraded = wait_for("the revoked connection to be Ready=False", || {
-        let obj = get(&cp, &["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"]);
+        let obj = get(cp, &["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"]);
         (ready_of(&obj)["status"] == "False").then_some(obj)
     })
     .await;
