@@ -258,34 +258,14 @@ async fn publish_blocked(
     st.observed_generation = generation;
     st.owner = owner_text(owner);
     st.used_by = usage.map(used_by);
-    let msg = format!("not checked: {}", b.message);
-    set_condition(
-        &mut st.conditions,
-        "Authenticated",
-        "Unknown",
-        &b.reason,
-        &msg,
-        generation,
-        now,
-    );
-    set_condition(
-        &mut st.conditions,
-        "Verified",
-        "Unknown",
-        &b.reason,
-        &msg,
-        generation,
-        now,
-    );
-    set_condition(
-        &mut st.conditions,
-        conditions::types::READY,
-        "False",
-        &b.reason,
-        &b.message,
-        generation,
-        now,
-    );
+    let not_checked = format!("not checked: {}", b.message);
+    for (type_, status, message) in [
+        ("Authenticated", "Unknown", &not_checked),
+        ("Verified", "Unknown", &not_checked),
+        (conditions::types::READY, "False", &b.message),
+    ] {
+        set_condition(&mut st.conditions, type_, status, &b.reason, message, generation, now);
+    }
     write(ctx, api, conn, st).await
 }
 
