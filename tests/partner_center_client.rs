@@ -895,30 +895,7 @@ async fn domains_customers_and_resellers() {
     assert_eq!(full.relationship_to_partner.as_deref(), Some("reseller"));
 
     // Create is idempotent on MS-RequestId.
-    let new = NewCustomer {
-        company_profile: NewCompanyProfile {
-            domain: "wingtip4711.onmicrosoft.com".into(),
-            organization_registration_number: None,
-        },
-        billing_profile: NewBillingProfile {
-            email: "it@wingtip.example".into(),
-            culture: "en-US".into(),
-            language: "en".into(),
-            company_name: "Wingtip Toys".into(),
-            default_address: Address {
-                first_name: Some("Gena".into()),
-                last_name: Some("Soto".into()),
-                address_line1: Some("1 Microsoft Way".into()),
-                city: Some("Redmond".into()),
-                state: Some("WA".into()),
-                postal_code: Some("98052".into()),
-                country: Some("US".into()),
-                phone_number: Some("4255550101".into()),
-                ..Default::default()
-            },
-        },
-        associated_partner_id: None,
-    };
+    let new = new_customer("wingtip4711.onmicrosoft.com", "Wingtip Toys");
     let before = client.count_customers().await.unwrap();
     let request_id = uuid::Uuid::new_v4();
     let a = client.create_customer(&new, request_id).await.unwrap();
@@ -958,20 +935,27 @@ async fn sandbox_quota_is_typed() {
     let env = Env::start(DEFAULT_SETTINGS, 74).await;
     let client = env.app_client();
     assert_eq!(client.count_customers().await.unwrap(), 75);
-    let new = NewCustomer {
+    let new = new_customer("onetoomany.onmicrosoft.com", "One Too Many");
+    let err = client.create_customer(&new, uuid::Uuid::new_v4()).await.unwrap_err();
+    assert_eq!(err.reason(), "SandboxLimitReached", "{err}");
+}
+
+/// A customer to create: its domain and company name; the rest is a valid US billing profile.
+fn new_customer(domain: &str, company_name: &str) -> NewCustomer {
+    NewCustomer {
         company_profile: NewCompanyProfile {
-            domain: "onetoomany.onmicrosoft.com".into(),
+            domain: domain.into(),
             organization_registration_number: None,
         },
         billing_profile: NewBillingProfile {
-            email: "a@b.example".into(),
+            email: format!("it@{domain}"),
             culture: "en-US".into(),
             language: "en".into(),
-            company_name: "One Too Many".into(),
+            company_name: company_name.into(),
             default_address: Address {
-                first_name: Some("A".into()),
-                last_name: Some("B".into()),
-                address_line1: Some("1 Main St".into()),
+                first_name: Some("Gena".into()),
+                last_name: Some("Soto".into()),
+                address_line1: Some("1 Microsoft Way".into()),
                 city: Some("Redmond".into()),
                 state: Some("WA".into()),
                 postal_code: Some("98052".into()),
@@ -981,9 +965,7 @@ async fn sandbox_quota_is_typed() {
             },
         },
         associated_partner_id: None,
-    };
-    let err = client.create_customer(&new, uuid::Uuid::new_v4()).await.unwrap_err();
-    assert_eq!(err.reason(), "SandboxLimitReached", "{err}");
+    }
 }
 
 #[tokio::test]
