@@ -620,8 +620,13 @@ fn build_status(
     st.observed_generation = generation;
     st.owner = owner_text(owner);
     st.used_by = usage.map(used_by);
-    let c = &mut st.conditions;
-    match outcome {
+    // (status, reason, message) of Authenticated, Verified and Ready.
+    let authenticated = (
+        "True",
+        "Authenticated",
+        "a Partner Center token was issued for the connection's credentials".to_string(),
+    );
+    let [auth, verified, ready] = match outcome {
         Outcome::Synced {
             partner,
             customers,
@@ -632,57 +637,30 @@ fn build_status(
             st.customer_count = Some(*customers as i64);
             st.indirect_reseller_count = resellers.map(|n| n as i64);
             st.last_sync_time = Some(Time(since));
-            set_condition(
-                c,
-                "Authenticated",
-                "True",
-                "Authenticated",
-                "a Partner Center token was issued for the connection's credentials",
-                generation,
-                now,
-            );
             let mut message = verification.message.clone();
             if !verification.unchecked.is_empty() {
                 message = format!("{message} (not checked: {})", verification.unchecked.join("; "));
             }
             let v = if verification.verified { "True" } else { "False" };
-            set_condition(c, "Verified", v, &verification.reason, &message, generation, now);
-            set_condition(
-                c,
-                conditions::types::READY,
-                v,
-                &verification.reason,
-                &message,
-                generation,
-                now,
-            );
+            let reason = verification.reason.as_str();
+            [authenticated, (v, reason, message.clone()), (v, reason, message)]
         }
-        Outcome::NotAuthenticated { reason, message } => {
-            set_condition(c, "Authenticated", "False", reason, message, generation, now);
-            set_condition(
-                c,
-                "Verified",
-                "Unknown",
-                reason,
-                "not checked: not authenticated",
-                generation,
-                now,
-            );
-            set_condition(c, conditions::types::READY, "False", reason, message, generation, now);
-        }
-        Outcome::CallFailed { reason, message, .. } => {
-            set_condition(
-                c,
-                "Authenticated",
-                "True",
-                "Authenticated",
-                "a Partner Center token was issued for the connection's credentials",
-                generation,
-                now,
-            );
-            set_condition(c, "Verified", "Unknown", reason, message, generation, now);
-            set_condition(c, conditions::types::READY, "False", reason, message, generation, now);
-        }
+        Outcome::NotAuthenticated { reason, message } => [
+            ("False", reason.as_str(), message.clone()),
+            ("Unknown", reason, "not checked: not authenticated".to_string()),
+            ("False", reason, message.clone()),
+        ],
+        Outcome::CallFailed { reason, message, .. } => [
+            authenticated,
+            ("Unknown", reason.as_str(), message.clone()),
+            ("False", reason, message.clone()),
+        ],
+    };
+    for (type_, (status, reason, message)) in ["Authenticated", "Verified", conditions::types::READY]
+        .into_iter()
+        .zip([auth, verified, ready])
+    {
+        set_condition(&mut st.conditions, type_, status, reason, &message, generation, now);
     }
     st
 }
