@@ -445,10 +445,10 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
         ],
     );
     assert!(out.status.success(), "{}", output_text(&out));
-    let patch = r#"{"spec":{"auth":{"secretRef":{"name":"foreign-credentials"}}}}"#;
-    let out = s.cp.kubectl_run(
-        User::Admin,
-        &[
+    // Points the NZ production connection at another Secret.
+    let use_secret = |name: &str| {
+        let patch = json!({"spec": {"auth": {"secretRef": {"name": name}}}}).to_string();
+        let args = [
             "-n",
             PROVIDER_NS,
             "patch",
@@ -456,10 +456,12 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
             "contoso-nz-production",
             "--type=merge",
             "-p",
-            patch,
-        ],
-    );
-    assert!(out.status.success(), "{}", output_text(&out));
+            &patch,
+        ];
+        let out = s.cp.kubectl_run(User::Admin, &args);
+        assert!(out.status.success(), "{}", output_text(&out));
+    };
+    use_secret("foreign-credentials");
     let conn = s
         .wait_ready(
             &["-n", PROVIDER_NS, "pcc", "contoso-nz-production"],
@@ -467,15 +469,7 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
             "WrongTenantOrClient",
         )
         .await;
-    assert_eq!(
-        conn["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "Authenticated")
-            .unwrap()["status"],
-        "False"
-    );
+    assert_eq!(support::condition(&conn, "Authenticated")["status"], "False");
     s.wait_ready(&["cplan", "nz-indirect-production"], "False", "WrongTenantOrClient")
         .await;
     let contoso = s.wait_ready(&["rsl", "contoso"], "False", "WrongTenantOrClient").await;
@@ -484,21 +478,7 @@ async fn connection_problems_make_every_plan_through_it_unusable_and_recover_wit
     s.cp.wait(&["--for=condition=Ready", "rsl", "northwind", "--timeout=30s"]);
 
     // Back to the right Secret: recovers.
-    let patch = r#"{"spec":{"auth":{"secretRef":{"name":"contoso-nz-production-credentials"}}}}"#;
-    let out = s.cp.kubectl_run(
-        User::Admin,
-        &[
-            "-n",
-            PROVIDER_NS,
-            "patch",
-            "pcc",
-            "contoso-nz-production",
-            "--type=merge",
-            "-p",
-            patch,
-        ],
-    );
-    assert!(out.status.success(), "{}", output_text(&out));
+    use_secret("contoso-nz-production-credentials");
     s.wait_ready(&["rsl", "contoso"], "True", "Ready").await;
 
     // Consent revoked in Partner Center (and the cached access token expired): not Ready, plans unusable.
