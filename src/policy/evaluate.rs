@@ -272,8 +272,8 @@ impl Evaluator {
 
     pub fn connection(&self, reference: &ConnectionRef) -> Option<ConnectionEvaluation> {
         self.snapshot.connections.get(reference)?;
-        let usage = self.usage().get(reference);
-        let listed = |set: fn(&Usage) -> &BTreeSet<String>| usage.map(|u| set(u).iter().cloned().collect());
+        let unused = Usage::default();
+        let usage = self.usage().get(reference).unwrap_or(&unused);
         let owner = owner_of(reference, &self.hierarchy, &self.settings);
         let errors = match &owner {
             ConnectionOwner::Unusable(f) => vec![f.clone()],
@@ -282,9 +282,9 @@ impl Evaluator {
         Some(ConnectionEvaluation {
             reference: reference.clone(),
             owner,
-            plans: listed(|u| &u.plans).unwrap_or_default(),
-            override_resellers: listed(|u| &u.override_resellers).unwrap_or_default(),
-            effective_resellers: listed(|u| &u.effective_resellers).unwrap_or_default(),
+            plans: usage.plans.iter().cloned().collect(),
+            override_resellers: usage.override_resellers.iter().cloned().collect(),
+            effective_resellers: usage.effective_resellers.iter().cloned().collect(),
             errors,
         })
     }

@@ -2,7 +2,7 @@
 //!
 //! glibc's malloc gives each thread that meets contention its own arena (up to 8 per core), and
 //! memory freed into one arena is not reused by another: at 5,000 objects the operator's peak RSS
-//! was ~5 % higher than with two arenas (bench/README.md), for no measurable speed gain.
+//! was ~5 % higher than with two arenas (bench/README.md, change 8).
 
 /// Caps glibc's malloc arenas at two. Call before any thread starts; a no-op off glibc.
 pub fn limit_arenas() {
