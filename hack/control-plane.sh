@@ -35,7 +35,7 @@ stop() {
 if [ "$cmd" = stop ]; then stop; exit 0; fi
 [ "$cmd" = start ] || [ "$cmd" = restart-apiserver ] || { echo "unknown command $cmd" >&2; exit 2; }
 
-bin=$("$here/tools/build.sh")
+bin=$("$here/tools/build.sh" etcd kube-apiserver kubectl)
 
 # kube-apiserver with the ports, flags and PKI of `start` (saved in DIR/apiserver.args).
 start_apiserver() {

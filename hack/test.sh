@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo (Rust >= 1.89) is required" >&2; exit 1; }
-command -v go >/dev/null || { echo "go (>= 1.24) is required to build the test control plane" >&2; exit 1; }
+command -v go >/dev/null || { echo "go (>= 1.26; the tool modules declare go 1.26 and toolchain download is off) is required to build the test control plane" >&2; exit 1; }
 bash hack/tools/build.sh >/dev/null
 # The suite starts several control planes; two test threads fit a 2-core machine.
 # --no-fail-fast: one failing test binary must not hide the results of the others.

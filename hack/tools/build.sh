@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the pinned test tools (kube-apiserver, kubectl, etcd, helm 3, helm 4, luahealth) from the
-# Go module proxy and caches them; prints the bin directory. A second run is a no-op.
-#   PCO_CACHE  cache root (default ~/.cache/partner-center-operator)
+# Builds the pinned test tools from the Go module proxy and caches them; prints the bin directory.
+# A second run is a no-op.
+#   build.sh [TOOL ...]   tools: etcd kube-apiserver kubectl helm3 helm4 luahealth (default: all)
+#   PCO_CACHE             cache root (default ~/.cache/partner-center-operator)
+# The demo and the control plane need only etcd, kube-apiserver and kubectl; helm and luahealth
+# are for the chart and Argo CD tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${PCO_CACHE:-$HOME/.cache/partner-center-operator}
@@ -15,12 +18,22 @@ key() { cat "$here/$1/go.mod" "$here/$1/go.sum" | sha256sum | cut -c1-12; }
 bin="$cache/bin"
 mkdir -p "$bin"
 
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(etcd kube-apiserver kubectl helm3 helm4 luahealth)
+for w in "${wanted[@]}"; do
+  case $w in etcd|kube-apiserver|kubectl|helm3|helm4|luahealth) ;; *) echo "build.sh: unknown tool '$w'" >&2; exit 2 ;; esac
+done
+wants() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
+
 build() { # module dir, output name, package, ldflags
   local dir=$1 name=$2 pkg=$3 ldflags=$4 out="$bin/$2-$(key "$1")"
+  wants "$name" || return 0
   if [ ! -x "$out" ]; then
-    echo "building $name ($pkg) ..." >&2
+    echo "building $name ($pkg): a few minutes on a cold machine ..." >&2
+    local started=$SECONDS
     # A per-process temporary name: concurrent test binaries may build the same tool at once.
     (cd "$here/$dir" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp.$$" "$pkg") && mv -f "$out.tmp.$$" "$out"
+    echo "built $name in $((SECONDS - started)) s" >&2
   fi
   ln -sfn "$(basename "$out")" "$bin/$name"
 }
