@@ -17,7 +17,11 @@ pub fn init(format: LogFormat, level: &str) {
     let registry = tracing_subscriber::registry().with(filter);
     // try_init: tests and subcommands may initialise more than once in one process.
     let _ = match format {
-        LogFormat::Plain => registry.with(fmt::layer().with_target(false)).try_init(),
+        // Colour only on a terminal: log files and `kubectl logs` get no escape codes
+        // (NO_COLOR also turns it off, as https://no-color.org asks).
+        LogFormat::Plain => registry
+            .with(fmt::layer().with_target(false).with_ansi(colour()))
+            .try_init(),
         LogFormat::Json => registry
             .with(
                 fmt::layer()
@@ -28,4 +32,10 @@ pub fn init(format: LogFormat, level: &str) {
             )
             .try_init(),
     };
+}
+
+/// Whether plain logs may use ANSI colour: stdout is a terminal and NO_COLOR is unset or empty.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
