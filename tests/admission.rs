@@ -1548,16 +1548,10 @@ fn attacks() -> Vec<Attack> {
             ]),
             Refused(refused_by(GUARD, reseller, CONFIRM_REFUSAL)),
         ),
-        row(
-            "the garbage collector adds a finalizer",
-            Actor::As(GARBAGE_COLLECTOR),
-            rsl(r#"{"metadata":{"finalizers":["example.com/block","orphan"]}}"#),
-            Refused(refused_by(GUARD, reseller, &metadata_refusal("metadata.finalizers"))),
-        ),
         Attack {
             then: Some((reseller_a, "/metadata/ownerReferences", serde_json::Value::Null)),
             ..row(
-                "the garbage collector removes the reference to an owner that is gone",
+                "the garbage collector (its bootstrap role covers every resource) removes the reference to an owner that is gone",
                 Actor::As(GARBAGE_COLLECTOR),
                 rsl(r#"{"metadata":{"ownerReferences":null}}"#),
                 Allowed,
