@@ -1385,7 +1385,7 @@ fn attacks() -> Vec<Attack> {
             Refused(sync_interval_refusal(value)),
         ));
     }
-    for value in ["15m", "24h"] {
+    for value in ["24h", "1m", "15m"] {
         rows.push(Attack {
             then: Some((second_obj, "/spec/syncInterval", serde_json::json!(value))),
             ..row(
