@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs into the cluster of $KUBECONFIG what the operator needs, without Helm: the CRDs, the
-# reseller-guard admission policy, the provider-admin and operator roles, and bindings of the
-# operator roles to the user `operator` (the local control plane's operator identity).
+# admission policies (deploy/admission/: reseller-guard, in-use-protection), the provider-admin and
+# operator roles, and bindings of the operator roles to the user `operator` (the local control
+# plane's operator identity).
 #   hack/install-dev.sh NAMESPACE...   namespaces whose connection Secrets the operator may read
 #                                      (the first is the provider namespace: it also holds the Lease)
 set -euo pipefail

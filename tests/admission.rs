@@ -35,14 +35,28 @@ fn kubectl_ok(cp: &ControlPlane, user: User, args: &[&str]) -> String {
     output_text(&out)
 }
 
-/// CRDs, the admission policy, and the shipped RBAC: provider admins bound by group, the
+/// CRDs, the admission policies, and the shipped RBAC: provider admins bound by group, the
+/// operator's ClusterRole bound to the user `operator` (as hack/install-dev.sh binds it), the
 /// reseller-admin template rendered for reseller-a (user reseller-admin-a, namespace ra) and
 /// reseller-b (user reseller-admin-b, namespace rb).
 fn install(cp: &ControlPlane) {
     cp.install_crds()
         .expect("CRDs are accepted by the API server (CEL cost included)");
     apply_ok(cp, User::Admin, &read("deploy/admission/reseller-guard.yaml"));
+    apply_ok(cp, User::Admin, &read("deploy/admission/in-use-protection.yaml"));
     apply_ok(cp, User::Admin, &read("deploy/rbac/provider-admin.yaml"));
+    apply_ok(cp, User::Admin, &read("deploy/rbac/operator.yaml"));
+    kubectl_ok(
+        cp,
+        User::Admin,
+        &[
+            "create",
+            "clusterrolebinding",
+            "pco-operator",
+            "--clusterrole=partner-center-operator",
+            "--user=operator",
+        ],
+    );
     kubectl_ok(
         cp,
         User::Admin,
@@ -313,7 +327,7 @@ fn bad_manifests() -> Vec<Bad> {
             PCC,
             "c-sync",
             &[("syncInterval: 15m", "syncInterval: 10s")],
-            &["spec.syncInterval", "at least 1m", "\"10s\""],
+            &["spec.syncInterval", "between 1m and 24h", "\"10s\""],
         ),
         // PartnerCenterConnection: identity is immutable (rule 6)
         bad_update(
@@ -1115,5 +1129,572 @@ fn only_the_provider_may_change_overrides_and_entitlements() {
             && text.contains(POLICY)
             && text.contains("connectionOverride of plan rsa-eur-direct-sandbox"),
         "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A hostile tenant: what a reseller's admin must not undo (the in-use finalizer of its own
+// connection, the metadata of its own Reseller, the provider's confirmation), and that the
+// provider, the operator and the garbage collector still may do their part.
+
+const PROTECTION: &str = "in-use-protection.channel.csp.dev";
+const GUARD: &str = "reseller-guard.channel.csp.dev";
+const FINALIZER: &str = "channel.csp.dev/in-use-protection";
+const GARBAGE_COLLECTOR: &str = "system:serviceaccount:kube-system:generic-garbage-collector";
+
+/// What the user sees: allowed, or refused with exactly this output of kubectl.
+enum Outcome {
+    Allowed,
+    Refused(String),
+}
+
+/// Where a row acts: `kubectl <args>` as `user`, with `stdin` when given (`-f -`).
+struct Attack {
+    case: &'static str,
+    user: Actor,
+    args: Vec<String>,
+    stdin: Option<String>,
+    outcome: Outcome,
+    /// Afterwards (as admin), `kubectl get <object> -o json` has `want` at this JSON pointer
+    /// (`"<gone>"`: the object no longer exists; `null`: the field is absent).
+    then: Option<(&'static [&'static str], &'static str, serde_json::Value)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Actor {
+    User(User),
+    /// The admin impersonating this user name (the garbage collector: no controller-manager runs here).
+    As(&'static str),
+}
+
+fn refused_by(policy: &str, object: &str, message: &str) -> String {
+    format!(
+        "Error from server (Forbidden): {object} is forbidden: ValidatingAdmissionPolicy '{policy}' with binding '{policy}' denied request: {message}"
+    )
+}
+
+fn finalizer_refusal(verb: &str, resource: &str, kind: &str) -> String {
+    format!(
+        "metadata.finalizers: only the operator or the provider may {verb} channel.csp.dev/in-use-protection \
+         (RBAC: update on {resource}/protection in channel.csp.dev); it keeps a {kind} that is still in use from \
+         being deleted: leave the finalizer as it is (to delete the object, delete it: the operator removes the \
+         finalizer once nothing uses it)"
+    )
+}
+
+fn metadata_refusal(fields: &str) -> String {
+    format!(
+        "{fields}: only the provider may add or remove these (RBAC: update on resellers/entitlements in \
+         channel.csp.dev); they decide when the Reseller is deleted, which is the provider's decision: leave them as they are"
+    )
+}
+
+const CONFIRM_REFUSAL: &str = "metadata.annotations[channel.csp.dev/confirm-connection]: only the provider may confirm \
+     that a connection behind an override was replaced (RBAC: update on resellers/connectionoverride in \
+     channel.csp.dev); ask the provider to make this change";
+
+fn sync_interval_refusal(value: &str) -> String {
+    format!(
+        "The PartnerCenterConnection \"ra-second\" is invalid: spec.syncInterval: Invalid value: \"string\": \
+         syncInterval must be a duration between 1m and 24h written with s, m and h, such as 15m or 1h30m; got \"{value}\""
+    )
+}
+
+fn merge(kind: &str, name: &str, ns: Option<&str>, patch: &str) -> Vec<String> {
+    let mut args = vec![
+        "patch".to_string(),
+        kind.into(),
+        name.into(),
+        "--type=merge".into(),
+        "-p".into(),
+        patch.into(),
+    ];
+    if let Some(ns) = ns {
+        args.extend(["-n".to_string(), ns.to_string()]);
+    }
+    args
+}
+
+fn connection(name: &str, tenant: &str, finalizers: &str) -> String {
+    PCC.replace(
+        "metadata: {name: NAME, namespace: channel-system}",
+        &format!("metadata: {{name: {name}, namespace: ra{finalizers}}}"),
+    )
+    .replace("6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", tenant)
+}
+
+const OWNER: &str =
+    r#"{"apiVersion":"v1","kind":"ConfigMap","name":"gone","uid":"0b8c3c2e-5d2a-4f7e-9c1a-3e4f5a6b7c8d"}"#;
+
+fn attacks() -> Vec<Attack> {
+    use Outcome::{Allowed, Refused};
+    let a = Actor::User(User::ResellerAdmin("a"));
+    let plan_editor = Actor::User(User::ResellerAdmin("c"));
+    let provider = Actor::User(User::ProviderAdmin);
+    let operator = Actor::User(User::Operator);
+    let own = "partnercenterconnections.channel.csp.dev \"ra-eur-direct-sandbox\"";
+    let second = "partnercenterconnections.channel.csp.dev \"ra-second\"";
+    let plan = "customerplans.channel.csp.dev \"rsa-eur-direct-sandbox\"";
+    let reseller = "resellers.channel.csp.dev \"reseller-a\"";
+    let pcc = |name: &str, patch: &str| merge("pcc", name, Some("ra"), patch);
+    let rsl = |patch: &str| merge("reseller", "reseller-a", None, patch);
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let row = |case, user, args, outcome| Attack {
+        case,
+        user,
+        args,
+        stdin: None,
+        outcome,
+        then: None,
+    };
+    let own_obj: &'static [&'static str] = &["pcc", "-n", "ra", "ra-eur-direct-sandbox"];
+    let second_obj: &'static [&'static str] = &["pcc", "-n", "ra", "ra-second"];
+    let reseller_a: &'static [&'static str] = &["reseller", "reseller-a"];
+    let mut rows = vec![
+        // The connection the provider's override names (reseller-a's plan rsa-eur-direct-sandbox).
+        row(
+            "reseller admin removes the protection finalizer of its connection",
+            a,
+            pcc(
+                "ra-eur-direct-sandbox",
+                r#"{"metadata":{"finalizers":["example.com/x"]}}"#,
+            ),
+            Refused(refused_by(
+                PROTECTION,
+                own,
+                &finalizer_refusal("remove", "partnercenterconnections", "PartnerCenterConnection"),
+            )),
+        ),
+        Attack {
+            then: Some((own_obj, "/metadata/finalizers", serde_json::json!([FINALIZER]))),
+            ..row(
+                "reseller admin removes another controller's finalizer example.com/x",
+                a,
+                pcc(
+                    "ra-eur-direct-sandbox",
+                    &format!(r#"{{"metadata":{{"finalizers":["{FINALIZER}"]}}}}"#),
+                ),
+                Allowed,
+            )
+        },
+        Attack {
+            stdin: Some(connection(
+                "ra-second",
+                "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                &format!(", finalizers: [{FINALIZER}]"),
+            )),
+            ..row(
+                "reseller admin creates a connection carrying the finalizer",
+                a,
+                s(&["create", "-f", "-"]),
+                Refused(format!(
+                    "Error from server (Forbidden): error when creating \"STDIN\": {}",
+                    refused_by(
+                        PROTECTION,
+                        second,
+                        &finalizer_refusal("add", "partnercenterconnections", "PartnerCenterConnection")
+                    )
+                    .trim_start_matches("Error from server (Forbidden): ")
+                )),
+            )
+        },
+        Attack {
+            stdin: Some(connection("ra-second", "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "")),
+            ..row(
+                "reseller admin creates one without it",
+                a,
+                s(&["create", "-f", "-"]),
+                Allowed,
+            )
+        },
+        row(
+            "reseller admin adds the finalizer to its connection",
+            a,
+            pcc(
+                "ra-second",
+                &format!(r#"{{"metadata":{{"finalizers":["{FINALIZER}"]}}}}"#),
+            ),
+            Refused(refused_by(
+                PROTECTION,
+                second,
+                &finalizer_refusal("add", "partnercenterconnections", "PartnerCenterConnection"),
+            )),
+        ),
+        Attack {
+            then: Some((second_obj, "/metadata/finalizers", serde_json::json!([FINALIZER]))),
+            ..row(
+                "the operator adds it",
+                operator,
+                pcc(
+                    "ra-second",
+                    &format!(r#"{{"metadata":{{"finalizers":["{FINALIZER}"]}}}}"#),
+                ),
+                Allowed,
+            )
+        },
+        Attack {
+            then: Some((second_obj, "/metadata/finalizers", serde_json::Value::Null)),
+            ..row(
+                "the operator removes it",
+                operator,
+                pcc("ra-second", r#"{"metadata":{"finalizers":null}}"#),
+                Allowed,
+            )
+        },
+        Attack {
+            then: Some((own_obj, "/metadata/finalizers", serde_json::json!([FINALIZER]))),
+            ..row(
+                "reseller admin deletes its connection (allowed: the finalizer keeps it)",
+                a,
+                s(&["delete", "pcc", "-n", "ra", "ra-eur-direct-sandbox", "--wait=false"]),
+                Allowed,
+            )
+        },
+        row(
+            "reseller admin removes the finalizer of its terminating connection",
+            a,
+            pcc("ra-eur-direct-sandbox", r#"{"metadata":{"finalizers":null}}"#),
+            Refused(refused_by(
+                PROTECTION,
+                own,
+                &finalizer_refusal("remove", "partnercenterconnections", "PartnerCenterConnection"),
+            )),
+        ),
+        Attack {
+            stdin: Some(connection(
+                "ra-eur-direct-sandbox",
+                "1a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                "",
+            )),
+            ..row(
+                "reseller admin creates another account's connection under the same name",
+                a,
+                s(&["create", "-f", "-"]),
+                Refused(format!(
+                    "Error from server (AlreadyExists): error when creating \"STDIN\": object is being deleted: {own} already exists"
+                )),
+            )
+        },
+    ];
+    // A connection never synced (or synced every few seconds) is a connection nobody checks.
+    for value in ["2000000h", "0s", "30s", "25h", "garbage"] {
+        rows.push(row(
+            "reseller admin sets an out-of-bounds syncInterval",
+            a,
+            pcc("ra-second", &format!(r#"{{"spec":{{"syncInterval":"{value}"}}}}"#)),
+            Refused(sync_interval_refusal(value)),
+        ));
+    }
+    for value in ["24h", "1m", "15m"] {
+        rows.push(Attack {
+            then: Some((second_obj, "/spec/syncInterval", serde_json::json!(value))),
+            ..row(
+                "reseller admin sets a syncInterval within the bounds",
+                a,
+                pcc("ra-second", &format!(r#"{{"spec":{{"syncInterval":"{value}"}}}}"#)),
+                Allowed,
+            )
+        });
+    }
+    rows.extend([
+        Attack {
+            then: Some((own_obj, "/metadata/name", serde_json::json!("<gone>"))),
+            ..row(
+                "provider admin removes the finalizer (the deleted connection goes)",
+                provider,
+                pcc("ra-eur-direct-sandbox", r#"{"metadata":{"finalizers":null}}"#),
+                Allowed,
+            )
+        },
+        // Plans: the same finalizer, the same rule (a plan editor is bound below, without protection).
+        row(
+            "a plan editor without customerplans/protection removes a plan's finalizer",
+            plan_editor,
+            merge(
+                "cplan",
+                "rsa-eur-direct-sandbox",
+                None,
+                r#"{"metadata":{"finalizers":null}}"#,
+            ),
+            Refused(refused_by(
+                PROTECTION,
+                plan,
+                &finalizer_refusal("remove", "customerplans", "CustomerPlan"),
+            )),
+        ),
+        row(
+            "the plan editor labels the plan (other metadata is not guarded)",
+            plan_editor,
+            s(&["label", "cplan", "rsa-eur-direct-sandbox", "example.com/team=channel"]),
+            Allowed,
+        ),
+        Attack {
+            then: Some((
+                &["cplan", "rsa-eur-direct-sandbox"],
+                "/metadata/finalizers",
+                serde_json::Value::Null,
+            )),
+            ..row(
+                "the operator removes the plan's finalizer",
+                operator,
+                merge(
+                    "cplan",
+                    "rsa-eur-direct-sandbox",
+                    None,
+                    r#"{"metadata":{"finalizers":null}}"#,
+                ),
+                Allowed,
+            )
+        },
+        row(
+            "provider admin adds it back",
+            provider,
+            merge(
+                "cplan",
+                "rsa-eur-direct-sandbox",
+                None,
+                &format!(r#"{{"metadata":{{"finalizers":["{FINALIZER}"]}}}}"#),
+            ),
+            Allowed,
+        ),
+        // The reseller's own Reseller: metadata that decides its deletion, and the provider's confirmation.
+        row(
+            "reseller admin adds a finalizer to its Reseller",
+            a,
+            rsl(r#"{"metadata":{"finalizers":["example.com/block"]}}"#),
+            Refused(refused_by(GUARD, reseller, &metadata_refusal("metadata.finalizers"))),
+        ),
+        row(
+            "reseller admin adds an ownerReference to its Reseller",
+            a,
+            rsl(&format!(r#"{{"metadata":{{"ownerReferences":[{OWNER}]}}}}"#)),
+            Refused(refused_by(
+                GUARD,
+                reseller,
+                &metadata_refusal("metadata.ownerReferences"),
+            )),
+        ),
+        row(
+            "reseller admin sets channel.csp.dev/confirm-connection",
+            a,
+            s(&[
+                "annotate",
+                "reseller",
+                "reseller-a",
+                "channel.csp.dev/confirm-connection=0b8c3c2e-5d2a-4f7e-9c1a-3e4f5a6b7c8d",
+            ]),
+            Refused(refused_by(GUARD, reseller, CONFIRM_REFUSAL)),
+        ),
+        row(
+            "reseller admin sets another annotation (not guarded)",
+            a,
+            s(&["annotate", "reseller", "reseller-a", "example.com/note=ours"]),
+            Allowed,
+        ),
+        row(
+            "provider admin adds a finalizer",
+            provider,
+            rsl(r#"{"metadata":{"finalizers":["example.com/block"]}}"#),
+            Allowed,
+        ),
+        row(
+            "provider admin adds an ownerReference",
+            provider,
+            rsl(&format!(r#"{{"metadata":{{"ownerReferences":[{OWNER}]}}}}"#)),
+            Allowed,
+        ),
+        Attack {
+            then: Some((
+                reseller_a,
+                "/metadata/annotations/channel.csp.dev~1confirm-connection",
+                serde_json::json!("0b8c3c2e-5d2a-4f7e-9c1a-3e4f5a6b7c8d"),
+            )),
+            ..row(
+                "provider admin sets channel.csp.dev/confirm-connection",
+                provider,
+                s(&[
+                    "annotate",
+                    "reseller",
+                    "reseller-a",
+                    "channel.csp.dev/confirm-connection=0b8c3c2e-5d2a-4f7e-9c1a-3e4f5a6b7c8d",
+                ]),
+                Allowed,
+            )
+        },
+        row(
+            "reseller admin removes the provider's finalizer",
+            a,
+            rsl(r#"{"metadata":{"finalizers":null}}"#),
+            Refused(refused_by(GUARD, reseller, &metadata_refusal("metadata.finalizers"))),
+        ),
+        row(
+            "reseller admin removes the provider's ownerReference",
+            a,
+            rsl(r#"{"metadata":{"ownerReferences":null}}"#),
+            Refused(refused_by(
+                GUARD,
+                reseller,
+                &metadata_refusal("metadata.ownerReferences"),
+            )),
+        ),
+        row(
+            "reseller admin removes the provider's confirmation",
+            a,
+            s(&[
+                "annotate",
+                "reseller",
+                "reseller-a",
+                "channel.csp.dev/confirm-connection-",
+            ]),
+            Refused(refused_by(GUARD, reseller, CONFIRM_REFUSAL)),
+        ),
+        Attack {
+            then: Some((reseller_a, "/metadata/ownerReferences", serde_json::Value::Null)),
+            ..row(
+                "the garbage collector (its bootstrap role covers every resource) removes the reference to an owner that is gone",
+                Actor::As(GARBAGE_COLLECTOR),
+                rsl(r#"{"metadata":{"ownerReferences":null}}"#),
+                Allowed,
+            )
+        },
+    ]);
+    rows
+}
+
+/// Waits until `policy` refuses `args` as `user` (policies are loaded by an informer).
+fn wait_for_refusal(cp: &ControlPlane, user: User, args: &[&str], policy: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = cp.kubectl_run(user, args);
+        let text = output_text(&out);
+        if !out.status.success() && text.contains(policy) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{policy} never became active: {text}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_reseller_admin_cannot_undo_what_the_provider_decided() {
+    let cp = ControlPlane::start_blocking().expect("control plane");
+    install(&cp);
+    apply_ok(&cp, User::ProviderAdmin, RULE4_SETUP);
+    // reseller-a's own connection, named by the provider's override, with the operator's finalizer
+    // and another controller's; a plan on it; and a plan editor (reseller-admin-c) who may update
+    // plans but holds no customerplans/protection.
+    apply_ok(
+        &cp,
+        User::Admin,
+        &connection(
+            "ra-eur-direct-sandbox",
+            "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            &format!(", finalizers: [{FINALIZER}, example.com/x]"),
+        ),
+    );
+    apply_ok(
+        &cp,
+        User::Admin,
+        &PLAN
+            .replace(
+                "metadata: {name: NAME}",
+                &format!("metadata: {{name: rsa-eur-direct-sandbox, finalizers: [{FINALIZER}]}}"),
+            )
+            .replace("displayName: EUR Direct Sandbox", "displayName: RSA EUR Direct Sandbox")
+            .replace(
+                "{namespace: channel-system, name: eur-direct-sandbox}",
+                "{namespace: ra, name: ra-eur-direct-sandbox}",
+            ),
+    );
+    for args in [
+        &[
+            "create",
+            "clusterrole",
+            "plan-editor",
+            "--verb=get,update,patch",
+            "--resource=customerplans.channel.csp.dev",
+        ][..],
+        &[
+            "create",
+            "clusterrolebinding",
+            "plan-editor",
+            "--clusterrole=plan-editor",
+            "--user=reseller-admin-c",
+        ],
+    ] {
+        kubectl_ok(&cp, User::Admin, args);
+    }
+    let a = User::ResellerAdmin("a");
+    wait_for_policy(&cp, a, "reseller-a");
+    wait_for_refusal(
+        &cp,
+        a,
+        &[
+            "patch",
+            "pcc",
+            "-n",
+            "ra",
+            "ra-eur-direct-sandbox",
+            "--dry-run=server",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+        PROTECTION,
+    );
+
+    let rows = attacks();
+    assert!(rows.len() >= 30, "the table has {} rows", rows.len());
+    let mut failures = Vec::new();
+    for row in &rows {
+        let (user, mut args) = match row.user {
+            Actor::User(u) => (u, Vec::new()),
+            Actor::As(name) => (User::Admin, vec![format!("--as={name}")]),
+        };
+        args.extend(row.args.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = match &row.stdin {
+            Some(input) => cp.kubectl_stdin(user, &args, input),
+            None => cp.kubectl_run(user, &args),
+        };
+        let text = output_text(&out);
+        let text = text.trim();
+        match &row.outcome {
+            Outcome::Allowed if !out.status.success() => failures.push(format!("[{}] was refused:\n{text}", row.case)),
+            Outcome::Refused(_) if out.status.success() => {
+                failures.push(format!("[{}] was allowed:\n{text}", row.case))
+            }
+            Outcome::Refused(want) if text != want => failures.push(format!(
+                "[{}] refusal differs:\n  got:  {text}\n  want: {want}",
+                row.case
+            )),
+            _ => {}
+        }
+        if let Some((object, pointer, want)) = &row.then {
+            let mut get = vec!["get"];
+            get.extend_from_slice(object);
+            get.extend_from_slice(&["-o", "json"]);
+            let out = cp.kubectl_run(User::Admin, &get);
+            let got = if out.status.success() {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("kubectl json");
+                v.pointer(pointer).cloned().unwrap_or(serde_json::Value::Null)
+            } else if output_text(&out).contains("NotFound") {
+                serde_json::json!("<gone>")
+            } else {
+                panic!("kubectl {get:?}: {}", output_text(&out));
+            };
+            if &got != want {
+                failures.push(format!("[{}] left {object:?} {pointer} = {got}, want {want}", row.case));
+            }
+        }
+        // The table doubles as documentation of what each user sees.
+        println!("[{:?}: {}]\n  {}", row.user, row.case, text.replace('\n', "\n  "));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n\n")
     );
 }

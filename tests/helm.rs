@@ -275,6 +275,92 @@ fn deployment_carries_the_settings_and_the_restricted_profile() {
     }
 }
 
+/// /metrics is unauthenticated and names every tenant's connections: by default the NetworkPolicy
+/// lets no pod reach the admin port, `networkPolicy.metricsFrom` opens it to the named peers only,
+/// and a ServiceMonitor that the policy would starve is refused with the fix.
+#[test]
+fn metrics_are_closed_by_default_and_opened_only_to_named_peers() {
+    let peer = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}});
+    let metrics_from = format!("networkPolicy.metricsFrom=[{peer}]");
+    for helm in [Helm::V3, Helm::V4] {
+        let default = docs(&template_ok(helm, &[]));
+        let np = &find(&default, "NetworkPolicy", SA)["spec"];
+        assert_eq!(np["policyTypes"], json!(["Ingress"]), "{helm:?}: {np:#}");
+        assert_eq!(
+            np["ingress"],
+            json!([]),
+            "{helm:?}: nobody may reach the admin port by default: {np:#}"
+        );
+        assert_eq!(
+            np["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+            "operator"
+        );
+        assert!(
+            np.get("egress").is_none(),
+            "{helm:?}: egress is restricted only on request: {np:#}"
+        );
+
+        let open = docs(&template_ok(helm, &["--set-json", &metrics_from]));
+        assert_eq!(
+            find(&open, "NetworkPolicy", SA)["spec"]["ingress"],
+            json!([{"ports": [{"port": "admin", "protocol": "TCP"}], "from": [peer]}]),
+            "{helm:?}"
+        );
+
+        let egress = docs(&template_ok(helm, &["--set", "networkPolicy.restrictEgress=true"]));
+        let np = &find(&egress, "NetworkPolicy", SA)["spec"];
+        assert_eq!(np["policyTypes"], json!(["Ingress", "Egress"]), "{helm:?}");
+        assert_eq!(
+            np["egress"][1]["ports"],
+            json!([{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]),
+            "{helm:?}: {np:#}"
+        );
+
+        let out = template(helm, &["--set", "serviceMonitor.enabled=true"]);
+        let text = output_text(&out);
+        assert!(
+            !out.status.success()
+                && text.contains("serviceMonitor.enabled")
+                && text.contains("set networkPolicy.metricsFrom"),
+            "{helm:?}: a ServiceMonitor nobody lets through must be refused: {text}"
+        );
+        let monitored = docs(&template_ok(
+            helm,
+            &["--set", "serviceMonitor.enabled=true", "--set-json", &metrics_from],
+        ));
+        assert!(monitored.iter().any(|d| d["kind"] == "ServiceMonitor"), "{helm:?}");
+
+        let off = docs(&template_ok(helm, &["--set", "networkPolicy.enabled=false"]));
+        assert!(!off.iter().any(|d| d["kind"] == "NetworkPolicy"), "{helm:?}");
+    }
+}
+
+/// The Lease role names the release's Lease (get/update/patch by resourceNames); `create` cannot
+/// be limited by name and stays a rule of its own.
+#[test]
+fn the_lease_role_is_limited_to_the_release_lease() {
+    let rendered = docs(&template_ok(
+        Helm::V3,
+        &["--set", "operator.leaderElection.leaseName=pco-lease"],
+    ));
+    let role = find(&rendered, "ClusterRole", "partner-center-operator-leader-election");
+    assert_eq!(
+        role["rules"],
+        json!([
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["pco-lease"],
+             "verbs": ["get", "update", "patch"]},
+        ])
+    );
+    let env = &find(&rendered, "Deployment", SA)["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .contains(&json!({"name": "PCO_LEASE_NAME", "value": "pco-lease"})),
+        "{env:#}"
+    );
+}
+
 /// values.schema.json refuses unknown keys and bad values; each case names the field.
 #[test]
 fn schema_refuses_bad_values_naming_the_field() {
@@ -293,6 +379,7 @@ fn schema_refuses_bad_values_naming_the_field() {
         (&["--set", "rbac.resellerAdmins[0].reseller=r1"], &["resellerAdmins"]),
         (&["--set", "image.digest=latest"], &["digest"]),
         (&["--set", "networkPolicy.egressPorts={0}"], &["egressPorts"]),
+        (&["--set", "networkPolicy.restrictEgres=true"], &["restrictEgres"]),
         (&["--set", "emulator.enabeld=true"], &["enabeld"]),
         (
             &[
@@ -406,6 +493,9 @@ fn install_upgrade_uninstall(helm: Helm) {
         vec!["clusterrole", "channel-provider-admin"],
         vec!["validatingadmissionpolicy", "reseller-guard.channel.csp.dev"],
         vec!["validatingadmissionpolicybinding", "reseller-guard.channel.csp.dev"],
+        vec!["validatingadmissionpolicy", "in-use-protection.channel.csp.dev"],
+        vec!["validatingadmissionpolicybinding", "in-use-protection.channel.csp.dev"],
+        vec!["-n", NS, "networkpolicy", SA],
     ] {
         assert!(exists(&cp, &obj), "{helm:?}: {obj:?} not installed");
     }

@@ -103,7 +103,7 @@ pub struct PartnerCenterConnectionSpec {
     pub endpoints: Option<ConnectionEndpoints>,
 
     /// How often the operator re-checks the account against Partner Center, as a duration such
-    /// as `15m` or `1h` (units s, m, h; at least 1m). Default: the operator's setting
+    /// as `15m` or `1h` (units s, m, h; between 1m and 24h). Default: the operator's setting
     /// (`defaultSyncInterval`, 15m unless configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]

@@ -71,11 +71,15 @@ pub fn csp_type_schema(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
-/// A Go-style duration with s/m/h units, at least a minute (Partner Center is not to be hammered).
+/// A Go-style duration with s/m/h units between a minute (Partner Center is not to be hammered) and
+/// a day (a connection checked less often is not being checked). At most 5 digits per number, so
+/// that no value within the field's 32 characters overflows CEL's duration (about 290 years) and
+/// turns into an evaluation error instead of this message.
 pub fn sync_interval() -> Rule {
-    Rule::new("self.matches('^([0-9]+(s|m|h))+$') && duration(self) >= duration('1m')").message(Message::Expression(
-        "'syncInterval must be a duration of at least 1m written with s, m and h, such as 15m or 1h30m; got \"' + self + '\"'".into(),
-    ))
+    Rule::new("self.matches('^([0-9]{1,5}(s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('24h')")
+        .message(Message::Expression(
+            "'syncInterval must be a duration between 1m and 24h written with s, m and h, such as 15m or 1h30m; got \"' + self + '\"'".into(),
+        ))
 }
 
 /// An absolute http(s) URL.
