@@ -74,9 +74,13 @@ fn cell(text: &str) -> String {
 /// A code span for a table cell, with a fence longer than any backtick run inside.
 fn code(text: &str) -> String {
     let text = text.replace('|', "\\|");
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let longest = text.split(|c: char| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
     format!("{fence}{pad}{text}{pad}{fence}")
 }
 
@@ -99,16 +103,21 @@ fn scalar(v: &Value) -> String {
 /// (`'got "' + self + '"'`) as the text kubectl shows, with each expression as a code span in
 /// place of its value. None when the expression is not such a concatenation.
 fn render_message_expression(expr: &str) -> Option<String> {
-    let mut out = String::new();
+    let mut text = String::new();
     for part in split_top_level_plus(expr)? {
         let part = part.trim();
         match string_literal(part) {
-            Some(text) => out.push_str(&cell(&text)),
+            Some(literal) => text.push_str(&literal),
             None if part.is_empty() => return None,
-            None => out.push_str(&code(part)),
+            None => {
+                text.push('`');
+                text.push_str(part);
+                text.push('`');
+            }
         }
     }
-    Some(out)
+    // Escaped as a whole, so the spaces where literals meet expressions survive.
+    Some(cell(&text))
 }
 
 /// Splits on `+` outside string literals and brackets; None when quotes or brackets do not balance.
@@ -230,7 +239,11 @@ fn validations(s: &Value, path: &str) -> Vec<String> {
         v.push(format!("default {}", code(&scalar(d))));
     }
     if let Some(values) = s["enum"].as_array() {
-        let listed: Vec<String> = values.iter().filter(|x| !x.is_null()).map(|x| code(&scalar(x))).collect();
+        let listed: Vec<String> = values
+            .iter()
+            .filter(|x| !x.is_null())
+            .map(|x| code(&scalar(x)))
+            .collect();
         v.push(format!("one of {}", listed.join(", ")));
     }
     if let Some(p) = s["pattern"].as_str() {
@@ -258,7 +271,10 @@ fn validations(s: &Value, path: &str) -> Vec<String> {
                 .flatten()
                 .map(|k| code(&scalar(k)))
                 .collect();
-            v.push(format!("list keyed by {} (no two items with the same key)", keys.join(", ")));
+            v.push(format!(
+                "list keyed by {} (no two items with the same key)",
+                keys.join(", ")
+            ));
         }
         Some("set") => v.push("a set (no duplicates)".to_string()),
         Some(other) => v.push(format!("list type {}", code(other))),
@@ -341,8 +357,8 @@ fn render(crds: &[(String, Value)]) -> String {
         w,
         "How to read the field tables: a path such as `spec.services.azureAD.customerPlans[].plan` names the \
          field `plan` of every item of the list `customerPlans`. *Required* means the API server refuses the object \
-         without the field (when its parent is present). **CEL** entries are validation rules the API server \
-         evaluates on create and update; the text is the message `kubectl` prints when the rule fails, with \
+         without the field (when its parent is present). Entries starting with CEL are validation rules the API \
+         server evaluates on create and update; the text is the message `kubectl` prints when the rule fails, with \
          `code` standing for the value the message inserts. Status fields are written by the operator only."
     );
     let _ = writeln!(w);
@@ -362,7 +378,11 @@ fn render_kind(w: &mut String, file: &str, crd: &Value) {
     let kind = names["kind"].as_str().unwrap_or_default();
     let list = |v: &Value| -> String {
         let items: Vec<String> = v.as_array().into_iter().flatten().map(|x| code(&scalar(x))).collect();
-        if items.is_empty() { "–".to_string() } else { items.join(", ") }
+        if items.is_empty() {
+            "–".to_string()
+        } else {
+            items.join(", ")
+        }
     };
     let group = spec["group"].as_str().unwrap_or_default();
     let _ = writeln!(w);
@@ -402,7 +422,12 @@ fn render_kind(w: &mut String, file: &str, crd: &Value) {
         );
     }
     let _ = writeln!(w, "| scope | {} |", scalar(&spec["scope"]));
-    let _ = writeln!(w, "| plural / singular | {} / {} |", code(&scalar(&names["plural"])), code(&scalar(&names["singular"])));
+    let _ = writeln!(
+        w,
+        "| plural / singular | {} / {} |",
+        code(&scalar(&names["plural"])),
+        code(&scalar(&names["singular"]))
+    );
     let _ = writeln!(w, "| short names | {} |", list(&names["shortNames"]));
     let _ = writeln!(w, "| categories | {} |", list(&names["categories"]));
     let _ = writeln!(w, "| CRD file | `crds/{file}` |");
@@ -421,7 +446,11 @@ fn render_kind(w: &mut String, file: &str, crd: &Value) {
         let _ = writeln!(
             w,
             "Subresources: {}.",
-            if subresources.is_empty() { "none".to_string() } else { subresources.join(", ") }
+            if subresources.is_empty() {
+                "none".to_string()
+            } else {
+                subresources.join(", ")
+            }
         );
         if let Some(columns) = version["additionalPrinterColumns"].as_array() {
             let _ = writeln!(w);
@@ -436,7 +465,11 @@ fn render_kind(w: &mut String, file: &str, crd: &Value) {
             let _ = writeln!(w, "| column | type | JSON path | shown |");
             let _ = writeln!(w, "|---|---|---|---|");
             for c in columns {
-                let shown = if c["priority"].as_i64().unwrap_or(0) > 0 { "wide" } else { "default" };
+                let shown = if c["priority"].as_i64().unwrap_or(0) > 0 {
+                    "wide"
+                } else {
+                    "default"
+                };
                 let _ = writeln!(
                     w,
                     "| {} | {} | {} | {shown} |",
@@ -461,16 +494,27 @@ fn render_kind(w: &mut String, file: &str, crd: &Value) {
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        let mut top: Vec<&String> = root["properties"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        let mut top: Vec<&String> = root["properties"]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
         top.sort();
         for name in top {
             let mut rows = Vec::new();
-            walk(&root["properties"][name.as_str()], name, required.contains(&name.as_str()), &mut rows);
+            walk(
+                &root["properties"][name.as_str()],
+                name,
+                required.contains(&name.as_str()),
+                &mut rows,
+            );
             let _ = writeln!(w);
             let _ = writeln!(w, "### {kind} {name}");
             let _ = writeln!(w);
             if name == "status" {
-                let _ = writeln!(w, "Written by the operator (the status subresource); never set it yourself.");
+                let _ = writeln!(
+                    w,
+                    "Written by the operator (the status subresource); never set it yourself."
+                );
                 let _ = writeln!(w);
             }
             let _ = writeln!(w, "| field | type | required | description | validation |");
@@ -511,7 +555,9 @@ fn checked_in_api_reference_matches_the_crds() {
     let first = (0..old.len().max(new.len()))
         .find(|&i| old.get(i) != new.get(i))
         .unwrap_or(0);
-    let differing = (0..old.len().max(new.len())).filter(|&i| old.get(i) != new.get(i)).count();
+    let differing = (0..old.len().max(new.len()))
+        .filter(|&i| old.get(i) != new.get(i))
+        .count();
     panic!(
         "{REFERENCE} is out of date with crds/*.yaml ({differing} of {} lines differ; the first at line {}):\n  \
          checked in: {}\n  generated:  {}\nregenerate it with: {FIX} (and commit it; check the change with: git diff {REFERENCE})",
@@ -528,10 +574,17 @@ fn checked_in_api_reference_matches_the_crds() {
 fn every_field_and_every_rule_is_in_the_reference() {
     fn collect(v: &Value, path: &str, fields: &mut Vec<String>, rules: &mut usize) {
         let Value::Object(m) = v else { return };
-        *rules += m.get("x-kubernetes-validations").and_then(Value::as_array).map_or(0, Vec::len);
+        *rules += m
+            .get("x-kubernetes-validations")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         if let Some(Value::Object(props)) = m.get("properties") {
             for (name, child) in props {
-                let p = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+                let p = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
                 fields.push(p.clone());
                 collect(child, &p, fields, rules);
             }
@@ -544,7 +597,11 @@ fn every_field_and_every_rule_is_in_the_reference() {
         }
     }
     let crds = load_crds(&repo().join("crds"));
-    assert!(crds.len() >= 3, "expected the three channel CRDs under crds/, found {}", crds.len());
+    assert!(
+        crds.len() >= 3,
+        "expected the three channel CRDs under crds/, found {}",
+        crds.len()
+    );
     let md = render(&crds);
     let mut expected_rules = 0;
     for (file, crd) in &crds {
@@ -555,10 +612,18 @@ fn every_field_and_every_rule_is_in_the_reference() {
             .unwrap_or_else(|| panic!("no section for {kind} ({file})"));
         for version in crd["spec"]["versions"].as_array().unwrap() {
             let mut fields = Vec::new();
-            collect(&version["schema"]["openAPIV3Schema"], "", &mut fields, &mut expected_rules);
+            collect(
+                &version["schema"]["openAPIV3Schema"],
+                "",
+                &mut fields,
+                &mut expected_rules,
+            );
             assert!(fields.len() > 10, "{file}: only {} fields found", fields.len());
             for f in fields {
-                assert!(section.contains(&format!("| {} |", code(&f))), "{kind}: field {f} has no row");
+                assert!(
+                    section.contains(&format!("| {} |", code(&f))),
+                    "{kind}: field {f} has no row"
+                );
             }
             for c in version["additionalPrinterColumns"].as_array().into_iter().flatten() {
                 let path = c["jsonPath"].as_str().unwrap();
@@ -573,8 +638,14 @@ fn every_field_and_every_rule_is_in_the_reference() {
 #[test]
 fn message_expressions_render_as_the_text_users_see() {
     let cases: &[(&str, Option<&str>)] = &[
-        (r#"'region must be upper-case; got "' + self + '"'"#, Some(r#"region must be upper-case; got "`self`""#)),
-        (r"'it holds the reseller\'s own connections'", Some("it holds the reseller's own connections")),
+        (
+            r#"'region must be upper-case; got "' + self + '"'"#,
+            Some(r#"region must be upper-case; got "`self`""#),
+        ),
+        (
+            r"'it holds the reseller\'s own connections'",
+            Some("it holds the reseller's own connections"),
+        ),
         (
             "'contradicts customerType ' + self.customerType + ': remove it'",
             Some("contradicts customerType `self.customerType`: remove it"),
@@ -589,7 +660,10 @@ fn message_expressions_render_as_the_text_users_see() {
             Some("namespace was `oldSelf.__namespace__`"),
         ),
         // Markdown specials in the text are escaped, so they show as written.
-        ("'use [<ShortName> ]<Region> | x_y'", Some(r"use \[&lt;ShortName&gt; \]&lt;Region&gt; \| x\_y")),
+        (
+            "'use [<ShortName> ]<Region> | x_y'",
+            Some(r"use \[&lt;ShortName&gt; \]&lt;Region&gt; \| x\_y"),
+        ),
         // Not a plain concatenation: shown as the expression.
         ("'a' + ", None),
         ("'unterminated", None),
@@ -604,13 +678,36 @@ fn message_expressions_render_as_the_text_users_see() {
 fn cells_escape_markdown_outside_code_and_pipes_everywhere() {
     let cases: &[(&str, &str)] = &[
         ("a\n   b  c", "a b c"),
-        ("`[<ShortName> ]<Region> <Direct|Indirect>`", "`[<ShortName> ]<Region> <Direct\\|Indirect>`"),
+        (
+            "`[<ShortName> ]<Region> <Direct|Indirect>`",
+            "`[<ShortName> ]<Region> <Direct\\|Indirect>`",
+        ),
         ("Reseller/<name> or *all*", "Reseller/&lt;name&gt; or \\*all\\*"),
-        ("`__namespace__` and __namespace__", "`__namespace__` and \\_\\_namespace\\_\\_"),
+        (
+            "`__namespace__` and __namespace__",
+            "`__namespace__` and \\_\\_namespace\\_\\_",
+        ),
     ];
     for (input, want) in cases {
         assert_eq!(cell(input), *want, "{input:?}");
     }
     assert_eq!(code("a`b"), "``a`b``");
     assert_eq!(code("x|y"), "`x\\|y`");
+}
+
+/// docs/rules.md is written by hand; every stable reason the rules can produce must be in it, so a
+/// new reason cannot ship undocumented.
+#[test]
+fn every_policy_reason_is_documented_in_the_rules_page() {
+    let rules = std::fs::read_to_string(repo().join("docs/rules.md")).expect("read docs/rules.md");
+    let missing: Vec<&str> = partner_center_operator::policy::reasons::ALL
+        .iter()
+        .copied()
+        .filter(|r| !rules.contains(&format!("`{r}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/rules.md does not mention these reasons of src/policy/finding.rs: {missing:?}; add each (as `Reason`) \
+         under its rule with where it is reported and the fix"
+    );
 }
