@@ -31,6 +31,17 @@ impl Scenario {
         let operator = channel.start_operator(User::Operator, "attack-operator", &[]);
         let s = Scenario { channel, operator };
         s.bind_reseller_admin();
+        // The provider's admins (deploy/rbac/provider-admin.yaml, installed by install-dev.sh).
+        s.kubectl(
+            User::Admin,
+            &[
+                "create",
+                "clusterrolebinding",
+                "channel-provider-admin",
+                "--clusterrole=channel-provider-admin",
+                "--group=channel:provider-admins",
+            ],
+        );
         s.channel.apply(&format!(
             r#"{{"apiVersion":"channel.csp.dev/v1alpha1","kind":"CustomerPlan","metadata":{{"name":"{NAMED_PLAN}"}},"spec":{{"displayName":"NWD NZ Indirect Production","region":"NZ","cspType":"IndirectProvider","environment":"Production","connectionRef":{{"namespace":"{NORTHWIND_NS}","name":"{CONNECTION}"}}}}}}"#
         ));
