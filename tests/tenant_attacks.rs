@@ -72,7 +72,11 @@ impl Scenario {
 
     fn kubectl(&self, user: User, args: &[&str]) -> String {
         let out = self.channel.cp.kubectl_run(user, args);
-        assert!(out.status.success(), "{user:?}: kubectl {args:?}: {}", output_text(&out));
+        assert!(
+            out.status.success(),
+            "{user:?}: kubectl {args:?}: {}",
+            output_text(&out)
+        );
         output_text(&out)
     }
 
@@ -170,7 +174,10 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
             &format!("--from-literal=refreshToken={token}"),
         ],
     );
-    s.kubectl(ATTACKER, &["-n", NORTHWIND_NS, "delete", "pcc", CONNECTION, "--wait=false"]);
+    s.kubectl(
+        ATTACKER,
+        &["-n", NORTHWIND_NS, "delete", "pcc", CONNECTION, "--wait=false"],
+    );
     s.kubectl(
         ATTACKER,
         &[
@@ -186,7 +193,15 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
     );
     s.kubectl(
         ATTACKER,
-        &["-n", NORTHWIND_NS, "wait", "--for=delete", "pcc", CONNECTION, "--timeout=60s"],
+        &[
+            "-n",
+            NORTHWIND_NS,
+            "wait",
+            "--for=delete",
+            "pcc",
+            CONNECTION,
+            "--timeout=60s",
+        ],
     );
     let addr = &s.channel.addr;
     let swapped = format!(
@@ -223,7 +238,10 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
             message.contains(&format!("PartnerCenterConnection {NORTHWIND_NS}/{CONNECTION}")),
             "{who}: {message}"
         );
-        assert!(message.contains(&format!("was replaced: {replaced}")), "{who}: {message}");
+        assert!(
+            message.contains(&format!("was replaced: {replaced}")),
+            "{who}: {message}"
+        );
         assert!(message.contains(&confirm_cmd), "{who}: {message}");
         if let Some(extra) = extra {
             assert!(message.contains(extra), "{who}: {message}");
@@ -238,7 +256,9 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
     let message = ready_of(&plan)["message"].as_str().unwrap().to_string();
     assert!(message.contains(&format!("was replaced: {replaced}")), "{message}");
     assert!(
-        message.contains(&format!("`kubectl annotate cplan {NAMED_PLAN} {CONFIRM}={new_uid} --overwrite`")),
+        message.contains(&format!(
+            "`kubectl annotate cplan {NAMED_PLAN} {CONFIRM}={new_uid} --overwrite`"
+        )),
         "{message}"
     );
     assert_eq!(binding_of(&plan), (Some(old_uid.as_str()), Some(NORTHWIND_TENANT)));
@@ -261,7 +281,13 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
     // inheritor too (the override is Northwind's, so one confirmation covers its subtree).
     s.kubectl(
         User::ProviderAdmin,
-        &["annotate", "rsl", "northwind", &format!("{CONFIRM}={new_uid}"), "--overwrite"],
+        &[
+            "annotate",
+            "rsl",
+            "northwind",
+            &format!("{CONFIRM}={new_uid}"),
+            "--overwrite",
+        ],
     );
     for who in ["northwind", "northwind-wellington"] {
         let st = s.wait_ready(&["rsl", who], "True", "Ready").await;
@@ -272,7 +298,13 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
     // The plan is the provider's own decision: confirmed on the plan.
     s.kubectl(
         User::ProviderAdmin,
-        &["annotate", "cplan", NAMED_PLAN, &format!("{CONFIRM}={new_uid}"), "--overwrite"],
+        &[
+            "annotate",
+            "cplan",
+            NAMED_PLAN,
+            &format!("{CONFIRM}={new_uid}"),
+            "--overwrite",
+        ],
     );
     let plan = s.wait_ready(&["cplan", NAMED_PLAN], "True", "Ready").await;
     assert_eq!(binding_of(&plan), (Some(new_uid.as_str()), Some(OTHER_TENANT)));
@@ -299,7 +331,11 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
             .await;
         let p = effective(&st, PLAN);
         assert_eq!(p["usable"], true, "{who}: {p:#}");
-        assert_eq!(binding_of(p), (Some(provider_uid.as_str()), Some(OTHER_TENANT)), "{who}");
+        assert_eq!(
+            binding_of(p),
+            (Some(provider_uid.as_str()), Some(OTHER_TENANT)),
+            "{who}"
+        );
     }
 }
 
@@ -309,7 +345,10 @@ impl Scenario {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let events = self.channel.cp.get_json(&["-n", namespace, "events.events.k8s.io"]);
-            if let Some(e) = events["items"].as_array().and_then(|items| items.iter().find(|e| want(e))) {
+            if let Some(e) = events["items"]
+                .as_array()
+                .and_then(|items| items.iter().find(|e| want(e)))
+            {
                 return e.clone();
             }
             assert!(

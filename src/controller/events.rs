@@ -12,12 +12,12 @@
 //! A Reseller is cluster-scoped, so its Events live in `default`, where its own admins cannot read
 //! them: each is also published in the reseller's `spec.namespace` (the one its admins manage).
 
+use crate::api::Reseller;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use crate::api::Reseller;
 use kube::Resource;
 use kube::api::{Api, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -78,7 +78,12 @@ impl Events {
             return None;
         }
         let name = regarding.name.as_deref()?;
-        self.resellers.as_ref()?.get(&ObjectRef::new(name))?.spec.namespace.clone()
+        self.resellers
+            .as_ref()?
+            .get(&ObjectRef::new(name))?
+            .spec
+            .namespace
+            .clone()
     }
 
     /// Queues an Event about `obj`. Never fails the caller: Events are a courtesy.
@@ -91,9 +96,17 @@ impl Events {
         note: String,
     ) {
         let regarding = obj.object_ref(&());
-        let copy = self
-            .tenant_namespace(&regarding)
-            .map(|ns| build_in(ns, regarding.clone(), &self.identity, warning, reason, action, note.clone()));
+        let copy = self.tenant_namespace(&regarding).map(|ns| {
+            build_in(
+                ns,
+                regarding.clone(),
+                &self.identity,
+                warning,
+                reason,
+                action,
+                note.clone(),
+            )
+        });
         let event = build(regarding, &self.identity, warning, reason, action, note);
         for event in std::iter::once(event).chain(copy) {
             if self.queue.try_send(event).is_err() {
@@ -210,7 +223,11 @@ mod tests {
         let regarding = e.regarding.unwrap();
         assert_eq!(regarding.namespace.as_deref(), Some("reseller-northwind"));
         assert_eq!(
-            (regarding.kind.as_deref(), regarding.name.as_deref(), regarding.uid.as_deref()),
+            (
+                regarding.kind.as_deref(),
+                regarding.name.as_deref(),
+                regarding.uid.as_deref()
+            ),
             (Some("Reseller"), Some("northwind"), Some("u-1"))
         );
         let e = build_in(

@@ -38,14 +38,22 @@ pub fn reseller_facts(r: &Reseller) -> ResellerFacts {
             .status
             .iter()
             .flat_map(|s| &s.effective_plans)
-            .filter_map(|e| Some((e.plan.clone(), recorded(e.connection.as_ref(), e.connection_binding.as_ref())?)))
+            .filter_map(|e| {
+                Some((
+                    e.plan.clone(),
+                    recorded(e.connection.as_ref(), e.connection_binding.as_ref())?,
+                ))
+            })
             .collect(),
         confirmed_connections: confirmed(r),
     }
 }
 
 /// A binding as the operator recorded it in a status: the connection it named and its identity.
-fn recorded(connection: Option<&ConnectionRef>, binding: Option<&crate::api::ConnectionBinding>) -> Option<ConnectionBinding> {
+fn recorded(
+    connection: Option<&ConnectionRef>,
+    binding: Option<&crate::api::ConnectionBinding>,
+) -> Option<ConnectionBinding> {
     let (connection, binding) = (connection?, binding?);
     Some(ConnectionBinding {
         connection: connection.clone(),
@@ -55,7 +63,13 @@ fn recorded(connection: Option<&ConnectionRef>, binding: Option<&crate::api::Con
 }
 
 fn confirmed<K: Resource>(obj: &K) -> std::collections::BTreeSet<String> {
-    parse_confirmed(obj.meta().annotations.as_ref().and_then(|a| a.get(CONFIRM_ANNOTATION)).map(String::as_str))
+    parse_confirmed(
+        obj.meta()
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(CONFIRM_ANNOTATION))
+            .map(String::as_str),
+    )
 }
 
 pub fn plan_facts(p: &CustomerPlan) -> PlanFacts {

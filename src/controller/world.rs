@@ -157,7 +157,10 @@ pub fn digest<T: std::fmt::Debug>(facts: &T) -> u64 {
 /// themselves (see `ResellerFacts::without_bindings`). A connection's uid is in: a connection
 /// deleted and recreated under its name is a change its dependents must see.
 pub fn reseller_change(r: &Reseller) -> (ObjectKey, u64) {
-    (ObjectKey::Reseller(r.name_any()), digest(&reseller_facts(r).without_bindings()))
+    (
+        ObjectKey::Reseller(r.name_any()),
+        digest(&reseller_facts(r).without_bindings()),
+    )
 }
 pub fn plan_change(p: &CustomerPlan) -> (ObjectKey, u64) {
     (ObjectKey::Plan(p.name_any()), digest(&plan_facts(p).without_binding()))
@@ -236,18 +239,27 @@ mod tests {
     #[test]
     fn a_recreated_connection_is_a_change_a_recorded_binding_is_not() {
         // Same spec, another uid (deleted and recreated): its dependents must be requeued.
-        assert_ne!(connection_change(&connection("u1")), connection_change(&connection("u2")));
-        assert_eq!(connection_change(&connection("u1")), connection_change(&connection("u1")));
+        assert_ne!(
+            connection_change(&connection("u1")),
+            connection_change(&connection("u2"))
+        );
+        assert_eq!(
+            connection_change(&connection("u1")),
+            connection_change(&connection("u1"))
+        );
 
         // The operator recording a binding in the status is not a change of the rules' input;
         // the provider confirming a connection is.
         let plain = reseller("northwind", "NWD");
         let mut recorded = plain.clone();
-        recorded.status = Some(serde_json::from_value(serde_json::json!({
-            "effectivePlans": [{"plan": "p", "source": "Override", "usable": true,
-                "connection": {"namespace": "reseller-a", "name": "own"},
-                "connectionBinding": {"uid": "u1", "partnerTenantId": "t1"}}],
-        })).expect("status"));
+        recorded.status = Some(
+            serde_json::from_value(serde_json::json!({
+                "effectivePlans": [{"plan": "p", "source": "Override", "usable": true,
+                    "connection": {"namespace": "reseller-a", "name": "own"},
+                    "connectionBinding": {"uid": "u1", "partnerTenantId": "t1"}}],
+            }))
+            .expect("status"),
+        );
         assert_eq!(
             super::super::facts::reseller_facts(&recorded).bindings["p"].uid,
             "u1",

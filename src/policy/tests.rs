@@ -1015,12 +1015,7 @@ fn an_override_is_bound_to_the_connection_it_first_resolved_to() {
         let a1 = get(&tree(), "a1").with(|r| r.confirmed_connections = uids(c.confirmed_on_a1));
         let mut conns = vec![eur_conn()];
         conns.extend(c.now.map(|(uid, tenant)| conn_id("ns-a", "own", uid, tenant)));
-        let e = eval(
-            replace(replace(tree(), a), a1),
-            vec![eur_plan()],
-            conns,
-            &settings(),
-        );
+        let e = eval(replace(replace(tree(), a), a1), vec![eur_plan()], conns, &settings());
         for who in ["a", "a1", "a1x"] {
             let p = eff(&e, who, EUR);
             assert_eq!(p.reason.as_deref(), c.reason, "{}: {who}: {:?}", c.name, p.problems);
@@ -1033,17 +1028,31 @@ fn an_override_is_bound_to_the_connection_it_first_resolved_to() {
             );
             assert_eq!(p.connection, Some(cref("ns-a", "own")), "{}: {who}", c.name);
             for m in c.message {
-                assert!(p.message.as_ref().unwrap().contains(m), "{}: {who}: {:?}", c.name, p.message);
+                assert!(
+                    p.message.as_ref().unwrap().contains(m),
+                    "{}: {who}: {:?}",
+                    c.name,
+                    p.message
+                );
             }
         }
         if c.reason == replaced {
             assert!(
-                eff(&e, "a1", EUR).message.as_ref().unwrap().contains("(inherited by 'a1')"),
+                eff(&e, "a1", EUR)
+                    .message
+                    .as_ref()
+                    .unwrap()
+                    .contains("(inherited by 'a1')"),
                 "{}",
                 c.name
             );
             // The Ready condition carries it too.
-            assert_eq!(e.resellers["a"].ready.reason, reasons::CONNECTION_REPLACED, "{}", c.name);
+            assert_eq!(
+                e.resellers["a"].ready.reason,
+                reasons::CONNECTION_REPLACED,
+                "{}",
+                c.name
+            );
         }
         // Untouched: b's subtree provisions through the plan's connection.
         assert!(eff(&e, "b1", EUR).usable, "{}", c.name);
@@ -1152,13 +1161,23 @@ fn a_plans_connection_ref_is_bound_to_the_connection_it_first_resolved_to() {
             }
         }
         for m in c.message {
-            assert!(pe.connection_ready.message.contains(m), "{}: {}", c.name, pe.connection_ready.message);
+            assert!(
+                pe.connection_ready.message.contains(m),
+                "{}: {}",
+                c.name,
+                pe.connection_ready.message
+            );
         }
         for who in ["provider", "a", "a1"] {
             let ep = eff(&e, who, NAMED);
             assert_eq!(ep.source, ConnectionSource::Plan);
             assert_eq!(ep.reason.as_deref(), c.reason, "{}: {who}", c.name);
-            assert_eq!(ep.binding.as_ref().map(|b| b.uid.as_str()), c.record, "{}: {who}", c.name);
+            assert_eq!(
+                ep.binding.as_ref().map(|b| b.uid.as_str()),
+                c.record,
+                "{}: {who}",
+                c.name
+            );
             for m in c.message {
                 assert!(ep.message.as_ref().unwrap().contains(m), "{}: {who}", c.name);
             }
