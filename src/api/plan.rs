@@ -101,6 +101,20 @@ pub enum MasterDirectory {
     Platform,
 }
 
+/// The identity of the PartnerCenterConnection a provider decision (a plan's `connectionRef`, a
+/// reseller's `connectionOverride`) was bound to, as the operator recorded it. Names can be reused
+/// by whoever may write the connection's namespace; uids cannot.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionBinding {
+    /// `metadata.uid` of the connection.
+    #[schemars(length(max = 64))]
+    pub uid: String,
+    /// `spec.partnerTenantId` of the connection.
+    #[schemars(length(max = 64))]
+    pub partner_tenant_id: String,
+}
+
 /// Observed state of a plan, written only by the operator.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -117,6 +131,13 @@ pub struct CustomerPlanStatus {
     /// The connection the plan resolved to (its `connectionRef`, once found).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<ConnectionRef>,
+
+    /// The identity `connection` had when the plan was bound to it (first resolved, re-pointed or
+    /// confirmed). A connection of that name with another uid or partnerTenantId (deleted and
+    /// recreated) is not used — reason `ConnectionReplaced` — until the provider lists its uid in
+    /// the plan's annotation `channel.csp.dev/confirm-connection`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_binding: Option<ConnectionBinding>,
 
     /// How many resellers the plan is exposed to.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 use super::common::{ConnectionRef, CspType, CustomerType, Environment};
-use super::plan::MasterDirectory;
+use super::plan::{ConnectionBinding, MasterDirectory};
 use super::rules;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
@@ -204,6 +204,14 @@ pub struct EffectivePlan {
     /// the plan does not exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<ConnectionRef>,
+    /// The identity `connection` had when the decision naming it was bound to it (first resolved,
+    /// re-pointed or confirmed). The decision is the CustomerPlan's `connectionRef` (source `Plan`)
+    /// or the `connectionOverride` of this Reseller or of `inheritedFrom`: a connection of that name
+    /// with another uid or partnerTenantId (deleted and recreated) is not used — reason
+    /// `ConnectionReplaced` — until the provider lists its uid in the annotation
+    /// `channel.csp.dev/confirm-connection` of that CustomerPlan or Reseller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_binding: Option<ConnectionBinding>,
     /// `Plan`, `Override` or `Inherited`.
     pub source: ConnectionSource,
     /// The ancestor Reseller whose override is inherited (source `Inherited`).

@@ -8,7 +8,11 @@
 //! every Event it wrote for six minutes to fold repeats into a series, and scans that cache on
 //! every publish. We publish on transitions only, so nothing repeats, and at cold start (thousands
 //! of Events) the cache was megabytes of heap for nothing.
+//!
+//! A Reseller is cluster-scoped, so its Events live in `default`, where its own admins cannot read
+//! them: each is also published in the reseller's `spec.namespace` (the one its admins manage).
 
+use crate::api::Reseller;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event;
@@ -16,6 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::api::{Api, PostParams};
+use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::mpsc;
 
 const QUEUE: usize = 4096;
@@ -31,6 +36,8 @@ const NAME_LIMIT: usize = 253;
 pub struct Events {
     queue: mpsc::Sender<Event>,
     identity: String,
+    /// Where a Reseller's Events are copied (its `spec.namespace`), looked up in the watch cache.
+    resellers: Option<Store<Reseller>>,
 }
 
 impl Events {
@@ -55,7 +62,28 @@ impl Events {
         Self {
             queue,
             identity: identity.into(),
+            resellers: None,
         }
+    }
+
+    /// Also publishes each Reseller Event in that reseller's `spec.namespace`, read from `resellers`.
+    pub fn with_reseller_namespaces(mut self, resellers: Store<Reseller>) -> Self {
+        self.resellers = Some(resellers);
+        self
+    }
+
+    /// The reseller's own namespace when `regarding` is a Reseller that has one.
+    fn tenant_namespace(&self, regarding: &ObjectReference) -> Option<String> {
+        if regarding.kind.as_deref() != Some(Reseller::kind(&()).as_ref()) || regarding.namespace.is_some() {
+            return None;
+        }
+        let name = regarding.name.as_deref()?;
+        self.resellers
+            .as_ref()?
+            .get(&ObjectRef::new(name))?
+            .spec
+            .namespace
+            .clone()
     }
 
     /// Queues an Event about `obj`. Never fails the caller: Events are a courtesy.
@@ -67,9 +95,23 @@ impl Events {
         action: &str,
         note: String,
     ) {
-        let event = build(obj.object_ref(&()), &self.identity, warning, reason, action, note);
-        if self.queue.try_send(event).is_err() {
-            tracing::warn!(reason, "event queue full; dropping an event");
+        let regarding = obj.object_ref(&());
+        let copy = self.tenant_namespace(&regarding).map(|ns| {
+            build_in(
+                ns,
+                regarding.clone(),
+                &self.identity,
+                warning,
+                reason,
+                action,
+                note.clone(),
+            )
+        });
+        let event = build(regarding, &self.identity, warning, reason, action, note);
+        for event in std::iter::once(event).chain(copy) {
+            if self.queue.try_send(event).is_err() {
+                tracing::warn!(reason, "event queue full; dropping an event");
+            }
         }
     }
 }
@@ -79,6 +121,24 @@ impl Events {
 /// suffix rather than the Recorder's timestamp, so concurrent writes about one object never clash.
 fn build(regarding: ObjectReference, identity: &str, warning: bool, reason: &str, action: &str, note: String) -> Event {
     let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
+    build_in(namespace, regarding, identity, warning, reason, action, note)
+}
+
+/// The Event in `namespace`. The API server requires `regarding.namespace` to equal the Event's
+/// namespace outside `default` and `kube-system`, so a cluster-scoped object's copy names it there;
+/// kind, name and uid still identify the object.
+fn build_in(
+    namespace: String,
+    mut regarding: ObjectReference,
+    identity: &str,
+    warning: bool,
+    reason: &str,
+    action: &str,
+    note: String,
+) -> Event {
+    if namespace != "default" {
+        regarding.namespace = Some(namespace.clone());
+    }
     let suffix = format!(".{:016x}", rand::random::<u64>());
     let base = regarding.name.as_deref().unwrap_or(CONTROLLER);
     let base = truncate(base, NAME_LIMIT - suffix.len()).trim_end_matches(['.', '-']);
@@ -145,6 +205,41 @@ mod tests {
             "n".into(),
         );
         assert_eq!(e.metadata.namespace.as_deref(), Some("rsl-a"));
+    }
+
+    #[test]
+    fn a_cluster_scoped_objects_copy_in_a_tenant_namespace_names_that_namespace() {
+        // The API server refuses an Event outside default/kube-system whose regarding has no namespace.
+        let e = build_in(
+            "reseller-northwind".into(),
+            reference(None, "northwind"),
+            "pod-a",
+            true,
+            "ConnectionReplaced",
+            "Resolve",
+            "n".into(),
+        );
+        assert_eq!(e.metadata.namespace.as_deref(), Some("reseller-northwind"));
+        let regarding = e.regarding.unwrap();
+        assert_eq!(regarding.namespace.as_deref(), Some("reseller-northwind"));
+        assert_eq!(
+            (
+                regarding.kind.as_deref(),
+                regarding.name.as_deref(),
+                regarding.uid.as_deref()
+            ),
+            (Some("Reseller"), Some("northwind"), Some("u-1"))
+        );
+        let e = build_in(
+            "default".into(),
+            reference(None, "northwind"),
+            "pod-a",
+            true,
+            "R",
+            "A",
+            "n".into(),
+        );
+        assert_eq!(e.regarding.unwrap().namespace, None);
     }
 
     #[test]

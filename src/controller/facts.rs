@@ -1,8 +1,11 @@
 //! Translation from the custom resources (as cached in the stores) to the plain facts the pure rules
 //! in `policy` work on. Nothing here decides anything.
 
-use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
-use crate::policy::{ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts};
+use crate::api::{ConnectionRef, CustomerPlan, PartnerCenterConnection, Reseller};
+use crate::policy::{
+    CONFIRM_ANNOTATION, ConnectionBinding, ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts,
+    parse_confirmed,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{Resource, ResourceExt};
 
@@ -31,7 +34,42 @@ pub fn reseller_facts(r: &Reseller) -> ResellerFacts {
             .unwrap_or_default(),
         created: r.creation_timestamp().map(|t| t.0),
         deleting: r.meta().deletion_timestamp.is_some(),
+        bindings: r
+            .status
+            .iter()
+            .flat_map(|s| &s.effective_plans)
+            .filter_map(|e| {
+                Some((
+                    e.plan.clone(),
+                    recorded(e.connection.as_ref(), e.connection_binding.as_ref())?,
+                ))
+            })
+            .collect(),
+        confirmed_connections: confirmed(r),
     }
+}
+
+/// A binding as the operator recorded it in a status: the connection it named and its identity.
+fn recorded(
+    connection: Option<&ConnectionRef>,
+    binding: Option<&crate::api::ConnectionBinding>,
+) -> Option<ConnectionBinding> {
+    let (connection, binding) = (connection?, binding?);
+    Some(ConnectionBinding {
+        connection: connection.clone(),
+        uid: binding.uid.clone(),
+        partner_tenant_id: binding.partner_tenant_id.clone(),
+    })
+}
+
+fn confirmed<K: Resource>(obj: &K) -> std::collections::BTreeSet<String> {
+    parse_confirmed(
+        obj.meta()
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(CONFIRM_ANNOTATION))
+            .map(String::as_str),
+    )
 }
 
 pub fn plan_facts(p: &CustomerPlan) -> PlanFacts {
@@ -46,6 +84,11 @@ pub fn plan_facts(p: &CustomerPlan) -> PlanFacts {
         allow_tenant_creation: spec.allow_tenant_creation.unwrap_or(false),
         master_directory: spec.sync_policy.as_ref().and_then(|s| s.master_directory),
         deleting: p.meta().deletion_timestamp.is_some(),
+        binding: p
+            .status
+            .as_ref()
+            .and_then(|s| recorded(s.connection.as_ref(), s.connection_binding.as_ref())),
+        confirmed_connections: confirmed(p),
     }
 }
 
@@ -53,6 +96,8 @@ pub fn connection_facts(c: &PartnerCenterConnection) -> ConnectionFacts {
     ConnectionFacts {
         namespace: c.namespace().unwrap_or_default(),
         name: c.name_any(),
+        uid: c.uid().unwrap_or_default(),
+        partner_tenant_id: c.spec.partner_tenant_id.clone(),
         region: c.spec.region.clone(),
         csp_type: c.spec.csp_type,
         environment: c.spec.environment,

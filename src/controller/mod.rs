@@ -153,7 +153,7 @@ fn context(
     identity: &str,
 ) -> Arc<Context> {
     Arc::new(Context {
-        events: events::Events::new(client.clone(), identity),
+        events: events::Events::new(client.clone(), identity).with_reseller_namespaces(world.resellers.clone()),
         client,
         world,
         settings,

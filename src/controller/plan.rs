@@ -19,8 +19,11 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
     let name = plan.name_any();
     let api: Api<CustomerPlan> = Api::all(ctx.client.clone());
     // Evaluate this plan only; do not hold the shared evaluator across awaits.
-    let own = super::facts::plan_facts(&plan);
-    let evaluator = ctx.world.evaluated_seeing(|s| s.plans.get(&name) == Some(&own));
+    // The recorded binding aside: the status write that records it is not a change to wait for.
+    let own = super::facts::plan_facts(&plan).without_binding();
+    let evaluator = ctx
+        .world
+        .evaluated_seeing(|s| s.plans.get(&name).map(|p| p.without_binding()).as_ref() == Some(&own));
     let Some(eval) = evaluator.plan(&name) else {
         // Not in the cache yet (just created): its own watch event will bring it back.
         return Ok(Action::requeue(Duration::from_secs(5)));
@@ -31,6 +34,7 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
     let mut st = plan.status.clone().unwrap_or_default();
     st.observed_generation = generation;
     st.connection = Some(eval.connection.clone());
+    st.connection_binding = eval.connection_binding.as_ref().map(super::reseller::api_binding);
     st.reseller_count = Some(eval.reseller_count() as i32);
 
     if plan.meta().deletion_timestamp.is_some() {

@@ -6,7 +6,7 @@ use super::error::Result;
 use super::set_condition;
 use super::status;
 use crate::api::conditions;
-use crate::api::{EffectivePlan, Reseller};
+use crate::api::{ConnectionBinding, EffectivePlan, Reseller};
 use crate::policy::{self, Finding, Verdict};
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -22,8 +22,11 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
     // Evaluate this reseller only, and let go of the shared evaluator before any await: reconciles
     // in flight must not keep old snapshots alive (memory at thousands of objects).
     let (eval, display_names) = {
-        let own = super::facts::reseller_facts(&reseller);
-        let evaluator = ctx.world.evaluated_seeing(|s| s.resellers.get(&name) == Some(&own));
+        // Bindings aside: the status write that records them is not a change to wait for.
+        let own = super::facts::reseller_facts(&reseller).without_bindings();
+        let evaluator = ctx
+            .world
+            .evaluated_seeing(|s| s.resellers.get(&name).map(|r| r.without_bindings()).as_ref() == Some(&own));
         let Some(eval) = evaluator.reseller(&name) else {
             return Ok(Action::requeue(Duration::from_secs(5)));
         };
@@ -105,6 +108,7 @@ fn effective_plan(p: &policy::EffectivePlan, display_name: Option<String>) -> Ef
         plan: p.plan.clone(),
         display_name,
         connection: p.connection.clone(),
+        connection_binding: p.binding.as_ref().map(api_binding),
         source: p.source,
         inherited_from: p.inherited_from.clone(),
         region: p.region.clone(),
@@ -114,5 +118,12 @@ fn effective_plan(p: &policy::EffectivePlan, display_name: Option<String>) -> Ef
         reason: p.reason.clone(),
         message: p.message.clone(),
         master_directory: p.master_directory,
+    }
+}
+
+pub(super) fn api_binding(b: &policy::ConnectionBinding) -> ConnectionBinding {
+    ConnectionBinding {
+        uid: b.uid.clone(),
+        partner_tenant_id: b.partner_tenant_id.clone(),
     }
 }

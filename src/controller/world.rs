@@ -153,11 +153,17 @@ pub fn digest<T: std::fmt::Debug>(facts: &T) -> u64 {
 }
 
 /// The facts digest and key of an object as a mapper sees it (a deleted object has digest 0).
+/// Recorded bindings are left out: the operator writes them, and they never change an outcome by
+/// themselves (see `ResellerFacts::without_bindings`). A connection's uid is in: a connection
+/// deleted and recreated under its name is a change its dependents must see.
 pub fn reseller_change(r: &Reseller) -> (ObjectKey, u64) {
-    (ObjectKey::Reseller(r.name_any()), digest(&reseller_facts(r)))
+    (
+        ObjectKey::Reseller(r.name_any()),
+        digest(&reseller_facts(r).without_bindings()),
+    )
 }
 pub fn plan_change(p: &CustomerPlan) -> (ObjectKey, u64) {
-    (ObjectKey::Plan(p.name_any()), digest(&plan_facts(p)))
+    (ObjectKey::Plan(p.name_any()), digest(&plan_facts(p).without_binding()))
 }
 pub fn connection_change(c: &PartnerCenterConnection) -> (ObjectKey, u64) {
     let facts = connection_facts(c);
@@ -214,5 +220,56 @@ mod tests {
 
         world.facts_changed();
         assert_eq!(short_name(&world.evaluated(), "root"), "NEW");
+    }
+
+    fn connection(uid: &str) -> PartnerCenterConnection {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "channel.csp.dev/v1alpha1",
+            "kind": "PartnerCenterConnection",
+            "metadata": {"name": "own", "namespace": "reseller-a", "uid": uid, "generation": 1},
+            "spec": {
+                "partnerTenantId": "33333333-3333-4333-8333-333333333333",
+                "region": "NZ", "cspType": "IndirectProvider", "environment": "Production",
+                "auth": {"mode": "AppPlusUser", "secretRef": {"name": "creds"}},
+            },
+        }))
+        .expect("connection")
+    }
+
+    #[test]
+    fn a_recreated_connection_is_a_change_a_recorded_binding_is_not() {
+        // Same spec, another uid (deleted and recreated): its dependents must be requeued.
+        assert_ne!(
+            connection_change(&connection("u1")),
+            connection_change(&connection("u2"))
+        );
+        assert_eq!(
+            connection_change(&connection("u1")),
+            connection_change(&connection("u1"))
+        );
+
+        // The operator recording a binding in the status is not a change of the rules' input;
+        // the provider confirming a connection is.
+        let plain = reseller("northwind", "NWD");
+        let mut recorded = plain.clone();
+        recorded.status = Some(
+            serde_json::from_value(serde_json::json!({
+                "effectivePlans": [{"plan": "p", "source": "Override", "usable": true,
+                    "connection": {"namespace": "reseller-a", "name": "own"},
+                    "connectionBinding": {"uid": "u1", "partnerTenantId": "t1"}}],
+            }))
+            .expect("status"),
+        );
+        assert_eq!(
+            super::super::facts::reseller_facts(&recorded).bindings["p"].uid,
+            "u1",
+            "the binding is read from the status"
+        );
+        assert_eq!(reseller_change(&plain), reseller_change(&recorded));
+        let mut confirmed = plain.clone();
+        confirmed
+            .annotations_mut()
+            .insert(policy::CONFIRM_ANNOTATION.into(), "u2".into());
+        assert_ne!(reseller_change(&plain), reseller_change(&confirmed));
     }
 }

@@ -3,6 +3,7 @@
 //! plan, inherited overrides) and 9 apply here. A failing rule makes the effective plan unusable;
 //! it never falls back to another connection.
 
+use super::binding::{BindingDecision, ConnectionBinding, Decider, decide_binding};
 use super::finding::{Finding, reasons};
 use super::hierarchy::Hierarchy;
 use super::plans::{PlanCheck, check_connection_for_plan};
@@ -25,6 +26,8 @@ pub struct EffectivePlan {
     pub environment: Option<Environment>,
     pub allow_tenant_creation: bool,
     pub master_directory: Option<MasterDirectory>,
+    /// The binding of `connection` to record in the status (see `binding`).
+    pub binding: Option<ConnectionBinding>,
     pub usable: bool,
     /// First blocking reason and message when not usable.
     pub reason: Option<String>,
@@ -176,6 +179,8 @@ pub fn effective_plans(
         }
 
         let resolution = resolve(reseller, grant, snapshot, hierarchy);
+        let decision = bind(reseller, grant, &resolution, snapshot, check);
+        problems.extend(decision.problem);
         if let (Some(plan), Some(check), Some(conn)) = (plan, check, &resolution.connection) {
             match resolution.source {
                 ConnectionSource::Plan => problems.extend(check.connection_errors.iter().cloned()),
@@ -226,6 +231,7 @@ pub fn effective_plans(
             environment: plan.map(|p| p.environment),
             allow_tenant_creation: plan.is_some_and(|p| p.allow_tenant_creation),
             master_directory: plan.and_then(|p| p.master_directory),
+            binding: decision.record,
             usable: problems.is_empty(),
             reason: first.as_ref().map(|f| f.reason.clone()),
             message: first.map(|f| f.message),
@@ -233,6 +239,50 @@ pub fn effective_plans(
         });
     }
     out
+}
+
+/// The binding decision of one grant. Through the plan's connection it is the plan's (its
+/// problem is among the plan's connection errors); through an override it is the decision of the
+/// reseller that set the override — this one, or the ancestor it inherits from — so one
+/// confirmation on that reseller covers its whole subtree, and a sub-reseller created after a
+/// replacement cannot bind afresh to the replacement.
+fn bind(
+    reseller: &ResellerFacts,
+    grant: &GrantFacts,
+    resolution: &Resolution,
+    snapshot: &Snapshot,
+    check: Option<&PlanCheck>,
+) -> BindingDecision {
+    let Some(conn) = &resolution.connection else {
+        return BindingDecision::default();
+    };
+    if resolution.source == ConnectionSource::Plan {
+        return BindingDecision {
+            record: check.and_then(|c| c.binding.clone()),
+            problem: None,
+        };
+    }
+    let setter = match &resolution.inherited_from {
+        Some(a) => snapshot.resellers.get(a).unwrap_or(reseller),
+        None => reseller,
+    };
+    let inherited = if setter.name != reseller.name {
+        format!(" (inherited by '{}')", reseller.name)
+    } else {
+        String::new()
+    };
+    let via = format!(
+        "spec.services.azureAD.customerPlans[plan={}].connectionOverride of Reseller '{}'{inherited}",
+        grant.plan, setter.name
+    );
+    decide_binding(
+        conn,
+        snapshot.connections.get(conn),
+        setter.bindings.get(&grant.plan),
+        &setter.confirmed_connections,
+        Decider::Reseller(&setter.name),
+        &via,
+    )
 }
 
 /// Rule 1: a plan named for reseller T may be granted only on the path root → T and in T's

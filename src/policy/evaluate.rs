@@ -3,6 +3,7 @@
 //! without evaluating everything (and without holding everyone's results in memory); `evaluate`
 //! does everything at once.
 
+use super::binding::ConnectionBinding;
 use super::connection_owner::{ConnectionOwner, owner_of};
 use super::effective::{EffectivePlan, effective_plans, resolve};
 use super::finding::{Finding, Verdict, reasons};
@@ -42,6 +43,8 @@ pub struct PlanEvaluation {
     pub named_for: Option<String>,
     /// The resolved default connection (`spec.connectionRef`).
     pub connection: ConnectionRef,
+    /// The binding of `connection` to record in the status (see `binding`).
+    pub connection_binding: Option<ConnectionBinding>,
     pub connection_owner: ConnectionOwner,
     pub ready: Verdict,
     pub connection_ready: Verdict,
@@ -256,6 +259,7 @@ impl Evaluator {
             parsed_name: check.parsed_name.clone(),
             named_for: check.named_for.clone(),
             connection: p.connection_ref.clone(),
+            connection_binding: check.binding.clone(),
             connection_owner: check.connection_owner.clone(),
             ready,
             connection_ready,

@@ -48,6 +48,8 @@ pub mod reasons {
     pub const OVERRIDE_NAMESPACE_NOT_ALLOWED: &str = "OverrideNamespaceNotAllowed";
     pub const CONNECTION_PENDING: &str = "ConnectionPending";
     pub const DELETING: &str = "Deleting";
+    /// The connection a decision names is not the one it was bound to (see `binding`).
+    pub const CONNECTION_REPLACED: &str = "ConnectionReplaced";
 
     // Rule 7: sandbox isolation.
     pub const SANDBOX_ONLY_RESELLER: &str = "SandboxOnlyReseller";
@@ -101,6 +103,7 @@ pub mod reasons {
         OVERRIDE_NAMESPACE_NOT_ALLOWED,
         CONNECTION_PENDING,
         DELETING,
+        CONNECTION_REPLACED,
         SANDBOX_ONLY_RESELLER,
         SANDBOX_PLAN_FOR_STANDARD_RESELLER,
         UNKNOWN_REGION,

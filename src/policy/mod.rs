@@ -5,6 +5,7 @@
 //! change; [`verify_connection`] and [`check_refresh_token`] are rules 3 and 10 for the
 //! connection reconciler.
 
+pub mod binding;
 pub mod connection_owner;
 pub mod dependents;
 pub mod effective;
@@ -23,6 +24,7 @@ mod tests;
 
 /// Where an effective plan's connection came from (shared with the Reseller status type).
 pub use crate::api::ConnectionSource;
+pub use binding::{BindingDecision, CONFIRM_ANNOTATION, ConnectionBinding, Decider, decide_binding, parse_confirmed};
 pub use connection_owner::{ConnectionOwner, owner_of};
 pub use dependents::{Dependents, ObjectKey, dependents};
 pub use effective::{EffectivePlan, Resolution, resolve};

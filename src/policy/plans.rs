@@ -2,6 +2,7 @@
 //! tenant creation, plan ↔ connection (rule 2), where its connectionRef may point (rule 5),
 //! deletion (rule 6) and the connection's own readiness (rule 3's outcome).
 
+use super::binding::{ConnectionBinding, Decider, decide_binding};
 use super::connection_owner::{ConnectionOwner, owner_of};
 use super::finding::{Finding, reasons};
 use super::hierarchy::Hierarchy;
@@ -22,6 +23,9 @@ pub struct PlanCheck {
     /// grants that provision through that connection (not those with an override).
     pub connection_errors: Vec<Finding>,
     pub connection_owner: ConnectionOwner,
+    /// The binding of `spec.connectionRef` to record (see `binding`); grants through the plan's
+    /// connection carry it too.
+    pub binding: Option<ConnectionBinding>,
 }
 
 pub fn check_plan(plan: &PlanFacts, snapshot: &Snapshot, hierarchy: &Hierarchy, settings: &Settings) -> PlanCheck {
@@ -112,6 +116,16 @@ pub fn check_plan(plan: &PlanFacts, snapshot: &Snapshot, hierarchy: &Hierarchy, 
     let via = format!("spec.connectionRef of CustomerPlan '{}'", plan.name);
     let connection_owner = owner_of(&plan.connection_ref, hierarchy, settings);
     let mut connection_errors = Vec::new();
+    // First: a replaced connection is the one thing the provider must look at before anything else.
+    let decision = decide_binding(
+        &plan.connection_ref,
+        snapshot.connections.get(&plan.connection_ref),
+        plan.binding.as_ref(),
+        &plan.confirmed_connections,
+        Decider::Plan(&plan.name),
+        &via,
+    );
+    connection_errors.extend(decision.problem);
     if let ConnectionOwner::Reseller(owner) = &connection_owner
         && named_for.as_deref() != Some(owner.as_str())
     {
@@ -150,6 +164,7 @@ pub fn check_plan(plan: &PlanFacts, snapshot: &Snapshot, hierarchy: &Hierarchy, 
         warnings,
         connection_errors,
         connection_owner,
+        binding: decision.record,
     }
 }
 

@@ -1,11 +1,12 @@
 //! The facts the rules work on: plain structs the controllers fill from the CRDs in their stores
 //! (and from connection status), so the rules never touch Kubernetes.
 
+use super::binding::ConnectionBinding;
 use super::regions::RegionTable;
 use crate::api::{ConnectionRef, CspType, CustomerType, Environment, MasterDirectory};
 use jiff::Timestamp;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One entry of `spec.services.azureAD.customerPlans[]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +32,11 @@ pub struct ResellerFacts {
     pub created: Option<Timestamp>,
     /// `metadata.deletionTimestamp` is set.
     pub deleting: bool,
+    /// Bindings recorded in its status, by plan (`effectivePlans[].connection` and
+    /// `.connectionBinding`): the operator's memory of what its overrides resolved to.
+    pub bindings: BTreeMap<String, ConnectionBinding>,
+    /// Connection uids the provider confirmed (annotation `channel.csp.dev/confirm-connection`).
+    pub confirmed_connections: BTreeSet<String>,
 }
 
 impl ResellerFacts {
@@ -48,6 +54,16 @@ impl ResellerFacts {
         let key = |r: &ResellerFacts| (r.created.is_none(), r.created);
         key(self).cmp(&key(other)).then_with(|| self.name.cmp(&other.name))
     }
+
+    /// The facts without the recorded bindings. A binding write never changes an outcome by
+    /// itself (it records what the evaluation already decided, see `binding`), so it is not a
+    /// change that must re-evaluate anything: otherwise every first status write would.
+    pub fn without_bindings(&self) -> ResellerFacts {
+        ResellerFacts {
+            bindings: BTreeMap::new(),
+            ..self.clone()
+        }
+    }
 }
 
 /// A CustomerPlan as the rules see it.
@@ -63,6 +79,20 @@ pub struct PlanFacts {
     /// `spec.syncPolicy.masterDirectory`, carried through untouched.
     pub master_directory: Option<MasterDirectory>,
     pub deleting: bool,
+    /// The binding recorded in its status (`status.connection` and `.connectionBinding`).
+    pub binding: Option<ConnectionBinding>,
+    /// Connection uids the provider confirmed (annotation `channel.csp.dev/confirm-connection`).
+    pub confirmed_connections: BTreeSet<String>,
+}
+
+impl PlanFacts {
+    /// The facts without the recorded binding (see [`ResellerFacts::without_bindings`]).
+    pub fn without_binding(&self) -> PlanFacts {
+        PlanFacts {
+            binding: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// Outcome of rule 3 as the connection reconciler decided it.
@@ -82,6 +112,10 @@ pub enum ConnectionHealth {
 pub struct ConnectionFacts {
     pub namespace: String,
     pub name: String,
+    /// `metadata.uid`: a connection deleted and recreated under the same name is another one.
+    pub uid: String,
+    /// `spec.partnerTenantId`: the Partner Center account.
+    pub partner_tenant_id: String,
     pub region: String,
     pub csp_type: CspType,
     pub environment: Environment,

@@ -26,6 +26,8 @@ fn conn(ns: &str, name: &str, identity: &str) -> ConnectionFacts {
     ConnectionFacts {
         namespace: ns.into(),
         name: name.into(),
+        uid: format!("uid-{ns}-{name}"),
+        partner_tenant_id: format!("tenant-{ns}-{name}"),
         region: n.region,
         csp_type: n.csp_type,
         environment: n.environment,
@@ -47,6 +49,8 @@ fn plan(name: &str, display: &str, ns: &str, conn_name: &str) -> PlanFacts {
         allow_tenant_creation: false,
         master_directory: Some(MasterDirectory::AzureAD),
         deleting: false,
+        binding: None,
+        confirmed_connections: BTreeSet::new(),
     }
 }
 
@@ -71,6 +75,8 @@ fn reseller(name: &str, parent: Option<&str>, age: i64) -> ResellerFacts {
         grants: Vec::new(),
         created: at(age),
         deleting: false,
+        bindings: Default::default(),
+        confirmed_connections: BTreeSet::new(),
     }
 }
 
@@ -823,6 +829,373 @@ fn an_inherited_cross_tenant_override_is_refused_for_the_inheritor_too() {
             .contains("(inherited by 'a1')")
     );
     assert!(eff(&e, "b1", EUR).usable);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions bind to a connection's identity (uid, partnerTenantId), not its name
+
+/// Connection `ns/name` with identity `(uid, tenant)`.
+fn conn_id(ns: &str, name: &str, uid: &str, tenant: &str) -> ConnectionFacts {
+    ConnectionFacts {
+        uid: uid.into(),
+        partner_tenant_id: tenant.into(),
+        ..conn(ns, name, "EUR Direct Production")
+    }
+}
+
+fn bound(ns: &str, name: &str, uid: &str, tenant: &str) -> ConnectionBinding {
+    ConnectionBinding {
+        connection: cref(ns, name),
+        uid: uid.into(),
+        partner_tenant_id: tenant.into(),
+    }
+}
+
+fn uids(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn an_override_is_bound_to_the_connection_it_first_resolved_to() {
+    // Reseller a overrides EUR with ns-a/own (recorded as `recorded`), a1 inherits it; the
+    // connection named ns-a/own is now `now` (None: deleted).
+    struct Case {
+        name: &'static str,
+        override_to: &'static str,
+        recorded: Option<(&'static str, &'static str, &'static str)>,
+        now: Option<(&'static str, &'static str)>,
+        confirmed_on_a: &'static [&'static str],
+        confirmed_on_a1: &'static [&'static str],
+        /// The first problem of a's and a1's effective plan (None: usable).
+        reason: Option<&'static str>,
+        /// The uid both statuses record afterwards.
+        record: Option<&'static str>,
+        message: &'static [&'static str],
+    }
+    let replaced = Some(reasons::CONNECTION_REPLACED);
+    let cases = [
+        Case {
+            name: "first resolution binds",
+            override_to: "own",
+            recorded: None,
+            now: Some(("u1", "t1")),
+            confirmed_on_a: &[],
+            confirmed_on_a1: &[],
+            reason: None,
+            record: Some("u1"),
+            message: &[],
+        },
+        Case {
+            name: "the same uid and tenant stay usable",
+            override_to: "own",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u1", "t1")),
+            confirmed_on_a: &[],
+            confirmed_on_a1: &[],
+            reason: None,
+            record: Some("u1"),
+            message: &[],
+        },
+        Case {
+            name: "deleted and recreated (new uid) is refused, for the inheritor too, binding kept",
+            override_to: "own",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u2", "t1")),
+            confirmed_on_a: &[],
+            confirmed_on_a1: &[],
+            reason: replaced,
+            record: Some("u1"),
+            message: &[
+                "PartnerCenterConnection ns-a/own (named by spec.services.azureAD.customerPlans[plan=eur-direct-prod].connectionOverride of Reseller 'a'",
+                "was replaced: uid u1→u2, partnerTenantId t1 (unchanged)",
+                "`kubectl annotate rsl a channel.csp.dev/confirm-connection=u2 --overwrite`",
+            ],
+        },
+        Case {
+            name: "another account (new uid and tenant) is refused",
+            override_to: "own",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u2", "t2")),
+            confirmed_on_a: &[],
+            confirmed_on_a1: &[],
+            reason: replaced,
+            record: Some("u1"),
+            message: &["uid u1→u2, partnerTenantId t1→t2"],
+        },
+        Case {
+            name: "a changed tenant under the same uid is refused",
+            override_to: "own",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u1", "t2")),
+            confirmed_on_a: &[],
+            confirmed_on_a1: &[],
+            reason: replaced,
+            record: Some("u1"),
+            message: &["uid u1 (unchanged), partnerTenantId t1→t2"],
+        },
+        Case {
+            name: "the provider's confirmation on the override's reseller rebinds its subtree",
+            override_to: "own",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u2", "t2")),
+            confirmed_on_a: &["u0", "u2"],
+            confirmed_on_a1: &[],
+            reason: None,
+            record: Some("u2"),
+            message: &[],
+        },
+        Case {
+            name: "a confirmation of another uid does not count",
+            override_to: "own",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u2", "t2")),
+            confirmed_on_a: &["u3"],
+            confirmed_on_a1: &[],
+            reason: replaced,
+            record: Some("u1"),
+            message: &[],
+        },
+        Case {
+            name: "a confirmation on the inheritor does not count: the override is a's",
+            override_to: "own",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u2", "t2")),
+            confirmed_on_a: &[],
+            confirmed_on_a1: &["u2"],
+            reason: replaced,
+            record: Some("u1"),
+            message: &[],
+        },
+        Case {
+            name: "an override re-pointed by the provider rebinds without confirmation",
+            override_to: "own",
+            recorded: Some(("old", "u1", "t1")),
+            now: Some(("u2", "t2")),
+            confirmed_on_a: &[],
+            confirmed_on_a1: &[],
+            reason: None,
+            record: Some("u2"),
+            message: &[],
+        },
+        Case {
+            name: "a missing connection keeps the binding",
+            override_to: "own",
+            recorded: Some(("own", "u1", "t1")),
+            now: None,
+            confirmed_on_a: &[],
+            confirmed_on_a1: &[],
+            reason: Some(reasons::CONNECTION_NOT_FOUND),
+            record: Some("u1"),
+            message: &[],
+        },
+        Case {
+            name: "re-pointed to a missing connection: the old binding is dropped",
+            override_to: "own",
+            recorded: Some(("old", "u1", "t1")),
+            now: None,
+            confirmed_on_a: &[],
+            confirmed_on_a1: &[],
+            reason: Some(reasons::CONNECTION_NOT_FOUND),
+            record: None,
+            message: &[],
+        },
+    ];
+    for c in cases {
+        let mut bindings = std::collections::BTreeMap::new();
+        if let Some((name, uid, tenant)) = c.recorded {
+            bindings.insert(EUR.to_string(), bound("ns-a", name, uid, tenant));
+        }
+        let a = get(&tree(), "a")
+            .with(|r| r.grants.clear())
+            .grant_override(EUR, "ns-a", c.override_to)
+            .with(|r| {
+                r.bindings = bindings;
+                r.confirmed_connections = uids(c.confirmed_on_a);
+            });
+        let a1 = get(&tree(), "a1").with(|r| r.confirmed_connections = uids(c.confirmed_on_a1));
+        let mut conns = vec![eur_conn()];
+        conns.extend(c.now.map(|(uid, tenant)| conn_id("ns-a", "own", uid, tenant)));
+        let e = eval(replace(replace(tree(), a), a1), vec![eur_plan()], conns, &settings());
+        for who in ["a", "a1", "a1x"] {
+            let p = eff(&e, who, EUR);
+            assert_eq!(p.reason.as_deref(), c.reason, "{}: {who}: {:?}", c.name, p.problems);
+            assert_eq!(p.usable, c.reason.is_none(), "{}: {who}", c.name);
+            assert_eq!(
+                p.binding.as_ref().map(|b| b.uid.as_str()),
+                c.record,
+                "{}: {who}",
+                c.name
+            );
+            assert_eq!(p.connection, Some(cref("ns-a", "own")), "{}: {who}", c.name);
+            for m in c.message {
+                assert!(
+                    p.message.as_ref().unwrap().contains(m),
+                    "{}: {who}: {:?}",
+                    c.name,
+                    p.message
+                );
+            }
+        }
+        if c.reason == replaced {
+            assert!(
+                eff(&e, "a1", EUR)
+                    .message
+                    .as_ref()
+                    .unwrap()
+                    .contains("(inherited by 'a1')"),
+                "{}",
+                c.name
+            );
+            // The Ready condition carries it too.
+            assert_eq!(
+                e.resellers["a"].ready.reason,
+                reasons::CONNECTION_REPLACED,
+                "{}",
+                c.name
+            );
+        }
+        // Untouched: b's subtree provisions through the plan's connection.
+        assert!(eff(&e, "b1", EUR).usable, "{}", c.name);
+    }
+}
+
+#[test]
+fn a_plans_connection_ref_is_bound_to_the_connection_it_first_resolved_to() {
+    // Plan "A1 EUR Direct Production" (named for a1) through ns-a1/own, granted along the path.
+    const NAMED: &str = "a1-eur";
+    struct Case {
+        name: &'static str,
+        recorded: Option<(&'static str, &'static str, &'static str)>,
+        now: Option<(&'static str, &'static str)>,
+        confirmed_on_plan: &'static [&'static str],
+        reason: Option<&'static str>,
+        record: Option<&'static str>,
+        message: &'static [&'static str],
+    }
+    let replaced = Some(reasons::CONNECTION_REPLACED);
+    let cases = [
+        Case {
+            name: "first resolution binds",
+            recorded: None,
+            now: Some(("u1", "t1")),
+            confirmed_on_plan: &[],
+            reason: None,
+            record: Some("u1"),
+            message: &[],
+        },
+        Case {
+            name: "the same uid stays usable",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u1", "t1")),
+            confirmed_on_plan: &[],
+            reason: None,
+            record: Some("u1"),
+            message: &[],
+        },
+        Case {
+            name: "recreated with another account: the plan and every grant through it refused",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u2", "t2")),
+            confirmed_on_plan: &[],
+            reason: replaced,
+            record: Some("u1"),
+            message: &[
+                "PartnerCenterConnection ns-a1/own (named by spec.connectionRef of CustomerPlan 'a1-eur') was replaced: uid u1→u2, partnerTenantId t1→t2",
+                "`kubectl annotate cplan a1-eur channel.csp.dev/confirm-connection=u2 --overwrite`",
+            ],
+        },
+        Case {
+            name: "confirmed on the plan: rebinds",
+            recorded: Some(("own", "u1", "t1")),
+            now: Some(("u2", "t2")),
+            confirmed_on_plan: &["u2"],
+            reason: None,
+            record: Some("u2"),
+            message: &[],
+        },
+        Case {
+            name: "connectionRef re-pointed by the provider: rebinds",
+            recorded: Some(("older", "u1", "t1")),
+            now: Some(("u2", "t2")),
+            confirmed_on_plan: &[],
+            reason: None,
+            record: Some("u2"),
+            message: &[],
+        },
+        Case {
+            name: "missing connection keeps the binding",
+            recorded: Some(("own", "u1", "t1")),
+            now: None,
+            confirmed_on_plan: &[],
+            reason: Some(reasons::CONNECTION_NOT_FOUND),
+            record: Some("u1"),
+            message: &[],
+        },
+    ];
+    for c in cases {
+        let p = PlanFacts {
+            binding: c.recorded.map(|(name, uid, tenant)| bound("ns-a1", name, uid, tenant)),
+            confirmed_connections: uids(c.confirmed_on_plan),
+            ..plan(NAMED, "A1 EUR Direct Production", "ns-a1", "own")
+        };
+        let rs = vec![
+            reseller("provider", None, 0).grant(NAMED),
+            reseller("a", Some("provider"), 1).grant(NAMED),
+            reseller("a1", Some("a"), 2).grant(NAMED),
+        ];
+        let mut conns = vec![eur_conn()];
+        conns.extend(c.now.map(|(uid, tenant)| conn_id("ns-a1", "own", uid, tenant)));
+        let e = eval(rs, vec![p], conns, &settings());
+        let pe = &e.plans[NAMED];
+        assert_eq!(
+            pe.connection_binding.as_ref().map(|b| b.uid.as_str()),
+            c.record,
+            "{}",
+            c.name
+        );
+        match c.reason {
+            None => assert!(pe.ready.is_true(), "{}: {:?}", c.name, pe.ready),
+            Some(reason) => {
+                assert_eq!(pe.connection_ready.reason, reason, "{}", c.name);
+                assert_eq!(pe.ready.reason, reason, "{}", c.name);
+            }
+        }
+        for m in c.message {
+            assert!(
+                pe.connection_ready.message.contains(m),
+                "{}: {}",
+                c.name,
+                pe.connection_ready.message
+            );
+        }
+        for who in ["provider", "a", "a1"] {
+            let ep = eff(&e, who, NAMED);
+            assert_eq!(ep.source, ConnectionSource::Plan);
+            assert_eq!(ep.reason.as_deref(), c.reason, "{}: {who}", c.name);
+            assert_eq!(
+                ep.binding.as_ref().map(|b| b.uid.as_str()),
+                c.record,
+                "{}: {who}",
+                c.name
+            );
+            for m in c.message {
+                assert!(ep.message.as_ref().unwrap().contains(m), "{}: {who}", c.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn confirmations_are_a_comma_separated_list_of_uids() {
+    let cases: &[(Option<&str>, &[&str])] = &[
+        (None, &[]),
+        (Some(""), &[]),
+        (Some("u1"), &["u1"]),
+        (Some(" u1 , u2,,u1 "), &["u1", "u2"]),
+    ];
+    for (value, want) in cases {
+        assert_eq!(parse_confirmed(*value), uids(want), "{value:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
