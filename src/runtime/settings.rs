@@ -357,7 +357,8 @@ mod tests {
 
     #[test]
     fn allow_list_entries_are_checked_at_start_up() {
-        let cases: &[(&str, Result<(bool, &str, u16), &str>)] = &[
+        type Parsed = Result<(bool, &'static str, u16), &'static str>;
+        let cases: &[(&str, Parsed)] = &[
             ("emulator.dev", Ok((false, "emulator.dev", 443))),
             ("Emulator.DEV:8443", Ok((false, "emulator.dev", 8443))),
             ("http://emulator.dev", Ok((true, "emulator.dev", 80))),
