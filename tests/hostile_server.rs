@@ -807,3 +807,35 @@ async fn an_opaque_access_token_is_not_an_authentication_failure() {
     }
     assert_eq!(server.count("/oauth2/token"), 2, "one token per client, cached");
 }
+
+#[tokio::test]
+async fn endless_paging_ends_in_an_error() {
+    let page = Arc::new(AtomicU64::new(0));
+    let p = page.clone();
+    let server = Hostile::start(move |req| {
+        if is_token(req) {
+            return token_ok();
+        }
+        // A new continuation token on every page, and an absurd count: paging never ends by itself.
+        let n = p.fetch_add(1, Ordering::SeqCst);
+        json_reply(
+            200,
+            json!({"totalCount": 1e30, "items": [{}], "links": {"next": {"uri": "/customers?size=500&seekOperation=Next", "headers": [{"key": "MS-ContinuationToken", "value": format!("t{n}")}]}}}),
+        )
+    })
+    .await;
+    let c = client(server.settings(TENANT, AuthMode::AppOnly), AuthMode::AppOnly);
+    let err = tokio::time::timeout(Duration::from_secs(120), c.count_customers())
+        .await
+        .expect("paging is bounded")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "could not decode the response of paging /v1/customers: paging did not end after 2000 pages"
+    );
+    assert_eq!(
+        page.load(Ordering::SeqCst),
+        2000,
+        "exactly the page limit was requested"
+    );
+}
