@@ -230,12 +230,11 @@ fn blocked(conn: &PartnerCenterConnection, ctx: &Context, owner: Option<&Connect
                     });
                 }
             };
-            let host = url.host_str().unwrap_or_default().to_string();
-            if !ctx.settings.endpoint_allowed(&host, url.port_or_known_default()) {
+            if let Err(why) = ctx.settings.endpoint_allowed(&url) {
                 return Some(Blocked {
                     reason: "EndpointNotAllowed".into(),
                     message: format!(
-                        "{field} points at '{host}', which is not in the operator's endpoint allow-list; remove spec.endpoints to use the real Partner Center, or ask the operator's administrator to allow this host"
+                        "{field} '{value}' is not allowed: {why}; remove spec.endpoints to use the real Partner Center, or ask the operator's administrator to allow this endpoint"
                     ),
                 });
             }
@@ -482,6 +481,7 @@ fn client_for(
     );
     settings.endpoints = endpoints(conn)?;
     settings.timeouts.request = ctx.settings.partner_center_request_timeout;
+    settings.on_throttled = Some(ctx.metrics.throttle_observer());
     let client = (ctx.connect)(settings, creds.credentials.clone(), sink)?;
     entry.client = Some((inputs.clone(), client.clone()));
     Ok(client)

@@ -18,12 +18,12 @@ use uuid::Uuid;
 
 use super::auth::{Authenticator, CachedToken, RefreshTokenSink, TokenClaims, token_url};
 use super::config::{ConnectionSettings, Credentials, Timeouts, cloud_resource};
-use super::errors::{PartnerCenterError, api_error, strip_bom};
+use super::errors::{PartnerCenterError, api_error, decode_detail, strip_bom};
 use super::http::{MS_CONTINUATION_TOKEN, RawResponse, RetryPolicy, USER_AGENT, send_with_retries, standard_headers};
 use super::models::{
     Collection, Customer, LegalBusinessProfile, MpnProfile, NewCustomer, OrganizationProfile, PartnerRelationship,
 };
-use super::paging::{NextPage, PAGE_SIZE, is_end_of_paging, next_page};
+use super::paging::{MAX_PAGES, NextPage, PAGE_SIZE, is_end_of_paging, next_page};
 
 pub type Result<T, E = PartnerCenterError> = std::result::Result<T, E>;
 
@@ -115,7 +115,10 @@ impl PartnerCenterClient {
         let endpoints = settings.effective_endpoints();
         crate::tls::install_crypto_provider();
         let http = shared_http(&settings.timeouts)?;
-        let policy = RetryPolicy::from(&settings.timeouts);
+        let policy = RetryPolicy {
+            on_throttled: settings.on_throttled.clone(),
+            ..RetryPolicy::from(&settings.timeouts)
+        };
         let auth = Authenticator::new(
             http.clone(),
             token_url(&endpoints.login, settings.partner_tenant_id.trim()),
@@ -233,6 +236,12 @@ impl PartnerCenterClient {
                 correlation_id: &correlation_id,
                 continuation_token: token,
             };
+            if requests >= MAX_PAGES {
+                return Err(PartnerCenterError::Decode {
+                    what: format!("paging {}", path_only(first)),
+                    detail: format!("paging did not end after {MAX_PAGES} pages"),
+                });
+            }
             let resp = self.execute(&call).await?;
             requests += 1;
             if !resp.is_success() {
@@ -290,7 +299,7 @@ fn path_only(path_and_query: &str) -> &str {
 fn decode<T: DeserializeOwned>(resp: &RawResponse, path: &str) -> Result<T> {
     serde_json::from_slice(strip_bom(&resp.body)).map_err(|e| PartnerCenterError::Decode {
         what: format!("Partner Center {}", path_only(path)),
-        detail: e.to_string(),
+        detail: decode_detail(&e),
     })
 }
 

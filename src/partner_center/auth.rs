@@ -12,11 +12,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::errors::{PartnerCenterError, strip_bom, token_error};
+use super::durations;
+use super::errors::{PartnerCenterError, decode_detail, strip_bom, token_error};
 use super::http::{RetryPolicy, send_with_retries};
 use crate::api::AuthMode;
 
@@ -48,25 +49,6 @@ impl RefreshTokenSink for MemoryRefreshTokenSink {
     }
 }
 
-/// Deserializes a number given as a JSON number or a string (v1 token responses use strings).
-fn num_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        N(u64),
-        F(f64),
-        S(String),
-    }
-    Ok(match Option::<Raw>::deserialize(d)? {
-        None => None,
-        Some(Raw::N(n)) => Some(n),
-        Some(Raw::F(f)) if f.is_finite() && f >= 0.0 => Some(f as u64),
-        Some(Raw::F(_)) => None,
-        Some(Raw::S(s)) if s.trim().is_empty() => None,
-        Some(Raw::S(s)) => Some(s.trim().parse().map_err(serde::de::Error::custom)?),
-    })
-}
-
 /// A successful token response (v1 or v2 shape).
 #[derive(Deserialize)]
 pub struct TokenResponse {
@@ -75,10 +57,13 @@ pub struct TokenResponse {
     pub refresh_token: Option<SecretString>,
     #[serde(default)]
     pub token_type: Option<String>,
-    #[serde(default, deserialize_with = "num_or_string")]
-    pub expires_in: Option<u64>,
-    #[serde(default, deserialize_with = "num_or_string")]
-    pub expires_on: Option<u64>,
+    /// Seconds, as the server wrote them (v1 sends strings, v2 integers); garbage is `None`. Only
+    /// ever used through [`TokenResponse::lifetime`], which clamps.
+    #[serde(default, deserialize_with = "durations::lenient_seconds")]
+    pub expires_in: Option<f64>,
+    /// Unix seconds (v1 only); see `expires_in`.
+    #[serde(default, deserialize_with = "durations::lenient_seconds")]
+    pub expires_on: Option<f64>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -95,20 +80,23 @@ impl TokenResponse {
     pub fn parse(body: &[u8]) -> Result<TokenResponse, PartnerCenterError> {
         serde_json::from_slice(strip_bom(body)).map_err(|e| PartnerCenterError::Decode {
             what: "the token response".into(),
-            // serde's message names the field and the expected type, never the value.
-            detail: e.to_string(),
+            detail: decode_detail(&e),
         })
     }
 
-    /// Lifetime from `expires_in` (relative, so immune to clock skew between us and Entra),
-    /// else from the token's own `exp - iat`, else a conservative 5 minutes.
-    pub fn lifetime(&self, claims: &TokenClaims) -> Duration {
+    /// Lifetime from `expires_in` (relative, so immune to clock skew between us and Entra), else
+    /// from `expires_on` against our clock, else from the token's own `exp - iat`, else a
+    /// conservative 5 minutes. Always within 60 s ..= 24 h, whatever the server sent.
+    pub fn lifetime(&self, claims: &TokenClaims, now: SystemTime) -> Duration {
         if let Some(secs) = self.expires_in {
-            return Duration::from_secs(secs);
+            return durations::expires_in(secs);
+        }
+        if let Some(at) = self.expires_on {
+            return durations::expires_on(at, now);
         }
         match (claims.exp, claims.iat) {
-            (Some(exp), Some(iat)) if exp > iat => Duration::from_secs(exp - iat),
-            _ => Duration::from_secs(300),
+            (Some(exp), Some(iat)) => durations::claims_lifetime(exp, iat),
+            _ => durations::DEFAULT_TOKEN_LIFETIME,
         }
     }
 }
@@ -128,7 +116,9 @@ pub struct TokenClaims {
     pub oid: Option<String>,
     pub roles: Vec<String>,
     pub scp: Option<String>,
+    #[serde(deserialize_with = "durations::lenient_u64")]
     pub iat: Option<u64>,
+    #[serde(deserialize_with = "durations::lenient_u64")]
     pub exp: Option<u64>,
 }
 
@@ -163,7 +153,23 @@ impl TokenClaims {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload.trim_end_matches('='))
             .map_err(|_| decode_err("the JWT payload is not base64url"))?;
-        serde_json::from_slice(&bytes).map_err(|e| decode_err(&format!("the JWT payload is not a claims object: {e}")))
+        serde_json::from_slice(&bytes).map_err(|e| {
+            decode_err(&format!(
+                "the JWT payload is not a claims object: {}",
+                decode_detail(&e)
+            ))
+        })
+    }
+
+    /// The claims of an access token, or none when it is not a decodable JWT: access tokens are
+    /// opaque to clients (Entra may change their format or encrypt them), so an undecodable one is
+    /// no authentication failure. The tenant is then "not known from the token" and rule 3 relies
+    /// on the organization profile (`crate::policy::verify_connection`).
+    pub fn from_access_token(token: &str) -> TokenClaims {
+        TokenClaims::decode(token).unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "the access token is not a decodable JWT; treating it as opaque");
+            TokenClaims::default()
+        })
     }
 
     /// True when the user signed in with multi-factor authentication.
@@ -188,7 +194,7 @@ pub(crate) struct CachedToken {
 impl CachedToken {
     /// Usable at `now` if it does not expire within `margin`.
     pub fn is_fresh(&self, now: Instant, margin: Duration) -> bool {
-        now + margin < self.expires_at
+        now.checked_add(margin).is_some_and(|t| t < self.expires_at)
     }
 }
 
@@ -320,8 +326,8 @@ impl Authenticator {
         }
         let received = Instant::now();
         let parsed = TokenResponse::parse(&resp.body)?;
-        let claims = TokenClaims::decode(parsed.access_token.expose_secret())?;
-        let lifetime = parsed.lifetime(&claims);
+        let claims = TokenClaims::from_access_token(parsed.access_token.expose_secret());
+        let lifetime = parsed.lifetime(&claims, SystemTime::now());
 
         if let Some(new_rt) = &parsed.refresh_token {
             let rotated = used_rt
@@ -334,17 +340,16 @@ impl Authenticator {
                 if let Err(detail) = self.sink.persist(new_rt).await {
                     let mut all = secrets.clone();
                     all.push(new_rt.expose_secret());
-                    return Err(PartnerCenterError::PersistFailed {
-                        detail: super::errors::truncate(&detail),
-                    }
-                    .redact(&all));
+                    // `redact` truncates after redacting, so no cut-off prefix of a secret survives.
+                    return Err(PartnerCenterError::PersistFailed { detail }.redact(&all));
                 }
             }
         }
         Ok(CachedToken {
             access_token: parsed.access_token,
             claims,
-            expires_at: received + lifetime,
+            // `lifetime` is at most 24 h; checked anyway so no server value can reach a panic.
+            expires_at: received.checked_add(lifetime).unwrap_or(received),
         })
     }
 }
@@ -360,16 +365,16 @@ pub(crate) mod tests {
 
     #[test]
     fn token_response_numbers_as_strings_or_integers() {
-        let cases: &[(&str, Option<u64>, Option<u64>, bool)] = &[
+        let cases: &[(&str, Option<f64>, Option<f64>, bool)] = &[
             (
                 r#"{"token_type":"Bearer","expires_in":"3599","ext_expires_in":"3599","expires_on":"1767225599","not_before":"1767222000","resource":"https://api.partnercenter.microsoft.com","access_token":"a.b.c","refresh_token":"0.AQ","id_token":"x"}"#,
-                Some(3599),
-                Some(1767225599),
+                Some(3599.0),
+                Some(1767225599.0),
                 true,
             ),
             (
                 r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"a.b.c"}"#,
-                Some(3599),
+                Some(3599.0),
                 None,
                 false,
             ),
@@ -381,7 +386,20 @@ pub(crate) mod tests {
             ),
             (
                 r#"{"access_token":"a.b.c","expires_in":3600.0,"unknown":{"x":1}}"#,
-                Some(3600),
+                Some(3600.0),
+                None,
+                false,
+            ),
+            // Absurd or garbage numbers never fail the response; `lifetime` clamps them.
+            (
+                r#"{"access_token":"a.b.c","expires_in":1e30,"expires_on":"18446744073709551615","ext_expires_in":-1,"not_before":"x"}"#,
+                Some(1e30),
+                Some(u64::MAX as f64),
+                false,
+            ),
+            (
+                r#"{"access_token":"a.b.c","expires_in":"soon","expires_on":{"a":1}}"#,
+                None,
                 None,
                 false,
             ),
@@ -396,7 +414,7 @@ pub(crate) mod tests {
 
     #[test]
     fn token_response_errors_do_not_echo_values() {
-        let body = br#"{"access_token":"secret-access-token-value","expires_in":"soon"}"#;
+        let body = br#"{"access_token":["secret-access-token-value"],"expires_in":"3599"}"#;
         let err = TokenResponse::parse(body).unwrap_err();
         assert_eq!(err.reason(), "DecodeError");
         assert!(!err.to_string().contains("secret-access-token-value"), "{err}");
@@ -415,11 +433,29 @@ pub(crate) mod tests {
             exp: Some(1000),
             ..Default::default()
         };
-        let with = TokenResponse::parse(br#"{"access_token":"x","expires_in":"60"}"#).unwrap();
-        assert_eq!(with.lifetime(&claims), Duration::from_secs(60));
-        let without = TokenResponse::parse(br#"{"access_token":"x"}"#).unwrap();
-        assert_eq!(without.lifetime(&claims), Duration::from_secs(900));
-        assert_eq!(without.lifetime(&TokenClaims::default()), Duration::from_secs(300));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let lifetime =
+            |body: &str, claims: &TokenClaims| TokenResponse::parse(body.as_bytes()).unwrap().lifetime(claims, now);
+        let cases: &[(&str, &TokenClaims, u64)] = &[
+            (r#"{"access_token":"x","expires_in":"600"}"#, &claims, 600),
+            (r#"{"access_token":"x","expires_in":"1e30"}"#, &claims, 24 * 3600),
+            (
+                r#"{"access_token":"x","expires_in":18446744073709551615}"#,
+                &claims,
+                24 * 3600,
+            ),
+            (r#"{"access_token":"x","expires_in":-9223372036854775808}"#, &claims, 60),
+            (r#"{"access_token":"x","expires_in":0}"#, &claims, 60),
+            (r#"{"access_token":"x","expires_on":"1003600"}"#, &claims, 3600),
+            (r#"{"access_token":"x","expires_on":"1"}"#, &claims, 60),
+            (r#"{"access_token":"x","expires_on":1e300}"#, &claims, 24 * 3600),
+            (r#"{"access_token":"x","expires_in":"soon"}"#, &claims, 900),
+            (r#"{"access_token":"x"}"#, &claims, 900),
+            (r#"{"access_token":"x"}"#, &TokenClaims::default(), 300),
+        ];
+        for (body, claims, secs) in cases {
+            assert_eq!(lifetime(body, claims), Duration::from_secs(*secs), "{body}");
+        }
     }
 
     #[test]
@@ -446,7 +482,13 @@ pub(crate) mod tests {
             &format!("a.{}.c", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("[1]")),
         ] {
             assert_eq!(TokenClaims::decode(bad).unwrap_err().reason(), "DecodeError", "{bad}");
+            // Access tokens are opaque to clients: the client goes on with no claims.
+            assert_eq!(TokenClaims::from_access_token(bad), TokenClaims::default(), "{bad}");
         }
+        // Absurd time claims are dropped, the rest of the claims kept.
+        let odd = jwt(&serde_json::json!({"tid":"t-3","iat":-5,"exp":1e30}));
+        let c = TokenClaims::decode(&odd).unwrap();
+        assert_eq!((c.tid.as_deref(), c.iat, c.exp), (Some("t-3"), None, None));
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub struct ConnectionSettings {
     /// Sent as `X-Locale`, e.g. `en-US`.
     pub locale: String,
     pub timeouts: Timeouts,
+    /// Told of every HTTP 429 the client receives, including those it retried successfully (the
+    /// operator counts them in `pco_partner_center_throttled_total`).
+    pub on_throttled: Option<super::http::ThrottleObserver>,
 }
 
 impl ConnectionSettings {
@@ -109,6 +112,7 @@ impl ConnectionSettings {
             application_name: "partner-center-operator".to_string(),
             locale: "en-US".to_string(),
             timeouts: Timeouts::default(),
+            on_throttled: None,
         }
     }
 

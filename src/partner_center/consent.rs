@@ -21,6 +21,7 @@ pub struct ConsentFlow {
     resource: String,
     client_id: String,
     policy: RetryPolicy,
+    timeouts: (std::time::Duration, std::time::Duration),
 }
 
 /// What a successful redemption yields.
@@ -56,6 +57,7 @@ impl ConsentFlow {
             resource: cloud_resource(settings.cloud).to_string(),
             client_id: client_id.trim().to_string(),
             policy: RetryPolicy::from(&settings.timeouts),
+            timeouts: (settings.timeouts.request, settings.timeouts.connect),
         })
     }
 
@@ -99,8 +101,12 @@ impl ConsentFlow {
         client_secret: &SecretString,
     ) -> Result<ConsentResult, PartnerCenterError> {
         crate::tls::install_crypto_provider();
+        // The same limits as the operator's client: a stalled or endless response cannot hang it.
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
+            .timeout(self.timeouts.0)
+            .connect_timeout(self.timeouts.1)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| PartnerCenterError::config("http client", &e.to_string()))?;
         let url = token_url(&self.login, &self.tenant);
@@ -122,7 +128,7 @@ impl ConsentFlow {
             return Err(token_error(resp.status, &resp.body, resp.retry_after()).redact(&secrets));
         }
         let parsed = TokenResponse::parse(&resp.body)?;
-        let claims = TokenClaims::decode(parsed.access_token.expose_secret())?;
+        let claims = TokenClaims::from_access_token(parsed.access_token.expose_secret());
         let refresh_token = parsed
             .refresh_token
             .filter(|t| !t.expose_secret().is_empty())

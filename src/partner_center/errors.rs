@@ -2,9 +2,19 @@
 //! (Partner Center `{code, description, data, source}`, the 429 `{statusCode, message}` body, and
 //! Entra's `{error, error_description, error_codes}`) to them.
 //!
-//! Every kind has a stable [`PartnerCenterError::reason`] for Kubernetes condition reasons. Display
-//! strings carry only server-provided descriptions and codes (truncated), never tokens or secrets; the
-//! client additionally redacts its own secrets from any text it puts in an error.
+//! Every kind has a stable [`PartnerCenterError::reason`] for Kubernetes condition reasons.
+//!
+//! **No response text is ever copied into an error.** Error messages go into status conditions and
+//! Events, and an allowed endpoint may echo the request — which carries the client secret and the
+//! refresh token — in any encoding it likes (percent-, form-, JSON-escaped, base64, split over lines,
+//! truncated). Redacting every encoding of every secret is a block-list that is only as good as the
+//! encodings someone thought of; copying nothing from the server but structured fields is closed by
+//! construction. So a message carries only: the HTTP status, Partner Center's `code` when it is a
+//! number, Entra's `error` when it is a standard OAuth code, and the AADSTS numbers — which are what
+//! a partner's admin looks up anyway. Descriptions are read to classify (e.g. the App-only refusal)
+//! and are then dropped. JSON decoding failures keep the position, never the offending value
+//! ([`decode_detail`]). The client still redacts its own secrets from the texts it builds itself
+//! (transport errors, the refresh-token sink's failure), as a second line.
 
 use serde::Deserialize;
 use std::time::Duration;
@@ -36,13 +46,13 @@ pub enum PartnerCenterError {
     AppOnlyNotAllowed { detail: String },
     #[error("unauthorized (HTTP 401) after re-authenticating: {detail}")]
     Unauthorized { detail: String },
-    #[error("forbidden (HTTP 403, code {code}): {description}")]
+    #[error("forbidden (HTTP 403{}){}", code_part(.code), text_part(.description))]
     Forbidden { code: String, description: String },
-    #[error("not found (HTTP 404, code {code}): {description}")]
+    #[error("not found (HTTP 404{}){}", code_part(.code), text_part(.description))]
     NotFound { code: String, description: String },
-    #[error("the sandbox quota has been reached (code 800018): {description}")]
+    #[error("the sandbox quota has been reached (code 800018){}", text_part(.description))]
     SandboxLimitReached { description: String },
-    #[error("request rejected (HTTP {status}, code {code}): {description}")]
+    #[error("request rejected (HTTP {status}{}){}", code_part(.code), text_part(.description))]
     Rejected {
         status: u16,
         code: String,
@@ -50,7 +60,7 @@ pub enum PartnerCenterError {
     },
     #[error("throttled by Partner Center (HTTP 429); retry after {}", fmt_retry(.retry_after))]
     Throttled { retry_after: Option<Duration> },
-    #[error("Partner Center server error (HTTP {status}, code {code}): {description}")]
+    #[error("Partner Center server error (HTTP {status}{}){}", code_part(.code), text_part(.description))]
     Server {
         status: u16,
         code: String,
@@ -64,6 +74,27 @@ pub enum PartnerCenterError {
     Decode { what: String, detail: String },
     #[error("could not persist the rotated refresh token, so it was not used (no request went out with it): {detail}")]
     PersistFailed { detail: String },
+    #[error(
+        "the response of {what} is larger than the client accepts ({limit} bytes); the connection was \
+         dropped — the endpoint is not behaving like Partner Center or Entra: check spec.endpoints"
+    )]
+    ResponseTooLarge { what: String, limit: u64 },
+}
+
+fn code_part(code: &str) -> String {
+    if code.is_empty() {
+        String::new()
+    } else {
+        format!(", code {code}")
+    }
+}
+
+fn text_part(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
 }
 
 fn fmt_retry(d: &Option<Duration>) -> String {
@@ -105,6 +136,7 @@ impl PartnerCenterError {
             Network { .. } => "NetworkError",
             Decode { .. } => "DecodeError",
             PersistFailed { .. } => "PersistFailed",
+            ResponseTooLarge { .. } => "ResponseTooLarge",
         }
     }
 
@@ -136,7 +168,9 @@ impl PartnerCenterError {
     /// this on errors built from server text, so an echoing server cannot leak a secret into status.
     pub(crate) fn redact(self, secrets: &[&str]) -> Self {
         use PartnerCenterError::*;
-        let r = |s: String| redact_text(s, secrets);
+        // Redact first, truncate after: truncating first could leave a prefix of a secret that no
+        // longer matches it.
+        let r = |s: String| truncate(&redact_text(s, secrets));
         match self {
             InvalidConfiguration { field, message } => InvalidConfiguration {
                 field,
@@ -192,7 +226,7 @@ impl PartnerCenterError {
                 detail: r(detail),
             },
             PersistFailed { detail } => PersistFailed { detail: r(detail) },
-            e @ (Throttled { .. } | Timeout { .. }) => e,
+            e @ (Throttled { .. } | Timeout { .. } | ResponseTooLarge { .. }) => e,
         }
     }
 }
@@ -245,7 +279,9 @@ impl<'de> Deserialize<'de> for FaultCode {
     }
 }
 
-/// Partner Center's error body (`ApiFault`); unknown fields ignored.
+/// Partner Center's error body (`ApiFault`); unknown fields ignored. Read only to classify a
+/// failure: no field of it is copied into an error message except the numeric `code` (see the
+/// module documentation).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ApiFault {
@@ -259,52 +295,62 @@ pub struct ApiFault {
 }
 
 impl ApiFault {
-    /// Parses an error body leniently: BOM stripped, anything unparsable becomes an empty fault whose
-    /// description is the (truncated) raw text.
+    /// Parses an error body leniently: BOM stripped, anything unparsable becomes an empty fault.
     pub fn parse(body: &[u8]) -> ApiFault {
-        let body = strip_bom(body);
-        match serde_json::from_slice::<ApiFault>(body) {
-            Ok(f) => f,
-            Err(_) => ApiFault {
-                description: Some(truncate(&String::from_utf8_lossy(body))),
-                ..ApiFault::default()
-            },
-        }
+        serde_json::from_slice::<ApiFault>(strip_bom(body)).unwrap_or_default()
     }
 
-    fn text(&self) -> String {
-        truncate(self.description.as_deref().or(self.message.as_deref()).unwrap_or(""))
+    /// The description (or the 429 body's message), for classification only.
+    fn text(&self) -> &str {
+        self.description.as_deref().or(self.message.as_deref()).unwrap_or("")
     }
 }
 
-/// Maps a non-success Partner Center API response to an error. `retry_after` is the parsed
-/// `Retry-After` header.
+/// The longest code kept: Partner Center's codes are small integers, AADSTS numbers have ≤ 8 digits.
+const MAX_CODE_DIGITS: usize = 12;
+
+/// A server-supplied code if it is a plain number (Partner Center's `code` is one in practice),
+/// else empty: an arbitrary string from the server is never put in a message.
+pub fn structured_code(code: &str) -> String {
+    let c = code.trim();
+    if !c.is_empty() && c.len() <= MAX_CODE_DIGITS && c.bytes().all(|b| b.is_ascii_digit()) {
+        c.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// Maps a non-success Partner Center API response to an error. `retry_after` is the parsed (and
+/// clamped) `Retry-After` header. Only the HTTP status and the numeric `code` reach the message.
 pub fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> PartnerCenterError {
     use PartnerCenterError::*;
     let fault = ApiFault::parse(body);
-    let code = fault.code.0.clone();
-    let description = fault.text();
+    let code = structured_code(&fault.code.0);
+    let text = fault.text();
+    let description = String::new();
     match status {
         401 => match code.as_str() {
             "900421" => MfaRequired {
-                detail: with_code(&code, &description),
+                detail: with_code(&code),
             },
             "900420" => WrongAudience {
-                detail: with_code(&code, &description),
+                detail: with_code(&code),
             },
             _ => Unauthorized {
-                detail: with_code(&code, &description),
+                detail: with_code(&code),
             },
         },
-        403 if is_app_only_refusal(&description) => AppOnlyNotAllowed { detail: description },
+        403 if is_app_only_refusal(text) => AppOnlyNotAllowed {
+            detail: with_code(&code),
+        },
         403 => Forbidden { code, description },
         404 => NotFound { code, description },
         429 => Throttled {
-            retry_after: retry_after.or_else(|| retry_after_from_message(&description)),
+            retry_after: retry_after.or_else(|| super::durations::retry_after_in_message(text)),
         },
         400 if code == "800018" => SandboxLimitReached { description },
         408 | 504 => Timeout {
-            what: format!("Partner Center (HTTP {status}: {description})"),
+            what: format!("Partner Center (HTTP {status})"),
         },
         500..=599 => Server {
             status,
@@ -319,11 +365,11 @@ pub fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Par
     }
 }
 
-fn with_code(code: &str, description: &str) -> String {
+fn with_code(code: &str) -> String {
     if code.is_empty() {
-        description.to_string()
+        "no error code".to_string()
     } else {
-        format!("code {code}: {description}")
+        format!("code {code}")
     }
 }
 
@@ -333,62 +379,115 @@ fn is_app_only_refusal(description: &str) -> bool {
         && d.contains("application credentials")
 }
 
-/// "Rate limit is exceeded. Try again in 57 seconds." → 57 s (used when the header is missing).
-fn retry_after_from_message(msg: &str) -> Option<Duration> {
-    let lower = msg.to_ascii_lowercase();
-    let rest = &lower[lower.find("try again in")? + "try again in".len()..];
-    let digits: String = rest.trim_start().chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok().map(Duration::from_secs)
-}
-
-/// Parses `Retry-After` as delta-seconds (Partner Center's form). HTTP dates are not used by it.
+/// Parses `Retry-After` (delta-seconds or HTTP-date), clamped; see [`super::durations::retry_after`].
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    v.parse::<f64>()
-        .ok()
-        .filter(|f| f.is_finite() && *f >= 0.0)
-        .map(Duration::from_secs_f64)
+    super::durations::retry_after(value, std::time::SystemTime::now())
 }
 
-/// Entra's OAuth error body.
+/// Entra's OAuth error body. Read to classify; only `error` (when it is one of the standard OAuth
+/// error codes) and the AADSTS numbers reach a message.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct EntraError {
     pub error: String,
     pub error_description: String,
+    #[serde(deserialize_with = "lenient_codes")]
     pub error_codes: Vec<u64>,
 }
+
+/// `error_codes` as integers; anything else in the list (strings, floats, objects) is dropped rather
+/// than failing the whole body.
+fn lenient_codes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+        .unwrap_or_default())
+}
+
+/// The OAuth 2.0 / OpenID Connect error codes (RFC 6749 §5.2, §4.1.2.1; OIDC Core §3.1.2.6) and the
+/// device-flow ones Entra uses. Any other `error` string is reported as "unrecognized".
+const OAUTH_ERRORS: &[&str] = &[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_resource",
+    "access_denied",
+    "unsupported_response_type",
+    "server_error",
+    "temporarily_unavailable",
+    "interaction_required",
+    "login_required",
+    "consent_required",
+    "account_selection_required",
+    "authorization_pending",
+    "expired_token",
+    "slow_down",
+];
+
+/// At most this many AADSTS codes are kept (Entra sends one or two).
+const MAX_CODES: usize = 4;
 
 impl EntraError {
     /// The AADSTS codes: `error_codes`, or else the `AADSTSnnnn` numbers in the description.
     pub fn codes(&self) -> Vec<u64> {
         if !self.error_codes.is_empty() {
-            return self.error_codes.clone();
+            return self.error_codes.iter().copied().take(MAX_CODES).collect();
         }
         let mut codes = Vec::new();
         let mut rest = self.error_description.as_str();
         while let Some(pos) = rest.find("AADSTS") {
             rest = &rest[pos + 6..];
-            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let digits: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .take(MAX_CODE_DIGITS)
+                .collect();
             if let Ok(c) = digits.parse() {
                 codes.push(c);
+            }
+            if codes.len() == MAX_CODES {
+                break;
             }
         }
         codes
     }
+
+    /// `error` if it is a standard OAuth error code, else "unrecognized error".
+    pub fn error_code(&self) -> String {
+        let e = self.error.trim();
+        if OAUTH_ERRORS.contains(&e) {
+            e.to_string()
+        } else if e.is_empty() {
+            "no error code".to_string()
+        } else {
+            "unrecognized error".to_string()
+        }
+    }
 }
 
-/// Maps a failed token-endpoint response to an error.
+/// "AADSTS700082" or "AADSTS50076, AADSTS50079": what the partner's admin looks up.
+fn aadsts(codes: &[u64]) -> String {
+    if codes.is_empty() {
+        return "no AADSTS code".to_string();
+    }
+    codes
+        .iter()
+        .map(|c| format!("AADSTS{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Maps a failed token-endpoint response to an error. Only the HTTP status, the standard OAuth
+/// `error` code and the AADSTS numbers reach the message.
 pub fn token_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> PartnerCenterError {
     use PartnerCenterError::*;
     let body = strip_bom(body);
     let parsed: Option<EntraError> = serde_json::from_slice(body).ok();
     let Some(e) = parsed.filter(|e| !e.error.is_empty() || !e.error_codes.is_empty()) else {
         // Not Entra's shape (a proxy's page, an overloaded front end): classify by status only.
-        let text = truncate(&String::from_utf8_lossy(body));
         return match status {
             429 => Throttled { retry_after },
             408 | 504 => Timeout {
@@ -397,16 +496,16 @@ pub fn token_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> P
             500..=599 => Server {
                 status,
                 code: String::new(),
-                description: text,
+                description: String::new(),
             },
             _ => TokenRequestFailed {
                 error: format!("HTTP {status}"),
-                detail: text,
+                detail: "the response is not an Entra error body".into(),
             },
         };
     };
-    let detail = truncate(first_line(&e.error_description));
     let codes = e.codes();
+    let detail = aadsts(&codes);
     let has = |c: u64| codes.contains(&c);
     if has(700082) {
         ConsentExpired { detail }
@@ -424,19 +523,36 @@ pub fn token_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> P
         Server {
             status,
             code: codes.first().map(|c| c.to_string()).unwrap_or_default(),
-            description: detail,
+            description: String::new(),
         }
     } else {
         TokenRequestFailed {
-            error: truncate(&e.error),
+            error: e.error_code(),
             detail,
         }
     }
 }
 
-fn first_line(s: &str) -> &str {
-    // Entra appends "\r\nTrace ID: … Correlation ID: … Timestamp: …"; the first line is the message.
-    s.split(['\r', '\n']).next().unwrap_or(s)
+/// What a JSON decoding failure says, without any value from the document: serde_json's messages
+/// quote the offending value (`invalid type: string "…"`), which may be anything the server chose.
+/// Kept: the kind of failure, the position, and a missing field's name (a name from our own types).
+pub fn decode_detail(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let text = e.to_string();
+    if let Some(rest) = text.strip_prefix("missing field `")
+        && let Some((field, _)) = rest.split_once('`')
+        && field.len() <= 64
+        && field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return format!("missing field `{field}` at line {} column {}", e.line(), e.column());
+    }
+    let kind = match e.classify() {
+        Category::Io => "an I/O error",
+        Category::Syntax => "not valid JSON",
+        Category::Data => "a value of the wrong type or shape",
+        Category::Eof => "the document ends early",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
 }
 
 #[cfg(test)]
@@ -533,7 +649,8 @@ mod tests {
         );
         assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        // An HTTP-date in the past means "now" (the full table is in `durations`).
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
     }
 
     #[test]
@@ -609,19 +726,137 @@ mod tests {
     }
 
     #[test]
-    fn entra_detail_keeps_first_line_only() {
-        let body = r#"{"error":"invalid_grant","error_description":"AADSTS700082: expired.\r\nTrace ID: abc\r\nCorrelation ID: def","error_codes":[700082]}"#;
-        let e = token_error(400, body.as_bytes(), None);
-        assert_eq!(
-            e,
-            PartnerCenterError::ConsentExpired {
-                detail: "AADSTS700082: expired.".into()
-            }
-        );
+    fn messages_carry_structured_fields_only() {
+        // One row per response: the exact message a user sees in status. No description, message,
+        // error_description or unusual code string from the server survives.
+        let api: &[(u16, &str, &str)] = &[
+            (
+                403,
+                r#"{"code":"2","description":"The supplied role does not have the rights. SECRET-X"}"#,
+                "forbidden (HTTP 403, code 2)",
+            ),
+            (
+                403,
+                r#"{"code":0,"description":"This resource can't be accessed by application credentials. SECRET-X"}"#,
+                "this Partner Center resource needs App+User (refresh token) authentication: code 0",
+            ),
+            (
+                404,
+                r#"{"code":3000,"description":"SECRET-X not found"}"#,
+                "not found (HTTP 404, code 3000)",
+            ),
+            (
+                409,
+                r#"{"code":"SECRET-X","description":"exists"}"#,
+                "request rejected (HTTP 409)",
+            ),
+            (
+                400,
+                r#"{"code":800018,"description":"SECRET-X"}"#,
+                "the sandbox quota has been reached (code 800018)",
+            ),
+            (500, "<html>SECRET-X</html>", "Partner Center server error (HTTP 500)"),
+            (504, "SECRET-X", "timed out waiting for Partner Center (HTTP 504)"),
+            (
+                401,
+                r#"{"code":900421,"description":"SECRET-X"}"#,
+                "multi-factor authentication is required (the user token carries no MFA claim): code 900421",
+            ),
+            (
+                401,
+                "SECRET-X",
+                "unauthorized (HTTP 401) after re-authenticating: no error code",
+            ),
+            (
+                429,
+                r#"{"statusCode":429,"message":"SECRET-X. Try again in 1e30 seconds."}"#,
+                "throttled by Partner Center (HTTP 429); retry after 600 s",
+            ),
+            (
+                429,
+                r#"{"statusCode":429,"message":"SECRET-X. Try again in soon seconds."}"#,
+                "throttled by Partner Center (HTTP 429); retry after an unspecified time",
+            ),
+        ];
+        for (status, body, want) in api {
+            let e = api_error(*status, body.as_bytes(), None);
+            assert_eq!(e.to_string(), *want, "{status} {body}");
+            assert!(!format!("{e:?}").contains("SECRET"), "{e:?}");
+        }
+        let entra = |error: &str, desc: &str, codes: &str| {
+            format!(r#"{{"error":"{error}","error_description":"{desc}","error_codes":{codes}}}"#)
+        };
+        let token: &[(u16, String, &str)] = &[
+            (
+                400,
+                entra(
+                    "invalid_grant",
+                    "AADSTS700082: expired SECRET-X.\\r\\nTrace ID: abc",
+                    "[700082]",
+                ),
+                "the refresh token has expired; re-run the consent flow: AADSTS700082",
+            ),
+            (
+                400,
+                entra("SECRET-X", "AADSTS90013: SECRET-X", "[90013]"),
+                "token request refused (unrecognized error): AADSTS90013",
+            ),
+            (
+                400,
+                entra("invalid_request", "SECRET-X AADSTS50076 AADSTS50079", "[]"),
+                "multi-factor authentication is required (the user token carries no MFA claim): AADSTS50076, AADSTS50079",
+            ),
+            (
+                400,
+                entra("invalid_client", "SECRET-X", r#"["SECRET-X", 7000215, 1e30]"#),
+                "the client secret is invalid or expired: AADSTS7000215",
+            ),
+            (
+                401,
+                "SECRET-X".into(),
+                "token request refused (HTTP 401): the response is not an Entra error body",
+            ),
+            (502, "SECRET-X".into(), "Partner Center server error (HTTP 502)"),
+        ];
+        for (status, body, want) in token {
+            let e = token_error(*status, body.as_bytes(), None);
+            assert_eq!(e.to_string(), *want, "{status} {body}");
+            assert!(!format!("{e:?}").contains("SECRET"), "{e:?}");
+        }
     }
 
     #[test]
-    fn redaction_and_truncation() {
+    fn decode_details_never_quote_the_document() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            access_token: String,
+            n: Option<u64>,
+        }
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"{"access_token":["SECRET-X"]}"#,
+                "a value of the wrong type or shape at line 1 column 16",
+            ),
+            (
+                r#"{"access_token":"a","n":"SECRET-X"}"#,
+                "a value of the wrong type or shape at line 1 column 34",
+            ),
+            (r#"{"n":1}"#, "missing field `access_token` at line 1 column 7"),
+            (r#"{"access_token":SECRET-X}"#, "not valid JSON at line 1 column 17"),
+            (
+                r#"{"access_token":"SECRET-X"#,
+                "the document ends early at line 1 column 25",
+            ),
+        ];
+        for (doc, want) in cases {
+            let e = serde_json::from_str::<T>(doc).unwrap_err();
+            assert_eq!(decode_detail(&e), *want, "{doc}");
+        }
+    }
+
+    #[test]
+    fn redaction_runs_before_truncation() {
         let e = PartnerCenterError::Rejected {
             status: 400,
             code: "1".into(),
@@ -632,6 +867,11 @@ mod tests {
         assert!(e.to_string().contains("[redacted]"));
         let long = "é".repeat(2000);
         assert_eq!(truncate(&long).chars().count(), MAX_DETAIL + 1);
+        // A secret straddling the cut: redacted whole first, so no prefix of it is left behind.
+        let secret = "PersistSecretValue-0123456789";
+        let detail = format!("{}{secret}", "x".repeat(MAX_DETAIL - 10));
+        let e = PartnerCenterError::PersistFailed { detail }.redact(&[secret]);
+        assert!(!e.to_string().contains(&secret[..10]), "{e}");
     }
 
     #[test]

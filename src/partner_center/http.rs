@@ -1,10 +1,13 @@
 //! One HTTP exchange with retries: network errors, timeouts and 5xx are retried with exponential
-//! backoff and jitter; 429 waits `Retry-After` (bounded); everything else is handed back unchanged for
-//! the caller to map. Also the request headers every Partner Center call carries.
+//! backoff and jitter; 429 waits `Retry-After` (clamped, bounded); everything else is handed back
+//! unchanged for the caller to map. Bodies are read as a stream with a size cap
+//! ([`MAX_RESPONSE_BYTES`]). Also the request headers every Partner Center call carries.
 
 use backon::BackoffBuilder;
 use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::Timeouts;
@@ -19,6 +22,28 @@ pub const MS_CONTINUATION_TOKEN: &str = "MS-ContinuationToken";
 pub const X_LOCALE: &str = "X-Locale";
 pub const MS_PC_APPLICATION: &str = "MS-PartnerCenter-Application";
 
+/// The largest response body the client reads, in bytes. The largest legitimate one is a page of
+/// 500 customers (well under 1 MiB); a server sending more is not Partner Center, and reading it
+/// all once took the operator from ~60 MiB to ~866 MiB. Past the cap the connection is dropped.
+pub const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Called once for every HTTP 429 the client receives (retried or not), e.g. to count throttling
+/// in a metric. Cheap and synchronous.
+#[derive(Clone)]
+pub struct ThrottleObserver(pub Arc<dyn Fn() + Send + Sync>);
+
+impl ThrottleObserver {
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
+        ThrottleObserver(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for ThrottleObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ThrottleObserver")
+    }
+}
+
 /// The retry rules (see [`Timeouts`] for the meaning of each knob).
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
@@ -26,6 +51,8 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     pub max_throttle_retries: u32,
     pub max_retry_after: Duration,
+    pub max_body: u64,
+    pub on_throttled: Option<ThrottleObserver>,
 }
 
 impl From<&Timeouts> for RetryPolicy {
@@ -35,6 +62,8 @@ impl From<&Timeouts> for RetryPolicy {
             max_retries: t.max_retries,
             max_throttle_retries: t.max_throttle_retries,
             max_retry_after: t.max_retry_after,
+            max_body: MAX_RESPONSE_BYTES,
+            on_throttled: None,
         }
     }
 }
@@ -46,11 +75,16 @@ impl RetryPolicy {
         let schedule = backon::ExponentialBuilder::default()
             .with_min_delay(self.base_delay)
             .with_factor(3.0)
-            .with_max_delay(self.base_delay * 7)
+            .with_max_delay(self.base_delay.saturating_mul(7))
             .with_max_times(self.max_retries as usize)
             .build();
-        schedule.map(|d| d.mul_f64(rand::rng().random_range(0.8..1.2)))
+        schedule.map(|d| jitter(d, rand::rng().random_range(0.8..1.2)))
     }
+}
+
+/// `d × factor` without the panic `Duration::mul_f64` has on overflow (a huge configured delay).
+fn jitter(d: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(d)
 }
 
 /// A complete response: status, headers and the whole body.
@@ -79,7 +113,8 @@ fn is_retryable_status(status: u16) -> bool {
 }
 
 /// Maps a transport failure without the URL (paths can carry customer ids; never secrets, but the
-/// message stays short and stable).
+/// message stays short and stable). reqwest's and hyper's texts never quote the response, so nothing
+/// the server sent reaches the message.
 pub fn transport_error(what: &str, err: reqwest::Error) -> PartnerCenterError {
     if err.is_timeout() {
         return PartnerCenterError::Timeout { what: what.to_string() };
@@ -108,9 +143,14 @@ where
     let mut backoff = policy.backoff();
     let mut throttle_retries = 0u32;
     loop {
-        let outcome = attempt(what, make()).await;
+        let outcome = attempt(what, make(), policy.max_body).await;
         let transient = match &outcome {
             Ok(resp) if resp.status == 429 => {
+                if let Some(observe) = &policy.on_throttled {
+                    (observe.0)();
+                }
+                // Clamped by `parse_retry_after`, so the sleep below is at most ten minutes even if a
+                // caller raised `max_retry_after` that far.
                 let wait = resp.retry_after().unwrap_or(policy.base_delay);
                 if throttle_retries >= policy.max_throttle_retries || wait > policy.max_retry_after {
                     return outcome;
@@ -141,17 +181,30 @@ where
     }
 }
 
-async fn attempt(what: &str, req: reqwest::RequestBuilder) -> Result<RawResponse, PartnerCenterError> {
-    let resp = req.send().await.map_err(|e| transport_error(what, e))?;
+async fn attempt(what: &str, req: reqwest::RequestBuilder, max_body: u64) -> Result<RawResponse, PartnerCenterError> {
+    let mut resp = req.send().await.map_err(|e| transport_error(what, e))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
+    let too_large = || PartnerCenterError::ResponseTooLarge {
+        what: what.to_string(),
+        limit: max_body,
+    };
+    // A declared length over the cap is refused before reading a byte of it. Dropping `resp` with
+    // its body unread closes the connection (hyper never returns it to the pool).
+    if resp.content_length().is_some_and(|n| n > max_body) {
+        return Err(too_large());
+    }
+    // Preallocate for the declared length only when it is small; a chunked body grows as it comes.
+    let hint = resp.content_length().unwrap_or(0).min(64 * 1024);
+    let mut body = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
     // Reading the body can fail too (dropped connection, timeout); that is a transport failure.
-    let body = resp.bytes().await.map_err(|e| transport_error(what, e))?;
-    Ok(RawResponse {
-        status,
-        headers,
-        body: body.to_vec(),
-    })
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(what, e))? {
+        if (body.len() as u64).saturating_add(chunk.len() as u64) > max_body {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(RawResponse { status, headers, body })
 }
 
 /// Headers common to every Partner Center API request (besides Authorization and User-Agent).
@@ -194,6 +247,8 @@ mod tests {
             max_retries: 3,
             max_throttle_retries: 1,
             max_retry_after: Duration::from_secs(1),
+            max_body: MAX_RESPONSE_BYTES,
+            on_throttled: None,
         };
         for _ in 0..50 {
             let delays: Vec<Duration> = policy.backoff().collect();
@@ -208,6 +263,15 @@ mod tests {
             ..policy
         };
         assert_eq!(none.backoff().count(), 0);
+        // An absurd configured base delay saturates instead of panicking.
+        let huge = RetryPolicy {
+            base_delay: Duration::MAX,
+            max_retries: 3,
+            ..none
+        };
+        assert_eq!(huge.backoff().count(), 3);
+        assert_eq!(jitter(Duration::MAX, 1.19), Duration::MAX);
+        assert_eq!(jitter(Duration::from_secs(10), 0.5), Duration::from_secs(5));
     }
 
     #[test]

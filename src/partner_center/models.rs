@@ -42,6 +42,8 @@ pub struct Attributes {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Collection<T> {
+    /// Read leniently: an absurd or garbage count is `None` rather than failing the page.
+    #[serde(deserialize_with = "super::durations::lenient_u64")]
     pub total_count: Option<u64>,
     pub items: Vec<T>,
     pub continuation_token: Option<String>,

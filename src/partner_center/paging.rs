@@ -12,6 +12,10 @@ use super::models::Collection;
 /// The largest page Partner Center serves.
 pub const PAGE_SIZE: u32 = 500;
 
+/// Most pages one listing follows (a million customers at 500 a page): a server that hands out a
+/// new continuation token forever gets an error instead of a worker held and memory grown for good.
+pub const MAX_PAGES: u64 = 2000;
+
 /// The request for the following page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NextPage {
@@ -74,7 +78,8 @@ pub fn normalise_link(uri: &str) -> Result<String, PartnerCenterError> {
     if rest.is_empty() || rest.iter().any(|s| *s == ".." || *s == ".") {
         return Err(PartnerCenterError::Decode {
             what: "a paging link".into(),
-            detail: format!("unusable next link {uri:?}"),
+            // The link itself is server text and stays out of the message (see `errors`).
+            detail: "the next link has no path or a dot segment".into(),
         });
     }
     let mut out = format!("/v1/{}", rest.join("/"));

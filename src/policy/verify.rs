@@ -35,7 +35,7 @@ pub enum ResellerListing {
 /// organization profile).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observed {
-    /// `tid` claim of the access token.
+    /// `tid` claim of the access token; empty when the token is opaque (not a decodable JWT).
     pub token_tid: String,
     /// `tenantId` of `GET /v1/profiles/organization`.
     pub org_profile_tenant: Option<String>,
@@ -64,7 +64,11 @@ pub fn verify_connection(declared: &DeclaredIdentity, observed: &Observed, regio
     let mut contradictions: Vec<(&str, String)> = Vec::new();
     let mut unchecked = Vec::new();
 
-    if !same_tenant(&observed.token_tid, &declared.tenant_id) {
+    // Access tokens are opaque to clients: an empty `token_tid` means the token could not be
+    // decoded, so the tenant rests on the organization profile below (or is reported unchecked).
+    if observed.token_tid.trim().is_empty() {
+        unchecked.push("access token tenant (the access token is opaque)".to_string());
+    } else if !same_tenant(&observed.token_tid, &declared.tenant_id) {
         contradictions.push((
             reasons::TENANT_MISMATCH,
             format!(
@@ -180,6 +184,64 @@ pub fn verify_connection(declared: &DeclaredIdentity, observed: &Observed, regio
                 unchecked.join(", ")
             ),
             unchecked,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An opaque (undecodable) access token leaves `token_tid` empty: never a TenantMismatch; the
+    /// organization profile decides, or the tenant is reported as not checked.
+    #[test]
+    fn opaque_access_token_is_not_a_tenant_mismatch() {
+        const T: &str = "6a4b5c3d-1111-2222-3333-444455556666";
+        const OTHER: &str = "00000000-1111-2222-3333-444455556666";
+        let declared = |auth_mode| DeclaredIdentity {
+            tenant_id: T.into(),
+            region: "EUR".into(),
+            csp_type: CspType::Direct,
+            environment: Environment::Production,
+            auth_mode,
+        };
+        let observed = |org: Option<&str>, country: Option<&str>| Observed {
+            token_tid: String::new(),
+            org_profile_tenant: org.map(str::to_string),
+            country: country.map(str::to_string),
+            indirect_resellers: ResellerListing::Count(0),
+            customer_count: Some(3),
+        };
+        let cases = [
+            (
+                AuthMode::AppPlusUser,
+                observed(Some(T), Some("DE")),
+                true,
+                reasons::PARTIALLY_VERIFIED,
+                "nothing contradicts the declared identity, but not checked: access token tenant (the access token is opaque)",
+            ),
+            (
+                AuthMode::AppPlusUser,
+                observed(Some(OTHER), Some("DE")),
+                false,
+                reasons::TENANT_MISMATCH,
+                "Partner Center's organization profile belongs to tenant 00000000-1111-2222-3333-444455556666 but spec.partnerTenantId is 6a4b5c3d-1111-2222-3333-444455556666",
+            ),
+            (
+                AuthMode::AppOnly,
+                observed(None, None),
+                true,
+                reasons::PARTIALLY_VERIFIED,
+                "nothing contradicts the declared identity, but not checked: access token tenant (the access token is opaque), organization profile tenant (needs AppPlusUser), partner country (needs AppPlusUser)",
+            ),
+        ];
+        for (mode, obs, verified, reason, message) in cases {
+            let v = verify_connection(&declared(mode), &obs, &RegionTable::default());
+            assert_eq!(
+                (v.verified, v.reason.as_str(), v.message.as_str()),
+                (verified, reason, message),
+                "{mode:?}"
+            );
         }
     }
 }

@@ -156,9 +156,16 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
-        if outcome == "Throttled" {
-            self.partner_center_throttled.inc();
-        }
+    }
+
+    /// Counts every HTTP 429 a Partner Center client receives, retried or not, in
+    /// `pco_partner_center_throttled_total` (the controller hands it to each connection's client).
+    /// A call's final `Throttled` outcome is one of those 429s, so it is not counted again here.
+    pub fn throttle_observer(&self) -> crate::partner_center::ThrottleObserver {
+        let counter = self.partner_center_throttled.clone();
+        crate::partner_center::ThrottleObserver::new(move || {
+            counter.inc();
+        })
     }
 }
 
@@ -173,6 +180,10 @@ mod tests {
         m.observe_reconcile("Reseller", Duration::from_millis(3));
         m.observe_error("PartnerCenterConnection", "ConsentExpired");
         m.observe_partner_center_call("list_customers", "Throttled");
+        // The outcome alone is not a 429 count; the client's observer is (two 429s seen here).
+        let observe = m.throttle_observer();
+        (observe.0)();
+        (observe.0)();
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(text.contains("pco_reconciles_total{kind=\"Reseller\"} 1"), "{text}");
@@ -180,7 +191,7 @@ mod tests {
             text.contains("pco_reconcile_errors_total{kind=\"PartnerCenterConnection\",reason=\"ConsentExpired\"} 1"),
             "{text}"
         );
-        assert!(text.contains("pco_partner_center_throttled_total 1"), "{text}");
+        assert!(text.contains("pco_partner_center_throttled_total 2"), "{text}");
         assert!(text.contains("pco_reconcile_duration_seconds_bucket"), "{text}");
     }
 }
