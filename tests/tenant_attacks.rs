@@ -149,8 +149,9 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
     assert_eq!(binding_of(&plan), (Some(old_uid.as_str()), Some(NORTHWIND_TENANT)));
 
     // The attack, as Northwind's own admin: credentials of another account in a Secret of their
-    // namespace, the connection deleted (its protection finalizer removed) and recreated under
-    // the same name for that account.
+    // namespace, the connection deleted and recreated under the same name for that account.
+    // Admission keeps the in-use finalizer (first line); the finalizer is then removed as the
+    // cluster admin, as if that policy were not installed, to show the binding (second line).
     let consent = s
         .channel
         .emulator_control(
@@ -178,19 +179,26 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
         ATTACKER,
         &["-n", NORTHWIND_NS, "delete", "pcc", CONNECTION, "--wait=false"],
     );
-    s.kubectl(
-        ATTACKER,
-        &[
-            "-n",
-            NORTHWIND_NS,
-            "patch",
-            "pcc",
-            CONNECTION,
-            "--type=merge",
-            "-p",
-            r#"{"metadata":{"finalizers":null}}"#,
-        ],
+    let unfinalize = [
+        "-n",
+        NORTHWIND_NS,
+        "patch",
+        "pcc",
+        CONNECTION,
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ];
+    let refused = cp.kubectl_run(ATTACKER, &unfinalize);
+    assert!(!refused.status.success(), "{}", output_text(&refused));
+    assert!(
+        output_text(&refused).contains(
+            "metadata.finalizers: only the operator or the provider may remove channel.csp.dev/in-use-protection"
+        ),
+        "{}",
+        output_text(&refused)
     );
+    s.kubectl(User::Admin, &unfinalize);
     s.kubectl(
         ATTACKER,
         &[
