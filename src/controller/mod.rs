@@ -159,7 +159,6 @@ fn context(
         settings,
         metrics,
         connect,
-        connections: Default::default(),
         backoff: Default::default(),
     })
 }
@@ -179,14 +178,23 @@ async fn run_controllers(
             .debounce(Duration::from_millis(200))
     };
     let (conn_rx, plan_rx, reseller_rx) = triggers.receivers();
+    // Finished connection syncs requeue their connection through this channel.
+    let (sync_done_tx, sync_done_rx) = futures::channel::mpsc::unbounded();
+    let conn_ctx = Arc::new(connection::ConnectionContext {
+        shared: ctx.clone(),
+        memory: Default::default(),
+        scheduler: Arc::new(connection::memory::Scheduler::new(usize::from(concurrency))),
+        requeue: sync_done_tx,
+    });
+    tokio::spawn(forget_deleted_connections(conn_ctx.clone()));
     let connections = Controller::for_shared_stream(conn_sub.stream, conn_sub.reader)
         .with_config(config())
-        .reconcile_on(conn_rx)
+        .reconcile_on(futures::stream::select(conn_rx, sync_done_rx))
         .graceful_shutdown_on(shutdown.clone())
         .run(
             timed(connection::KIND, connection::reconcile),
             connection::error_policy,
-            ctx.clone(),
+            conn_ctx,
         )
         .for_each(|_| async {});
     let plans = Controller::for_shared_stream(plan_sub.stream, plan_sub.reader)
@@ -204,28 +212,58 @@ async fn run_controllers(
     futures::join!(connections, plans, resellers);
 }
 
-/// Wraps a reconciler with duration and count metrics, a tracing span naming the object, and the
-/// reset of its error backoff on success.
-fn timed<K, F, Fut>(
+/// The watch does not hand deleted objects to the controller, so a connection deleted without the
+/// reconciler seeing it (no finalizer yet, or removed by force) is forgotten here.
+async fn forget_deleted_connections(ctx: Arc<connection::ConnectionContext>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let forgotten = ctx.forget_deleted();
+        if forgotten > 0 {
+            tracing::debug!(forgotten, "forgot the sync state of deleted connections");
+        }
+    }
+}
+
+/// Wraps a reconciler with duration and count metrics, a tracing span naming the object, the reset
+/// of its error backoff on success, and a catch of any panic inside it: counted
+/// (`pco_reconcile_panics_total{kind}`), logged with the object, and returned as an error so the
+/// error policy backs that object off — one object's bug never ends the process.
+fn timed<K, C, F, Fut>(
     kind: &'static str,
     reconcile: F,
-) -> impl FnMut(Arc<K>, Arc<Context>) -> futures::future::BoxFuture<'static, error::Result<Action>>
+) -> impl FnMut(Arc<K>, Arc<C>) -> futures::future::BoxFuture<'static, error::Result<Action>>
 where
     K: kube::Resource + Send + Sync + 'static,
-    F: Fn(Arc<K>, Arc<Context>) -> Fut + Copy + Send + 'static,
+    C: context::Shared,
+    F: Fn(Arc<K>, Arc<C>) -> Fut + Copy + Send + 'static,
     Fut: std::future::Future<Output = error::Result<Action>> + Send + 'static,
 {
+    use futures::FutureExt;
     use tracing::Instrument;
-    move |obj: Arc<K>, ctx: Arc<Context>| {
-        let span = tracing::info_span!("reconcile", kind, object = %object_name(obj.as_ref()));
+    move |obj: Arc<K>, ctx: Arc<C>| {
+        let name = object_name(obj.as_ref());
+        let span = tracing::info_span!("reconcile", kind, object = %name);
         Box::pin(
             async move {
                 let started = Instant::now();
-                let key = format!("{kind}/{}", object_name(obj.as_ref()));
-                let result = reconcile(obj, ctx.clone()).await;
-                ctx.metrics.observe_reconcile(kind, started.elapsed());
+                let key = format!("{kind}/{name}");
+                let caught = std::panic::AssertUnwindSafe(reconcile(obj, ctx.clone()))
+                    .catch_unwind()
+                    .await;
+                let shared = ctx.shared();
+                let result = caught.unwrap_or_else(|panic| {
+                    let text = error::panic_text(panic.as_ref());
+                    tracing::error!(kind, object = %name, panic = %text, "reconcile panicked; caught, backing off");
+                    shared
+                        .metrics
+                        .reconcile_panics
+                        .get_or_create(&crate::runtime::metrics::KindLabels { kind: kind.into() })
+                        .inc();
+                    Err(error::Error::Panicked(text))
+                });
+                shared.metrics.observe_reconcile(kind, started.elapsed());
                 if result.is_ok() {
-                    ctx.backoff.succeeded(&key);
+                    shared.backoff.succeeded(&key);
                 }
                 result
             }
@@ -256,36 +294,6 @@ pub fn shutdown_signal() -> futures::future::Shared<futures::future::BoxFuture<'
     }
     .boxed()
     .shared()
-}
-
-/// Sets a condition from a status word ("True" / "False" / "Unknown"); the transition time moves
-/// only when the status flips (see `api::conditions`).
-pub(crate) fn set_condition(
-    c: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
-    type_: &str,
-    status: &str,
-    reason: &str,
-    message: &str,
-    generation: Option<i64>,
-    now: jiff::Timestamp,
-) {
-    use crate::api::conditions::{Status, new_condition};
-    let status = match status {
-        "True" => Status::True,
-        "False" => Status::False,
-        _ => Status::Unknown,
-    };
-    crate::api::conditions::set_condition(
-        c,
-        new_condition(
-            type_,
-            status,
-            reason,
-            message,
-            generation,
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
-        ),
-    );
 }
 
 /// The error policy of all three controllers: log, count, and back off per object.
