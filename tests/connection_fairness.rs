@@ -239,6 +239,9 @@ async fn a_silent_tenant_host_does_not_delay_the_provider_and_requests_are_rate_
         channel
             .cp
             .request_sync(PROVIDER_NS, "contoso-eur-sandbox", &format!("burst-{i}"));
+        // Slower than the controller's 200 ms debounce, so each request is seen on its own (a
+        // faster burst is coalesced into one reconcile before the rate limit even applies).
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let burst_took = burst.elapsed();
     tokio::time::sleep(Duration::from_secs(40)).await;
