@@ -303,3 +303,79 @@ pub fn error_policy<K: kube::Resource>(kind: &'static str, obj: &K, error: &erro
     ctx.metrics.observe_error(kind, &error.reason());
     Action::requeue(ctx.backoff.failed(&format!("{kind}/{name}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector;
+
+    /// A context whose API server is nowhere: these tests never reach it.
+    fn test_context() -> Arc<Context> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            s: OperatorSettings,
+        }
+        let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).expect("client");
+        let (connections, _) = reflector::store();
+        let (plans, _) = reflector::store();
+        let (resellers, _) = reflector::store();
+        let world = Arc::new(World::new(
+            connections,
+            plans,
+            resellers,
+            crate::policy::Settings::new("csp-system"),
+        ));
+        let metrics = Metrics::register(&mut prometheus_client::registry::Registry::default());
+        context(
+            client,
+            world,
+            Cli::parse_from(["x"]).s,
+            metrics,
+            context::http_connector(),
+            "test",
+        )
+    }
+
+    async fn buggy(_: Arc<Reseller>, _: Arc<Context>) -> error::Result<Action> {
+        panic!("bug in a reconcile")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_reconcile_is_caught_counted_and_backed_off() {
+        let ctx = test_context();
+        let reseller: Arc<Reseller> = Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "channel.csp.dev/v1alpha1", "kind": "Reseller",
+                "metadata": {"name": "contoso"},
+                "spec": {"displayName": "Contoso", "shortName": "CON", "namespace": "csp-system"},
+            }))
+            .expect("reseller"),
+        );
+        let mut reconcile = timed(reseller::KIND, buggy);
+        for attempt in 1..=2u64 {
+            let result = reconcile(reseller.clone(), ctx.clone()).await;
+            let error = result.expect_err("a panic is an error of that object, not of the process");
+            assert!(
+                matches!(&error, error::Error::Panicked(m) if m == "bug in a reconcile"),
+                "{error}"
+            );
+            let panics = ctx
+                .metrics
+                .reconcile_panics
+                .get_or_create(&crate::runtime::metrics::KindLabels {
+                    kind: reseller::KIND.into(),
+                })
+                .get();
+            assert_eq!(panics, attempt);
+            // The error policy backs the object off like any failure (1 s, then 2 s, ...).
+            let _ = error_policy(reseller::KIND, reseller.as_ref(), &error, &ctx);
+        }
+        let third = ctx.backoff.failed("Reseller/contoso");
+        assert!(
+            third >= Duration::from_millis(3600),
+            "backed off twice before: {third:?}"
+        );
+    }
+}

@@ -271,6 +271,9 @@ fn spawn_sync(
         environment: conn.spec.environment,
         auth_mode: conn.spec.auth.mode,
     };
+    use tracing::Instrument;
+    // The reconcile's span goes along: the sync's log lines name the object too.
+    let span = tracing::Span::current();
     tokio::spawn(async move {
         let ctx = &cctx.shared;
         let slot = cctx.scheduler.slot(&ns).await;
@@ -319,7 +322,8 @@ fn spawn_sync(
             (Instant::now(), jiff::Timestamp::now()),
         );
         let _ = cctx.requeue.unbounded_send(ObjectRef::new(&conn_name).within(&ns));
-    });
+    }
+    .instrument(span));
 }
 
 /// A new Partner Center client for the connection's settings and credentials; its Secret sink
