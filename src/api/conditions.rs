@@ -1,27 +1,37 @@
-//! Helpers for `metav1.Condition` lists in status: set a condition so that `lastTransitionTime`
-//! moves only when the status flips, and find one by type.
+//! Helpers for `metav1.Condition` lists in status: the one way reconcilers set a condition ([`set`]:
+//! typed status, `lastTransitionTime` moves only when the status flips), find one by type, and the
+//! one reading of "Ready for its generation" ([`ready_for_generation`]).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-/// Condition types used by the three kinds.
+/// Condition types used by the three kinds: every condition name the operator writes.
 pub mod types {
+    /// All three kinds.
     pub const READY: &str = "Ready";
+    /// PartnerCenterConnection.
     pub const AUTHENTICATED: &str = "Authenticated";
+    /// PartnerCenterConnection.
     pub const VERIFIED: &str = "Verified";
+    /// CustomerPlan.
     pub const CONNECTION_READY: &str = "ConnectionReady";
+    /// Reseller.
     pub const HIERARCHY_VALID: &str = "HierarchyValid";
+    /// Reseller.
     pub const PLANS_VALID: &str = "PlansValid";
 }
 
 /// `status` values of a condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub enum ConditionStatus {
     True,
     False,
     Unknown,
 }
 
-impl Status {
+/// The name `policy` knows it by.
+pub use ConditionStatus as Status;
+
+impl ConditionStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::True => "True",
@@ -29,17 +39,56 @@ impl Status {
             Status::Unknown => "Unknown",
         }
     }
+
+    /// The status word of a stored condition; anything but "True"/"False" is Unknown.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "True" => Status::True,
+            "False" => Status::False,
+            _ => Status::Unknown,
+        }
+    }
 }
 
-impl From<bool> for Status {
+impl From<bool> for ConditionStatus {
     fn from(b: bool) -> Self {
         if b { Status::True } else { Status::False }
     }
 }
 
+/// Sets the condition `type_` (one of [`types`]) for `generation`; the transition time moves only
+/// when the status flips. Returns whether anything but the transition time changed.
+pub fn set(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: jiff::Timestamp,
+) -> bool {
+    set_condition(
+        conditions,
+        new_condition(type_, status, reason, message, generation, Time(now)),
+    )
+}
+
+/// The Ready condition when it was written for `generation`: a Ready condition of an older
+/// generation says nothing about the current spec. Used by the rules' facts and the gauges alike.
+pub fn ready_for_generation(conditions: &[Condition], generation: Option<i64>) -> Option<&Condition> {
+    find_condition(conditions, types::READY).filter(|c| c.observed_generation == generation)
+}
+
+/// [`ready_for_generation`] as a status word (Unknown when absent or stale).
+pub fn ready_status_for_generation(conditions: &[Condition], generation: Option<i64>) -> ConditionStatus {
+    ready_for_generation(conditions, generation)
+        .map(|c| ConditionStatus::parse(&c.status))
+        .unwrap_or(ConditionStatus::Unknown)
+}
+
 /// A new condition stamped with `now` as its transition time (kept by [`set_condition`] when
 /// the status does not flip).
-pub fn new_condition(
+fn new_condition(
     type_: &str,
     status: Status,
     reason: &str,
@@ -70,7 +119,7 @@ pub fn is_condition_true(conditions: &[Condition], type_: &str) -> bool {
 /// Sets `new` in `conditions` (replacing the one of the same type, or appending it). When the
 /// status is unchanged, the existing `lastTransitionTime` is kept. Returns whether anything but
 /// the transition time changed, so callers can skip no-op status writes.
-pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition) -> bool {
+fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition) -> bool {
     match conditions.iter_mut().find(|c| c.type_ == new.type_) {
         Some(existing) => {
             if existing.status == new.status {
@@ -204,6 +253,66 @@ mod tests {
             conditions.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(),
             [types::READY]
         );
+    }
+
+    #[test]
+    fn ready_counts_only_for_its_generation() {
+        // (Ready written for generation, object generation, expected status word)
+        let cases = [
+            (Some((Status::True, 3)), Some(3), Status::True),
+            (Some((Status::False, 3)), Some(3), Status::False),
+            (Some((Status::Unknown, 3)), Some(3), Status::Unknown),
+            (Some((Status::True, 2)), Some(3), Status::Unknown),
+            (Some((Status::False, 2)), Some(3), Status::Unknown),
+            (None, Some(3), Status::Unknown),
+        ];
+        for (written, generation, want) in cases {
+            let mut conditions = Vec::new();
+            if let Some((status, g)) = written {
+                set(
+                    &mut conditions,
+                    types::READY,
+                    status,
+                    "R",
+                    "m",
+                    Some(g),
+                    jiff::Timestamp::UNIX_EPOCH,
+                );
+            }
+            assert_eq!(
+                ready_status_for_generation(&conditions, generation),
+                want,
+                "{written:?} {generation:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn set_is_typed_and_names_the_generation() {
+        let mut conditions = Vec::new();
+        let now = jiff::Timestamp::from_second(50).unwrap();
+        assert!(set(
+            &mut conditions,
+            types::VERIFIED,
+            Status::False,
+            "TenantMismatch",
+            "m",
+            Some(4),
+            now
+        ));
+        assert!(!set(
+            &mut conditions,
+            types::VERIFIED,
+            Status::False,
+            "TenantMismatch",
+            "m",
+            Some(4),
+            now
+        ));
+        let c = find_condition(&conditions, types::VERIFIED).unwrap();
+        assert_eq!((c.status.as_str(), c.observed_generation), ("False", Some(4)));
+        assert_eq!(ConditionStatus::parse("True"), Status::True);
+        assert_eq!(ConditionStatus::parse("bogus"), Status::Unknown);
     }
 
     #[test]

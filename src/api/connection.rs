@@ -234,9 +234,15 @@ pub struct PartnerInfo {
 pub struct UsedBy {
     /// CustomerPlans whose `connectionRef` names this connection.
     pub plans: i32,
-    /// Resellers whose `connectionOverride` names this connection.
+    /// Resellers with an effective plan that resolves to this connection.
     pub resellers: i32,
-    /// A few of the referencing objects (`CustomerPlan/<name>`, `Reseller/<name>`), for deletion messages.
+    /// Objects whose spec references this connection (plans' `connectionRef` and resellers'
+    /// `connectionOverride`), all of them, including those `examples` does not name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<i32>,
+    /// A few of the referencing objects (`CustomerPlan/<name>`, `Reseller/<name>`), for deletion
+    /// messages: on a reseller's connection only that reseller's subtree and plans (which every
+    /// reseller can see), never other resellers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<String>,
 }

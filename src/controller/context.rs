@@ -27,6 +27,8 @@ pub fn http_connector() -> Connect {
     })
 }
 
+/// What every reconciler shares. The connection reconciler's own memory (sync cache, scheduler) is
+/// not here but in `connection::ConnectionContext`, so this module depends on no reconciler.
 pub struct Context {
     pub client: kube::Client,
     pub world: Arc<World>,
@@ -34,6 +36,26 @@ pub struct Context {
     pub metrics: Metrics,
     pub events: Events,
     pub connect: Connect,
-    pub connections: super::connection::ConnectionRuntime,
     pub backoff: super::backoff::ErrorBackoff,
+}
+
+impl Context {
+    /// What a status write needs (not the whole context).
+    pub fn publisher(&self) -> super::status::Publisher<'_> {
+        super::status::Publisher {
+            metrics: &self.metrics,
+            events: &self.events,
+        }
+    }
+}
+
+/// The shared context of a reconciler's own context (the connection reconciler wraps it).
+pub trait Shared: Send + Sync + 'static {
+    fn shared(&self) -> &Context;
+}
+
+impl Shared for Context {
+    fn shared(&self) -> &Context {
+        self
+    }
 }

@@ -6,7 +6,6 @@ use crate::policy::{
     CONFIRM_ANNOTATION, ConnectionBinding, ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts,
     parse_confirmed,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{Resource, ResourceExt};
 
 pub fn reseller_facts(r: &Reseller) -> ResellerFacts {
@@ -109,12 +108,10 @@ pub fn connection_facts(c: &PartnerCenterConnection) -> ConnectionFacts {
 /// A connection's health as its reconciler last published it. A Ready condition written for an
 /// older generation says nothing about the current spec: Unknown.
 pub fn connection_health(c: &PartnerCenterConnection) -> ConnectionHealth {
-    let status = c.status.as_ref();
-    let ready: Option<&Condition> = status.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
-    let current = status.and_then(|s| s.observed_generation) == c.metadata.generation;
-    match ready {
-        Some(cond) if current && cond.status == "True" => ConnectionHealth::Ready,
-        Some(cond) if current && cond.status == "False" => ConnectionHealth::NotReady {
+    let conditions = c.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    match crate::api::conditions::ready_for_generation(conditions, c.metadata.generation) {
+        Some(cond) if cond.status == "True" => ConnectionHealth::Ready,
+        Some(cond) if cond.status == "False" => ConnectionHealth::NotReady {
             reason: cond.reason.clone(),
             message: cond.message.clone(),
         },

@@ -2,7 +2,7 @@
 //! refresh-token expiry), refreshed periodically: alerting reads them, nothing decides on them.
 
 use super::world::World;
-use crate::api::conditions::{find_condition, types::READY};
+use crate::api::conditions::ready_status_for_generation;
 use crate::runtime::metrics::{ConditionLabels, ConnectionLabels, Metrics};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -20,11 +20,7 @@ pub fn spawn(world: Arc<World>, metrics: Metrics) {
 }
 
 fn ready_word(conditions: Option<&Vec<Condition>>, generation: Option<i64>) -> &'static str {
-    match conditions.and_then(|c| find_condition(c, READY)) {
-        Some(c) if c.observed_generation == generation && c.status == "True" => "True",
-        Some(c) if c.observed_generation == generation && c.status == "False" => "False",
-        _ => "Unknown",
-    }
+    ready_status_for_generation(conditions.map(Vec::as_slice).unwrap_or_default(), generation).as_str()
 }
 
 pub fn refresh(world: &World, metrics: &Metrics) {

@@ -159,7 +159,6 @@ fn context(
         settings,
         metrics,
         connect,
-        connections: Default::default(),
         backoff: Default::default(),
     })
 }
@@ -179,14 +178,23 @@ async fn run_controllers(
             .debounce(Duration::from_millis(200))
     };
     let (conn_rx, plan_rx, reseller_rx) = triggers.receivers();
+    // Finished connection syncs requeue their connection through this channel.
+    let (sync_done_tx, sync_done_rx) = futures::channel::mpsc::unbounded();
+    let conn_ctx = Arc::new(connection::ConnectionContext {
+        shared: ctx.clone(),
+        memory: Default::default(),
+        scheduler: Arc::new(connection::memory::Scheduler::new(usize::from(concurrency))),
+        requeue: sync_done_tx,
+    });
+    tokio::spawn(forget_deleted_connections(conn_ctx.clone()));
     let connections = Controller::for_shared_stream(conn_sub.stream, conn_sub.reader)
         .with_config(config())
-        .reconcile_on(conn_rx)
+        .reconcile_on(futures::stream::select(conn_rx, sync_done_rx))
         .graceful_shutdown_on(shutdown.clone())
         .run(
             timed(connection::KIND, connection::reconcile),
             connection::error_policy,
-            ctx.clone(),
+            conn_ctx,
         )
         .for_each(|_| async {});
     let plans = Controller::for_shared_stream(plan_sub.stream, plan_sub.reader)
@@ -204,28 +212,58 @@ async fn run_controllers(
     futures::join!(connections, plans, resellers);
 }
 
-/// Wraps a reconciler with duration and count metrics, a tracing span naming the object, and the
-/// reset of its error backoff on success.
-fn timed<K, F, Fut>(
+/// The watch does not hand deleted objects to the controller, so a connection deleted without the
+/// reconciler seeing it (no finalizer yet, or removed by force) is forgotten here.
+async fn forget_deleted_connections(ctx: Arc<connection::ConnectionContext>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let forgotten = ctx.forget_deleted();
+        if forgotten > 0 {
+            tracing::debug!(forgotten, "forgot the sync state of deleted connections");
+        }
+    }
+}
+
+/// Wraps a reconciler with duration and count metrics, a tracing span naming the object, the reset
+/// of its error backoff on success, and a catch of any panic inside it: counted
+/// (`pco_reconcile_panics_total{kind}`), logged with the object, and returned as an error so the
+/// error policy backs that object off — one object's bug never ends the process.
+fn timed<K, C, F, Fut>(
     kind: &'static str,
     reconcile: F,
-) -> impl FnMut(Arc<K>, Arc<Context>) -> futures::future::BoxFuture<'static, error::Result<Action>>
+) -> impl FnMut(Arc<K>, Arc<C>) -> futures::future::BoxFuture<'static, error::Result<Action>>
 where
     K: kube::Resource + Send + Sync + 'static,
-    F: Fn(Arc<K>, Arc<Context>) -> Fut + Copy + Send + 'static,
+    C: context::Shared,
+    F: Fn(Arc<K>, Arc<C>) -> Fut + Copy + Send + 'static,
     Fut: std::future::Future<Output = error::Result<Action>> + Send + 'static,
 {
+    use futures::FutureExt;
     use tracing::Instrument;
-    move |obj: Arc<K>, ctx: Arc<Context>| {
-        let span = tracing::info_span!("reconcile", kind, object = %object_name(obj.as_ref()));
+    move |obj: Arc<K>, ctx: Arc<C>| {
+        let name = object_name(obj.as_ref());
+        let span = tracing::info_span!("reconcile", kind, object = %name);
         Box::pin(
             async move {
                 let started = Instant::now();
-                let key = format!("{kind}/{}", object_name(obj.as_ref()));
-                let result = reconcile(obj, ctx.clone()).await;
-                ctx.metrics.observe_reconcile(kind, started.elapsed());
+                let key = format!("{kind}/{name}");
+                let caught = std::panic::AssertUnwindSafe(reconcile(obj, ctx.clone()))
+                    .catch_unwind()
+                    .await;
+                let shared = ctx.shared();
+                let result = caught.unwrap_or_else(|panic| {
+                    let text = error::panic_text(panic.as_ref());
+                    tracing::error!(kind, object = %name, panic = %text, "reconcile panicked; caught, backing off");
+                    shared
+                        .metrics
+                        .reconcile_panics
+                        .get_or_create(&crate::runtime::metrics::KindLabels { kind: kind.into() })
+                        .inc();
+                    Err(error::Error::Panicked(text))
+                });
+                shared.metrics.observe_reconcile(kind, started.elapsed());
                 if result.is_ok() {
-                    ctx.backoff.succeeded(&key);
+                    shared.backoff.succeeded(&key);
                 }
                 result
             }
@@ -258,40 +296,86 @@ pub fn shutdown_signal() -> futures::future::Shared<futures::future::BoxFuture<'
     .shared()
 }
 
-/// Sets a condition from a status word ("True" / "False" / "Unknown"); the transition time moves
-/// only when the status flips (see `api::conditions`).
-pub(crate) fn set_condition(
-    c: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
-    type_: &str,
-    status: &str,
-    reason: &str,
-    message: &str,
-    generation: Option<i64>,
-    now: jiff::Timestamp,
-) {
-    use crate::api::conditions::{Status, new_condition};
-    let status = match status {
-        "True" => Status::True,
-        "False" => Status::False,
-        _ => Status::Unknown,
-    };
-    crate::api::conditions::set_condition(
-        c,
-        new_condition(
-            type_,
-            status,
-            reason,
-            message,
-            generation,
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
-        ),
-    );
-}
-
 /// The error policy of all three controllers: log, count, and back off per object.
 pub fn error_policy<K: kube::Resource>(kind: &'static str, obj: &K, error: &error::Error, ctx: &Context) -> Action {
     let name = object_name(obj);
     tracing::warn!(kind, object = %name, error = %error, "reconcile failed");
     ctx.metrics.observe_error(kind, &error.reason());
     Action::requeue(ctx.backoff.failed(&format!("{kind}/{name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector;
+
+    /// A context whose API server is nowhere: these tests never reach it.
+    fn test_context() -> Arc<Context> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            s: OperatorSettings,
+        }
+        let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).expect("client");
+        let (connections, _) = reflector::store();
+        let (plans, _) = reflector::store();
+        let (resellers, _) = reflector::store();
+        let world = Arc::new(World::new(
+            connections,
+            plans,
+            resellers,
+            crate::policy::Settings::new("csp-system"),
+        ));
+        let metrics = Metrics::register(&mut prometheus_client::registry::Registry::default());
+        context(
+            client,
+            world,
+            Cli::parse_from(["x"]).s,
+            metrics,
+            context::http_connector(),
+            "test",
+        )
+    }
+
+    async fn buggy(_: Arc<Reseller>, _: Arc<Context>) -> error::Result<Action> {
+        panic!("bug in a reconcile")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_reconcile_is_caught_counted_and_backed_off() {
+        let ctx = test_context();
+        let reseller: Arc<Reseller> = Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "channel.csp.dev/v1alpha1", "kind": "Reseller",
+                "metadata": {"name": "contoso"},
+                "spec": {"displayName": "Contoso", "shortName": "CON", "namespace": "csp-system"},
+            }))
+            .expect("reseller"),
+        );
+        let mut reconcile = timed(reseller::KIND, buggy);
+        for attempt in 1..=2u64 {
+            let result = reconcile(reseller.clone(), ctx.clone()).await;
+            let error = result.expect_err("a panic is an error of that object, not of the process");
+            assert!(
+                matches!(&error, error::Error::Panicked(m) if m == "bug in a reconcile"),
+                "{error}"
+            );
+            let panics = ctx
+                .metrics
+                .reconcile_panics
+                .get_or_create(&crate::runtime::metrics::KindLabels {
+                    kind: reseller::KIND.into(),
+                })
+                .get();
+            assert_eq!(panics, attempt);
+            // The error policy backs the object off like any failure (1 s, then 2 s, ...).
+            let _ = error_policy(reseller::KIND, reseller.as_ref(), &error, &ctx);
+        }
+        let third = ctx.backoff.failed("Reseller/contoso");
+        assert!(
+            third >= Duration::from_millis(3600),
+            "backed off twice before: {third:?}"
+        );
+    }
 }

@@ -3,7 +3,6 @@
 
 use super::context::Context;
 use super::error::Result;
-use super::set_condition;
 use super::{finalizer, status};
 use crate::api::conditions;
 use crate::api::{CustomerPlan, CustomerPlanStatus};
@@ -48,10 +47,10 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
             "deletion waits: granted to Resellers {}; remove the grants first",
             eval.resellers.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
         );
-        set_condition(
+        conditions::set(
             &mut st.conditions,
             conditions::types::READY,
-            "False",
+            conditions::ConditionStatus::False,
             "Deleting",
             &message,
             generation,
@@ -66,20 +65,20 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
 
     let c = &mut st.conditions;
     let cr = &eval.connection_ready;
-    set_condition(
+    conditions::set(
         c,
-        "ConnectionReady",
-        cr.status.as_str(),
+        conditions::types::CONNECTION_READY,
+        cr.status,
         &cr.reason,
         &cr.message,
         generation,
         now,
     );
     let r = &eval.ready;
-    set_condition(
+    conditions::set(
         c,
         conditions::types::READY,
-        r.status.as_str(),
+        r.status,
         &r.reason,
         &r.message,
         generation,
@@ -98,6 +97,6 @@ pub fn error_policy(plan: Arc<CustomerPlan>, error: &super::error::Error, ctx: A
 }
 
 async fn write(ctx: &Context, api: &Api<CustomerPlan>, plan: &CustomerPlan, st: CustomerPlanStatus) -> Result<()> {
-    status::publish(ctx, api, plan, KIND, "Validate", plan.status.as_ref(), &st).await?;
+    status::publish(ctx.publisher(), api, plan, KIND, "Validate", plan.status.as_ref(), &st).await?;
     Ok(())
 }

@@ -3,7 +3,6 @@
 
 use super::context::Context;
 use super::error::Result;
-use super::set_condition;
 use super::status;
 use crate::api::conditions;
 use crate::api::{ConnectionBinding, EffectivePlan, Reseller};
@@ -56,14 +55,14 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
     st.warnings = eval.warnings.iter().map(warning_text).collect();
     let c = &mut st.conditions;
     for (type_, v) in [
-        ("HierarchyValid", &eval.hierarchy_valid),
-        ("PlansValid", &eval.plans_valid),
+        (conditions::types::HIERARCHY_VALID, &eval.hierarchy_valid),
+        (conditions::types::PLANS_VALID, &eval.plans_valid),
         (conditions::types::READY, &eval.ready),
     ] {
         set(c, type_, v, generation, now);
     }
     let written = status::publish(
-        &ctx,
+        ctx.publisher(),
         &api,
         reseller.as_ref(),
         KIND,
@@ -96,7 +95,7 @@ fn set(
     generation: Option<i64>,
     now: jiff::Timestamp,
 ) {
-    set_condition(c, type_, v.status.as_str(), &v.reason, &v.message, generation, now);
+    conditions::set(c, type_, v.status, &v.reason, &v.message, generation, now);
 }
 
 fn warning_text(w: &Finding) -> String {

@@ -63,11 +63,18 @@ impl Conditions for crate::api::ResellerStatus {
     }
 }
 
+/// What publishing a status uses besides the object's API: the write counter and the Event sink.
+#[derive(Clone, Copy)]
+pub struct Publisher<'a> {
+    pub metrics: &'a crate::runtime::metrics::Metrics,
+    pub events: &'a super::events::Events,
+}
+
 /// Writes `desired` (unless unchanged), counts the write, and publishes an Event when Ready became
 /// False (or False for a new reason), or True again after False. A first success is not an Event:
 /// at thousands of objects that would double the writes of a cold start for nothing.
 pub async fn publish<K, S>(
-    ctx: &super::context::Context,
+    to: Publisher<'_>,
     api: &Api<K>,
     obj: &K,
     kind: &str,
@@ -82,7 +89,7 @@ where
     use crate::api::conditions::{find_condition, types::READY};
     let written = apply_status(api, obj, current, desired).await?;
     if written == Written::Patched {
-        ctx.metrics.observe_status_write(kind);
+        to.metrics.observe_status_write(kind);
         let before = current
             .and_then(|s| find_condition(s.conditions(), READY))
             .map(|c| (c.status.clone(), c.reason.clone()));
@@ -91,7 +98,7 @@ where
             && before != Some((after.status.clone(), after.reason.clone()))
             && (after.status == "False" || (after.status == "True" && was_false))
         {
-            ctx.events.publish(
+            to.events.publish(
                 obj,
                 after.status != "True",
                 &after.reason,

@@ -58,6 +58,7 @@ pub struct Metrics {
     pub connection_ready: Family<ConnectionLabels, Gauge>,
     pub refresh_token_expiry: Family<ConnectionLabels, Gauge>,
     pub connection_last_sync: Family<ConnectionLabels, Gauge>,
+    pub reconcile_panics: Family<KindLabels, Counter>,
 }
 
 impl Metrics {
@@ -74,6 +75,7 @@ impl Metrics {
             connection_ready: Family::default(),
             refresh_token_expiry: Family::default(),
             connection_last_sync: Family::default(),
+            reconcile_panics: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("pco");
         r.register("reconciles", "Reconciliations run, by kind", m.reconciles.clone());
@@ -122,6 +124,11 @@ impl Metrics {
             "connection_last_sync_timestamp_seconds",
             "When the operator last synced the connection with Partner Center (unix seconds)",
             m.connection_last_sync.clone(),
+        );
+        r.register(
+            "reconcile_panics",
+            "Reconciliations (or connection syncs) that panicked and were caught, by kind",
+            m.reconcile_panics.clone(),
         );
         m
     }

@@ -43,6 +43,10 @@ pub struct OperatorSettings {
     #[arg(long, env = "PCO_PARTNER_CENTER_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub partner_center_request_timeout: Duration,
 
+    /// Deadline of one whole connection sync (every call, retry and wait): past it the sync ends as Timeout.
+    #[arg(long, env = "PCO_PARTNER_CENTER_SYNC_DEADLINE", default_value = "90s", value_parser = humantime::parse_duration)]
+    pub partner_center_sync_deadline: Duration,
+
     /// YAML file mapping region codes to ISO-3166 country codes; replaces entries of the built-in table.
     #[arg(long, env = "PCO_REGION_TABLE")]
     pub region_table: Option<PathBuf>,
