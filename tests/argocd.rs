@@ -6,12 +6,12 @@
 mod support;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
-use support::{ControlPlane, User, output_text, repo_root, tool_bin};
+use std::time::Duration;
+use support::{ControlPlane, PROVIDER_NS, User, output_text, repo_root, tool_bin, wait_until};
 
-const PROVIDER_NS: &str = "csp-system";
 const KINDS: [&str; 3] = ["PartnerCenterConnection", "CustomerPlan", "Reseller"];
 
 /// The health scripts exactly as shipped to Argo CD: argocd-cm.yaml's entry for each kind.
@@ -59,11 +59,7 @@ fn health(obj: &Value) -> (String, String) {
 }
 
 fn ready_of(obj: &Value) -> Value {
-    obj["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-        .cloned()
-        .unwrap_or(Value::Null)
+    support::ready_of(&obj["status"])
 }
 
 /// What the health message must say for a status at the current generation: the Ready reason and message.
@@ -233,23 +229,8 @@ fn healthy_only_for_ready_true_at_the_current_generation() {
 
 // --- live -------------------------------------------------------------------------------------
 
-fn manifests(names: &[&str], emulator_addr: &str) -> String {
-    names
-        .iter()
-        .map(|f| {
-            std::fs::read_to_string(repo_root().join("examples").join(f))
-                .unwrap()
-                .replace("127.0.0.1:18085", emulator_addr)
-        })
-        .collect::<Vec<_>>()
-        .join("\n---\n")
-}
-
 fn all_objects(cp: &ControlPlane) -> Vec<Value> {
-    cp.get_json(&["pcc,cplan,rsl", "-A"])["items"]
-        .as_array()
-        .unwrap()
-        .clone()
+    cp.channel_objects()
 }
 
 fn key(obj: &Value) -> String {
@@ -276,14 +257,14 @@ fn get(cp: &ControlPlane, args: &[&str]) -> Value {
 }
 
 async fn wait_for(what: &str, mut f: impl FnMut() -> Option<Value>) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(v) = f() {
-            return v;
+    let found = wait_until(what, Duration::from_secs(90), Duration::from_millis(250), || {
+        match f() {
+            Some(v) => ControlFlow::Break(v),
+            None => ControlFlow::Continue(String::new()),
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    })
+    .await;
+    found.unwrap_or_else(|e| panic!("timed out waiting for {what}: {e}")).0
 }
 
 fn resource_versions(cp: &ControlPlane) -> BTreeMap<String, String> {
@@ -308,25 +289,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
     assert!(out.status.success(), "{}", output_text(&out));
 
     let mut operator = channel.start_operator(User::Operator, "argocd-test", &[]);
-    cp.wait(&[
-        "--for=condition=Ready",
-        "pcc",
-        "--all",
-        "-n",
-        PROVIDER_NS,
-        "--timeout=90s",
-    ]);
-    cp.wait(&["--for=condition=Ready", "cplan", "--all", "--timeout=60s"]);
-    cp.wait(&[
-        "--for=condition=Ready",
-        "rsl",
-        "contoso",
-        "contoso-test",
-        "northwind",
-        "northwind-wellington",
-        "--timeout=60s",
-    ]);
-    cp.wait(&["--for=condition=Ready=False", "rsl", "tailspin-demo", "--timeout=60s"]);
+    cp.wait_demo_converged(|| operator.log_text());
     cp.wait(&[
         "--for=condition=Ready=False",
         "-n",
@@ -402,7 +365,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
     // GitOps: Argo CD applies server-side on every sync. After one server-side apply (which may
     // take over field ownership), a second one must change nothing: same resourceVersions.
     // Secrets are left out on purpose: Git must not own the rotated refreshToken (README).
-    let desired = manifests(
+    let desired = support::examples(
         &[
             "20-connections.yaml",
             "30-plans.yaml",
@@ -462,19 +425,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
     ] {
         channel.emulator_control(reqwest::Method::POST, path, Some(body)).await;
     }
-    let out = cp.kubectl_run(
-        User::Admin,
-        &[
-            "-n",
-            PROVIDER_NS,
-            "annotate",
-            "pcc",
-            "contoso-eur-sandbox",
-            "channel.csp.dev/sync-requested=argocd-test",
-            "--overwrite",
-        ],
-    );
-    assert!(out.status.success(), "{}", output_text(&out));
+    cp.request_sync(PROVIDER_NS, "contoso-eur-sandbox", "argocd-test");
     let degraded = wait_for("the revoked connection to be Ready=False", || {
         let obj = get(cp, &["-n", PROVIDER_NS, "pcc", "contoso-eur-sandbox"]);
         (ready_of(&obj)["status"] == "False").then_some(obj)

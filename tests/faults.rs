@@ -39,49 +39,14 @@ impl Env {
         }
     }
 
-    /// (converged, total, names not converged): converged = observedGeneration == generation and a
-    /// Ready condition that is not Unknown.
+    /// (converged, total, names not converged), as the test kit counts them.
     fn convergence(&self) -> (usize, usize, Vec<String>) {
-        let mut items = Vec::new();
-        for kind in ["pcc", "cplan", "rsl"] {
-            let list = self.cp.get_json(&[kind, "-A"]);
-            items.extend(list["items"].as_array().cloned().unwrap_or_default());
-        }
-        let pending: Vec<String> = items
-            .iter()
-            .filter(|o| {
-                let generation = o["metadata"]["generation"].as_i64();
-                let st = &o["status"];
-                !(st["observedGeneration"].as_i64() == generation
-                    && ready_of(st)["status"].as_str().is_some_and(|s| s != "Unknown"))
-            })
-            .map(|o| {
-                format!(
-                    "{}/{}",
-                    o["kind"].as_str().unwrap_or_default(),
-                    o["metadata"]["name"].as_str().unwrap_or_default()
-                )
-            })
-            .collect();
-        (items.len() - pending.len(), items.len(), pending)
+        let c = self.cp.convergence();
+        (c.done, c.total, c.pending)
     }
 
     async fn wait_converged(&self, limit: Duration, log: impl Fn() -> String) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let (done, total, pending) = self.convergence();
-            if pending.is_empty() {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "not converged after {limit:?}: {done}/{total}, pending {:?}\nlog:\n{}",
-                    &pending[..pending.len().min(10)],
-                    tail(&log(), 60)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        self.cp.wait_converged(limit, log).await
     }
 
     /// The Lease's holder, if any.

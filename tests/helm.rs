@@ -4,11 +4,11 @@
 
 mod support;
 use serde_json::{Value, json};
-use std::io::{Read, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use support::{ControlPlane, User, output_text, repo_root, tool_bin};
+use support::{ControlPlane, Operator, User, output_text, ready_of, repo_root, tool_bin, wait_until};
 
 const RELEASE: &str = "pco";
 const NS: &str = "csp-system";
@@ -404,10 +404,7 @@ fn schema_refuses_bad_values_naming_the_field() {
 
 fn control_plane_with_namespaces() -> ControlPlane {
     let cp = ControlPlane::start_blocking().expect("control plane");
-    for ns in [NS, RESELLER_NS] {
-        let out = cp.kubectl_run(User::Admin, &["create", "namespace", ns]);
-        assert!(out.status.success(), "{}", output_text(&out));
-    }
+    cp.create_namespaces(&[NS, RESELLER_NS]);
     cp
 }
 
@@ -459,12 +456,6 @@ fn helm_ok(cp: &ControlPlane, helm: Helm, args: &[&str]) -> String {
     output_text(&out)
 }
 
-fn exists(cp: &ControlPlane, args: &[&str]) -> bool {
-    let mut full = vec!["get"];
-    full.extend_from_slice(args);
-    cp.kubectl_run(User::Admin, &full).status.success()
-}
-
 fn install_upgrade_uninstall(helm: Helm) {
     let cp = control_plane_with_namespaces();
     let chart = chart();
@@ -497,7 +488,7 @@ fn install_upgrade_uninstall(helm: Helm) {
         vec!["validatingadmissionpolicybinding", "in-use-protection.channel.csp.dev"],
         vec!["-n", NS, "networkpolicy", SA],
     ] {
-        assert!(exists(&cp, &obj), "{helm:?}: {obj:?} not installed");
+        assert!(cp.exists(&obj), "{helm:?}: {obj:?} not installed");
     }
     // Objects in the chart's CRDs, to prove they survive the uninstall below.
     let plan = std::fs::read_to_string(repo_root().join("examples/30-plans.yaml")).unwrap();
@@ -540,10 +531,7 @@ fn install_upgrade_uninstall(helm: Helm) {
         "{env:?}"
     );
     assert!(
-        exists(
-            &cp,
-            &["-n", RESELLER_NS, "rolebinding", "pco-partner-center-operator-secrets"]
-        ),
+        cp.exists(&["-n", RESELLER_NS, "rolebinding", "pco-partner-center-operator-secrets"]),
         "--reuse-values kept the namespaces"
     );
     // Dropping a namespace from the values removes its RoleBinding.
@@ -560,10 +548,7 @@ fn install_upgrade_uninstall(helm: Helm) {
             "rbac.secretNamespaces=null",
         ],
     );
-    assert!(!exists(
-        &cp,
-        &["-n", RESELLER_NS, "rolebinding", "pco-partner-center-operator-secrets"]
-    ));
+    assert!(!cp.exists(&["-n", RESELLER_NS, "rolebinding", "pco-partner-center-operator-secrets"]));
 
     helm_ok(&cp, helm, &["uninstall", RELEASE, "-n", NS]);
     for obj in [
@@ -571,7 +556,7 @@ fn install_upgrade_uninstall(helm: Helm) {
         vec!["clusterrole", "partner-center-operator"],
         vec!["validatingadmissionpolicy", "reseller-guard.channel.csp.dev"],
     ] {
-        assert!(!exists(&cp, &obj), "{helm:?}: {obj:?} left after uninstall");
+        assert!(!cp.exists(&obj), "{helm:?}: {obj:?} left after uninstall");
     }
     // crds.keep: the CRDs and the objects in them survive the uninstall.
     for crd in [
@@ -579,9 +564,9 @@ fn install_upgrade_uninstall(helm: Helm) {
         "customerplans.channel.csp.dev",
         "resellers.channel.csp.dev",
     ] {
-        assert!(exists(&cp, &["crd", crd]), "{helm:?}: CRD {crd} deleted on uninstall");
+        assert!(cp.exists(&["crd", crd]), "{helm:?}: CRD {crd} deleted on uninstall");
     }
-    assert!(exists(&cp, &["customerplan", "nz-indirect-production"]));
+    assert!(cp.exists(&["customerplan", "nz-indirect-production"]));
 
     // Reinstalling over the kept CRDs works (Helm adopts them: they carry the release annotations).
     helm_ok(&cp, helm, &["install", RELEASE, chart, "-n", NS]);
@@ -593,7 +578,7 @@ fn install_upgrade_uninstall(helm: Helm) {
     );
     helm_ok(&cp, helm, &["uninstall", RELEASE, "-n", NS]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while exists(&cp, &["crd", "resellers.channel.csp.dev"]) {
+    while cp.exists(&["crd", "resellers.channel.csp.dev"]) {
         assert!(Instant::now() < deadline, "CRD not deleted with crds.keep=false");
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -627,94 +612,37 @@ fn service_account_kubeconfig(cp: &ControlPlane) -> PathBuf {
     path
 }
 
-struct OperatorProcess {
-    child: std::process::Child,
-    log: PathBuf,
-    admin: String,
-}
-
-impl OperatorProcess {
-    /// The operator binary with the environment of the installed Deployment (the chart's wiring),
-    /// as the Pod would get it: POD_NAMESPACE and PCO_IDENTITY from the downward API.
-    fn start(cp: &ControlPlane, kubeconfig: &PathBuf, identity: &str) -> OperatorProcess {
-        let d = cp.get_json(&["-n", NS, "deployment", SA]);
-        let c = &d["spec"]["template"]["spec"]["containers"][0];
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let admin = format!("127.0.0.1:{port}");
-        let log = cp.dir().join(format!("operator-{identity}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_partner-center-operator"));
-        cmd.args(c["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()));
-        cmd.env_clear().env("KUBECONFIG", kubeconfig);
-        for e in c["env"].as_array().unwrap() {
-            if let Some(v) = e["value"].as_str() {
-                cmd.env(e["name"].as_str().unwrap(), v);
-            }
+/// The operator binary with the environment of the installed Deployment (the chart's wiring),
+/// as the Pod would get it: POD_NAMESPACE and PCO_IDENTITY from the downward API.
+fn start_as_deployment(cp: &ControlPlane, kubeconfig: &PathBuf, identity: &str) -> Operator {
+    let d = cp.get_json(&["-n", NS, "deployment", SA]);
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    let admin = support::free_loopback_addr();
+    let mut cmd = Command::new(support::operator_bin());
+    cmd.args(c["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()));
+    cmd.env_clear().env("KUBECONFIG", kubeconfig);
+    for e in c["env"].as_array().unwrap() {
+        if let Some(v) = e["value"].as_str() {
+            cmd.env(e["name"].as_str().unwrap(), v);
         }
-        // Downward API values, and a loopback admin port instead of the Pod's 0.0.0.0.
-        cmd.env("POD_NAMESPACE", NS)
-            .env("PCO_IDENTITY", identity)
-            .env("PCO_ADMIN_ADDR", &admin);
-        let child = cmd.stdout(file.try_clone().unwrap()).stderr(file).spawn().unwrap();
-        OperatorProcess { child, log, admin }
     }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// GET `path` on the admin server: (HTTP status, body); status 0 while the server is not up.
-    fn get(&self, path: &str) -> (u16, String) {
-        let Ok(mut s) = std::net::TcpStream::connect(&self.admin) else {
-            return (0, String::new());
-        };
-        let _ = s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes());
-        let mut resp = String::new();
-        let _ = s.read_to_string(&mut resp);
-        let status = resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = resp
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (status, body)
-    }
-
-    fn readyz(&self) -> u16 {
-        self.get("/readyz").0
-    }
-}
-
-impl Drop for OperatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    // Downward API values, and a loopback admin port instead of the Pod's 0.0.0.0.
+    cmd.env("POD_NAMESPACE", NS)
+        .env("PCO_IDENTITY", identity)
+        .env("PCO_ADMIN_ADDR", &admin);
+    let log = cp.dir().join(format!("operator-{identity}.log"));
+    Operator::spawn(cmd, log, Some(admin)).expect("start the operator")
 }
 
 fn ready_condition(cp: &ControlPlane, args: &[&str]) -> Value {
-    let st = cp.get_json(args)["status"].clone();
-    st["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-        .cloned()
-        .unwrap_or(Value::Null)
+    ready_of(&cp.get_json(args)["status"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
-    use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures};
-    partner_center_operator::tls::install_crypto_provider();
-    let fixtures = Fixtures::from_yaml(&support::example_fixtures()).expect("fixtures");
-    let emu = emulator::start(EmulatorConfig {
-        fixtures,
-        bind: "127.0.0.1:0".parse().unwrap(),
-    })
-    .await
-    .expect("emulator");
+    let emu = support::start_emulator(&support::example_fixtures())
+        .await
+        .expect("emulator");
     let addr = emu.addr.to_string();
     let cp = tokio::task::spawn_blocking(control_plane_with_namespaces)
         .await
@@ -742,30 +670,8 @@ async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
     assert!(out.status.success(), "{}", output_text(&out));
 
     let kubeconfig = service_account_kubeconfig(&cp);
-    let op = OperatorProcess::start(&cp, &kubeconfig, "chart-sa-1");
-    let waits: &[&[&str]] = &[
-        &["--for=condition=Ready", "pcc", "--all", "-A", "--timeout=90s"],
-        &["--for=condition=Ready", "cplan", "--all", "--timeout=60s"],
-        &[
-            "--for=condition=Ready",
-            "rsl",
-            "contoso",
-            "contoso-test",
-            "northwind",
-            "northwind-wellington",
-            "--timeout=60s",
-        ],
-        &["--for=condition=Ready=False", "rsl", "tailspin-demo", "--timeout=60s"],
-    ];
-    for w in waits {
-        let out = cp.kubectl_run(User::Admin, &[&["wait"], *w].concat());
-        assert!(
-            out.status.success(),
-            "{w:?}: {}\noperator log:\n{}",
-            output_text(&out),
-            op.log_text()
-        );
-    }
+    let op = start_as_deployment(&cp, &kubeconfig, "chart-sa-1");
+    cp.wait_demo_converged(|| op.log_text());
     // The writes were made by the ServiceAccount, through its token.
     let sa_user = format!("system:serviceaccount:{NS}:{SA}");
     assert!(
@@ -773,7 +679,7 @@ async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
         "no status writes by {sa_user}"
     );
     assert!(
-        exists(&cp, &["-n", NS, "lease", "partner-center-operator"]),
+        cp.exists(&["-n", NS, "lease", "partner-center-operator"]),
         "leader-election Lease"
     );
     // The rotated refresh token was written back: patch on Secrets is granted in both namespaces.
@@ -795,29 +701,35 @@ async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
                 .map(str::to_string)
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(45);
-    let metrics = loop {
-        let (code, metrics) = op.get("/metrics");
-        assert_eq!(code, 200, "{metrics}");
-        let converged = connections.iter().all(|(ns, name)| {
-            sample(&metrics, "pco_connection_ready", ns, name).as_deref() == Some("1")
-                && sample(
-                    &metrics,
-                    "pco_connection_refresh_token_expiry_timestamp_seconds",
-                    ns,
-                    name,
-                )
-                .is_some()
-        });
-        if converged {
-            break metrics;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "per-connection gauges do not show the Ready connections:\n{metrics}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let mut last = String::new();
+    let gauges = wait_until(
+        "per-connection gauges",
+        Duration::from_secs(45),
+        Duration::from_millis(500),
+        || {
+            let (code, metrics) = op.admin_get("/metrics");
+            assert_eq!(code, 200, "{metrics}");
+            let converged = connections.iter().all(|(ns, name)| {
+                sample(&metrics, "pco_connection_ready", ns, name).as_deref() == Some("1")
+                    && sample(
+                        &metrics,
+                        "pco_connection_refresh_token_expiry_timestamp_seconds",
+                        ns,
+                        name,
+                    )
+                    .is_some()
+            });
+            if converged {
+                return ControlFlow::Break(metrics);
+            }
+            last = metrics;
+            ControlFlow::Continue(String::new())
+        },
+    )
+    .await;
+    let metrics = gauges
+        .map(|(metrics, _)| metrics)
+        .unwrap_or_else(|_| panic!("per-connection gauges do not show the Ready connections:\n{last}"));
     // Every metric an alert uses is exported now or (a counter without samples yet, e.g. no
     // reconcile error happened) registered by the operator.
     let registered = std::fs::read_to_string(repo_root().join("src/runtime/metrics.rs")).unwrap();
@@ -858,27 +770,22 @@ async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
         ],
     );
     assert!(out.status.success(), "{}", output_text(&out));
-    let out = cp.kubectl_run(
-        User::Admin,
-        &[
-            "-n",
-            RESELLER_NS,
-            "annotate",
-            "pcc",
-            "northwind-nz-production",
-            "channel.csp.dev/sync-requested=rbac-test",
-            "--overwrite",
-        ],
-    );
-    assert!(out.status.success(), "{}", output_text(&out));
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let ready = loop {
-        let ready = ready_condition(&cp, &["-n", RESELLER_NS, "pcc", "northwind-nz-production"]);
-        if ready["reason"] == "SecretForbidden" || Instant::now() > deadline {
-            break ready;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    cp.request_sync(RESELLER_NS, "northwind-nz-production", "rbac-test");
+    let mut ready = Value::Null;
+    let _ = wait_until(
+        "SecretForbidden",
+        Duration::from_secs(90),
+        Duration::from_millis(250),
+        || {
+            ready = ready_condition(&cp, &["-n", RESELLER_NS, "pcc", "northwind-nz-production"]);
+            if ready["reason"] == "SecretForbidden" {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(String::new())
+            }
+        },
+    )
+    .await;
     assert_eq!(ready["status"], "False", "{ready:#}\n{}", op.log_text());
     assert_eq!(ready["reason"], "SecretForbidden", "{ready:#}");
     assert!(
@@ -915,7 +822,7 @@ async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
         ],
     );
     assert!(out.status.success(), "{}", output_text(&out));
-    let op = OperatorProcess::start(&cp, &kubeconfig, "chart-sa-2");
+    let op = start_as_deployment(&cp, &kubeconfig, "chart-sa-2");
     // The operator's own error (not only kube-runtime's) names the kind and the API's refusal.
     let is_clear = |l: &str| {
         l.contains("watch error")
@@ -923,14 +830,20 @@ async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
             && l.contains("cannot list resource")
             && l.contains("resellers")
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let log = loop {
-        let log = op.log_text();
-        if log.lines().any(is_clear) || Instant::now() > deadline {
-            break log;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let _ = wait_until(
+        "a clear error",
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || {
+            if op.log_text().lines().any(is_clear) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(String::new())
+            }
+        },
+    )
+    .await;
+    let log = op.log_text();
     assert!(
         log.lines().any(is_clear),
         "no clear error about the missing permission:\n{log}"

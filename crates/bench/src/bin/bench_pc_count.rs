@@ -2,14 +2,14 @@
 //! the number of list calls (against the floor ceil(N / page size)) and the time taken.
 //! Figures only; nothing is asserted.
 //!
-//! `cargo run --release --bin bench_pc_count -- [CUSTOMERS] [RUNS]` (defaults 10000 and 5).
+//! `cargo run --release -p pco-bench --bin bench_pc_count -- [CUSTOMERS] [RUNS]` (defaults 10000 and 5).
 
 use partner_center_operator::api::{AuthMode, Cloud};
-use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures};
 use partner_center_operator::partner_center::paging::PAGE_SIZE;
 use partner_center_operator::partner_center::{
     ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterClient,
 };
+use pco_test_kit::start_emulator;
 use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,11 +53,7 @@ partners:
     generatedCustomers: {customers}
 "#
     );
-    let emu = emulator::start(EmulatorConfig {
-        fixtures: Fixtures::from_yaml(&yaml)?,
-        bind: "127.0.0.1:0".parse()?,
-    })
-    .await?;
+    let emu = start_emulator(&yaml).await?;
     let base = url::Url::parse(&emu.base_url())?;
     let mut settings = ConnectionSettings::new(TENANT, Cloud::Global, AuthMode::AppOnly);
     settings.endpoints = Some(Endpoints {

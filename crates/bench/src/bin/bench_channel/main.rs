@@ -1,0 +1,551 @@
+//! Scale benchmark of the operator on a real control plane: a generated channel of connections
+//! (emulator partners), plans and resellers; cold convergence and fan-out against a floor measured
+//! in the same run, steady-state writes and Partner Center calls, peak memory and reconcile counts.
+//! Prints a table and writes JSON. Figures only; nothing is asserted.
+//!
+//! `bash hack/bench.sh` builds release and runs it; `bench_channel --help` lists the knobs.
+//!
+//! The floor is a minimal kube-rs client (same client library, no client-side rate limit — the
+//! operator has none either) that server-side-applies as many status patches per kind as the
+//! operator wrote in the phase (counted in the API server's audit log), with the operator's
+//! concurrency per kind, while the operator is stopped. The ratio therefore measures what the
+//! operator spends beyond the API server's own cost of those writes.
+//!
+//! The steps, in order: [`generate`], [`apply`], [`measure_cold`], [`idle`], [`measure_fanout`],
+//! [`floors`] (operator stopped), [`report`]. The control plane, operator process, audit log and
+//! emulator are the test kit's (crates/test-kit), the same the integration tests use.
+
+mod floor;
+mod generate;
+mod report;
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+use futures::{StreamExt, stream};
+use generate::Channel;
+use kube::ResourceExt;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use partner_center_operator::api::{CustomerPlan, PartnerCenterConnection, Reseller};
+use partner_center_operator::emulator::RunningEmulator;
+use pco_test_kit::{
+    AuditLog, ControlPlane, Counts, EmulatorControl, Operator, User, free_loopback_addr, is_converged, ready_of,
+    start_emulator, wait_until,
+};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashSet};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PROVIDER_NS: &str = "csp-system";
+const SYNC_ANNOTATION: &str = "channel.csp.dev/sync-requested";
+/// Partner Center calls per sync of an AppPlusUser connection with a cached access token:
+/// organization profile, MPN profile, customers (one page: < 500 customers), indirect resellers.
+const CALLS_PER_SYNC: u64 = 4;
+/// How often a phase's end condition is checked (on the watch caches: no API calls).
+const POLL: Duration = Duration::from_millis(100);
+/// The audit log user the operator runs as.
+const OPERATOR_USER: &str = "operator";
+
+#[derive(Parser, Debug)]
+#[command(about = "Scale benchmark: cold convergence, fan-out, steady state and memory on a real control plane")]
+struct Args {
+    /// Connections (emulator partners), in pairs of the same region/type/environment. At least 4.
+    #[arg(long, default_value_t = 20)]
+    connections: usize,
+    /// Customer plans (the root Reseller may hold at most 64 of them, so the others are granted to nobody).
+    #[arg(long, default_value_t = 200)]
+    plans: usize,
+    /// Resellers, in a tree of depth 4 (root, 20 distributors, 24 resellers each, the rest below).
+    #[arg(long, default_value_t = 5000)]
+    resellers: usize,
+    /// Idle window for the steady-state counts, in seconds.
+    #[arg(long, default_value_t = 120)]
+    idle_secs: u64,
+    /// Reconciliations at once per kind, for the operator and the floor client alike.
+    #[arg(long, default_value_t = 8)]
+    concurrency: u16,
+    /// Concurrent writers creating the channel.
+    #[arg(long, default_value_t = 8)]
+    writers: usize,
+    /// The operator binary (release build).
+    #[arg(long, default_value = "target/release/partner-center-operator")]
+    operator_bin: PathBuf,
+    /// Where to write the JSON results.
+    #[arg(long, default_value = "bench/results/channel.json")]
+    out: PathBuf,
+    /// Keep the control plane directory (logs, audit log) after the run.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// The applied channel: control plane, emulator, watch caches, audit log, no operator yet.
+struct Bench {
+    ch: Channel,
+    cp: ControlPlane,
+    emu: RunningEmulator,
+    control: EmulatorControl,
+    admin: kube::Client,
+    stores: Stores,
+    audit: AuditLog,
+    n_objects: usize,
+    create_secs: f64,
+}
+
+struct Cold {
+    elapsed: Duration,
+    counts: Counts,
+    reconciles: BTreeMap<String, u64>,
+    rss_after: f64,
+    not_ready: usize,
+}
+
+struct Idle {
+    settle: Duration,
+    counts: Counts,
+    calls: usize,
+    syncs: u64,
+    calls_allowed: u64,
+}
+
+struct Fanout {
+    targets: HashSet<String>,
+    elapsed: Duration,
+    counts: Counts,
+    reason: String,
+}
+
+/// The operator at the end of the run, before it was stopped.
+struct End {
+    peak_rss: f64,
+    rss: f64,
+    reconciles: BTreeMap<String, u64>,
+}
+
+/// (seconds, status writes) of the floor client for each phase.
+struct Floors {
+    cold: (Duration, u64),
+    fanout: (Duration, u64),
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let ch = generate::generate(args.connections, args.plans, args.resellers)?;
+    describe(&ch);
+    let mut bench = apply(&args, ch).await?;
+    let mut op = start_operator(&args, &bench)?;
+    let cold = measure_cold(&mut bench, &op).await?;
+    let idle = idle(&mut bench, &args).await?;
+    let fanout = measure_fanout(&mut bench).await?;
+    let (peak_rss, rss) = op.memory_mib();
+    let end = End {
+        peak_rss,
+        rss,
+        reconciles: op.reconciles(),
+    };
+    op.stop();
+    let floors = floors(&bench, &cold, &fanout, args.concurrency.into()).await?;
+    report(&args, &bench, &cold, &idle, &fanout, &end, &floors)?;
+    bench.emu.shutdown().await;
+    if args.keep {
+        eprintln!("control plane data kept in {}", bench.cp.dir().display());
+    }
+    Ok(())
+}
+
+fn describe(ch: &Channel) {
+    let overrides = ch.resellers.iter().filter(|r| r.override_plan.is_some()).count();
+    eprintln!(
+        "channel: {} connections, {} plans, {} resellers (depth 4, {:.2} plans each on average, {overrides} with an override)",
+        ch.conns.len(),
+        ch.plans.len(),
+        ch.resellers.len(),
+        ch.grants_per_reseller()
+    );
+}
+
+/// A control plane, the emulator with one partner per connection, the channel created by
+/// server-side apply (no operator running yet), and watch caches that have seen all of it.
+async fn apply(args: &Args, ch: Channel) -> Result<Bench> {
+    let mut cp = ControlPlane::start().await?;
+    if args.keep {
+        cp.keep_data();
+    }
+    let emu = start_emulator(&generate::fixtures_yaml(&ch)).await?;
+    let control = EmulatorControl::new(&emu);
+    cp.install_operator(&[PROVIDER_NS]);
+    let admin = cp.client_with_agent(User::Admin, "bench-channel").await?;
+
+    let created = std::time::Instant::now();
+    let emu_addr = emu.addr.to_string();
+    apply_all(&admin, generate::connection_objects(&ch, &emu_addr), args.writers).await?;
+    apply_all(&admin, generate::plan_objects(&ch), args.writers).await?;
+    apply_all(&admin, generate::reseller_objects(&ch), args.writers).await?;
+    let create_secs = created.elapsed().as_secs_f64();
+    let n_objects = ch.conns.len() + ch.plans.len() + ch.resellers.len();
+    eprintln!(
+        "created {n_objects} objects (+{} Secrets) in {create_secs:.1}s",
+        ch.conns.len()
+    );
+
+    let stores = Stores {
+        conns: watch_kind(&admin, ApiResource::erase::<PartnerCenterConnection>(&())),
+        plans: watch_kind(&admin, ApiResource::erase::<CustomerPlan>(&())),
+        resellers: watch_kind(&admin, ApiResource::erase::<Reseller>(&())),
+    };
+    wait_until("bench watch caches", Duration::from_secs(120), POLL, || {
+        let n = stores.all().len();
+        done_when(n == n_objects, format!("{n}/{n_objects} cached"))
+    })
+    .await?;
+    let audit = AuditLog::from_now(&cp);
+    Ok(Bench {
+        ch,
+        cp,
+        emu,
+        control,
+        admin,
+        stores,
+        audit,
+        n_objects,
+        create_secs,
+    })
+}
+
+/// The operator (release build) as user "operator", its admin server on a known port.
+fn start_operator(args: &Args, bench: &Bench) -> Result<Operator> {
+    let admin = free_loopback_addr();
+    let mut cmd = Command::new(&args.operator_bin);
+    cmd.args(["run", "--provider-namespace", PROVIDER_NS, "--endpoint-allow-list"])
+        .arg(bench.emu.addr.to_string())
+        .args(["--admin-addr", &admin, "--identity", "bench"])
+        .args(["--concurrency", &args.concurrency.to_string()])
+        .env("KUBECONFIG", bench.cp.kubeconfig(User::Operator))
+        .env("PCO_LOG_LEVEL", "info");
+    let log = bench.cp.dir().join("operator.log");
+    Operator::spawn(cmd, log, Some(admin)).with_context(|| {
+        format!(
+            "start {} (build it: cargo build --release)",
+            args.operator_bin.display()
+        )
+    })
+}
+
+/// Phase 1: operator start → every object converged (judged on the bench's watch caches).
+async fn measure_cold(bench: &mut Bench, op: &Operator) -> Result<Cold> {
+    eprintln!("phase: cold convergence");
+    let n_objects = bench.n_objects;
+    let ((), elapsed) = wait_until("cold convergence", Duration::from_secs(1800), POLL, || {
+        let n = bench.stores.all().iter().filter(|o| converged(o)).count();
+        done_when(n == n_objects, format!("{n}/{n_objects} converged"))
+    })
+    .await?;
+    let counts = bench.audit.take(OPERATOR_USER)?;
+    let reconciles = op.reconciles();
+    let (_, rss_after) = op.memory_mib();
+    let not_ready = bench
+        .stores
+        .all()
+        .iter()
+        .filter(|o| ready_of(&o.data["status"])["status"] == "False")
+        .count();
+    eprintln!(
+        "  converged in {:.1}s, {} status writes, {not_ready} objects with final verdict Ready=False",
+        elapsed.as_secs_f64(),
+        counts.total()
+    );
+    Ok(Cold {
+        elapsed,
+        counts,
+        reconciles,
+        rss_after,
+        not_ready,
+    })
+}
+
+/// Phase 2: steady state over an idle window — status writes (audit log) and Partner Center
+/// calls (the emulator's request log).
+async fn idle(bench: &mut Bench, args: &Args) -> Result<Idle> {
+    let settle = Duration::from_secs(10);
+    tokio::time::sleep(settle).await;
+    let _ = bench.audit.take(OPERATOR_USER)?;
+    let seq0 = bench
+        .control
+        .requests_since(0)
+        .await?
+        .last()
+        .and_then(|e| e["seq"].as_u64())
+        .unwrap_or(0);
+    eprintln!("phase: idle window of {}s", args.idle_secs);
+    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+    let counts = bench.audit.take(OPERATOR_USER)?;
+    let calls = bench.control.requests_since(seq0).await?;
+    let syncs = calls
+        .iter()
+        .filter(|e| {
+            e["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/v1/profiles/organization"))
+        })
+        .count() as u64;
+    // Sync interval 1m with ±10 % jitter: at most ceil(window / 54 s) syncs per connection.
+    let max_syncs_per_conn = args.idle_secs.div_ceil(54);
+    let calls_allowed = max_syncs_per_conn
+        .saturating_mul(CALLS_PER_SYNC)
+        .saturating_mul(bench.ch.conns.len() as u64);
+    Ok(Idle {
+        settle,
+        counts,
+        calls: calls.len(),
+        syncs,
+        calls_allowed,
+    })
+}
+
+/// Phase 3: fan-out. Partner Center now reports a country outside connection 0's region; a sync
+/// request makes the operator see it; every reseller with plan 0 must show it unusable.
+async fn measure_fanout(bench: &mut Bench) -> Result<Fanout> {
+    let hot_conn = &bench.ch.conns[0];
+    let hot_plan = &bench.ch.plans[0].name;
+    let targets: HashSet<String> = bench
+        .stores
+        .resellers
+        .state()
+        .iter()
+        .filter(|o| effective_through(o, hot_plan, &hot_conn.name).is_some_and(|p| p["usable"] == true))
+        .map(|o| o.name_any())
+        .collect();
+    eprintln!(
+        "phase: fan-out to {} resellers through {}",
+        targets.len(),
+        hot_conn.name
+    );
+    let partner = format!("/_emulator/partners/{}", hot_conn.tenant);
+    bench
+        .control
+        .call(reqwest::Method::POST, &partner, Some(json!({"country": "US"})))
+        .await?;
+    let _ = bench.audit.take(OPERATOR_USER)?;
+    let conns: Api<PartnerCenterConnection> = Api::namespaced(bench.admin.clone(), PROVIDER_NS);
+    let request = json!({"metadata": {"annotations": {SYNC_ANNOTATION: "bench-fanout"}}});
+    conns
+        .patch(&hot_conn.name, &PatchParams::default(), &Patch::Merge(request))
+        .await?;
+    let ((), elapsed) = wait_until("fan-out", Duration::from_secs(900), POLL, || {
+        let done = bench
+            .stores
+            .resellers
+            .state()
+            .iter()
+            .filter(|o| targets.contains(&o.name_any()))
+            .filter(|o| effective_through(o, hot_plan, &hot_conn.name).is_some_and(|p| p["usable"] == false))
+            .count();
+        done_when(done == targets.len(), format!("{done}/{} reflect it", targets.len()))
+    })
+    .await?;
+    // Writes still in flight when the last target flipped belong to the phase too.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let counts = bench.audit.take(OPERATOR_USER)?;
+    let reason = bench
+        .stores
+        .resellers
+        .state()
+        .iter()
+        .find(|o| o.name_any() == "bench-root")
+        .and_then(|o| {
+            effective_through(o, hot_plan, &hot_conn.name).map(|p| p["reason"].as_str().unwrap_or_default().to_string())
+        })
+        .unwrap_or_default();
+    eprintln!(
+        "  reflected in {:.1}s ({reason}), {} status writes",
+        elapsed.as_secs_f64(),
+        counts.total()
+    );
+    Ok(Fanout {
+        targets,
+        elapsed,
+        counts,
+        reason,
+    })
+}
+
+/// The floor of each phase, with the operator stopped: the cold phase's writes over every
+/// object, the fan-out's over its targets, the hot plan and the hot connection.
+async fn floors(bench: &Bench, cold: &Cold, fanout: &Fanout, concurrency: usize) -> Result<Floors> {
+    eprintln!("phase: floors");
+    let hot_conn = &bench.ch.conns[0].name;
+    let hot_plan = &bench.ch.plans[0].name;
+    let cold_targets = floor::group_by_resource(bench.stores.all());
+    let cold_floor = floor::floor(&bench.admin, &cold_targets, &cold.counts, concurrency).await?;
+    let is = |o: &DynamicObject, kind: &str, name: &str| {
+        o.types.as_ref().is_some_and(|t| t.kind == kind) && o.name_any() == *name
+    };
+    let fan_objects: Vec<_> = bench
+        .stores
+        .all()
+        .into_iter()
+        .filter(|o| {
+            fanout.targets.contains(&o.name_any())
+                || is(o, "CustomerPlan", hot_plan)
+                || is(o, "PartnerCenterConnection", hot_conn)
+        })
+        .collect();
+    let fan_targets = floor::group_by_resource(fan_objects);
+    let fanout_floor = floor::floor(&bench.admin, &fan_targets, &fanout.counts, concurrency).await?;
+    Ok(Floors {
+        cold: cold_floor,
+        fanout: fanout_floor,
+    })
+}
+
+/// Writes the JSON results (bench/results/channel.json by default) and prints the table.
+fn report(
+    args: &Args,
+    bench: &Bench,
+    cold: &Cold,
+    idle: &Idle,
+    fanout: &Fanout,
+    end: &End,
+    floors: &Floors,
+) -> Result<()> {
+    let ch = &bench.ch;
+    let mut results = json!({
+        "benchmark": "bench_channel",
+        "generated_at": jiff::Timestamp::now().to_string(),
+        "git_commit": Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        "machine_cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "channel": {"connections": ch.conns.len(), "plans": ch.plans.len(), "resellers": ch.resellers.len(),
+            "max_depth": 4, "plans_per_reseller_avg": ch.grants_per_reseller(),
+            "resellers_with_override": ch.resellers.iter().filter(|r| r.override_plan.is_some()).count(),
+            "objects": bench.n_objects},
+        "operator_concurrency_per_kind": args.concurrency,
+        "create_seconds": bench.create_secs,
+        "converged_not_ready_objects": cold.not_ready,
+        "fanout_resellers": fanout.targets.len(),
+        "fanout_reason": fanout.reason,
+        "idle_window_seconds": args.idle_secs,
+        "idle_settle_seconds": idle.settle.as_secs(),
+        "idle_status_writes": idle.counts.total(),
+        "idle_events_written": idle.counts.events,
+        "idle_partner_center_calls": idle.calls,
+        "idle_partner_center_syncs": idle.syncs,
+        "idle_partner_center_calls_allowed": idle.calls_allowed,
+        "peak_rss_mib": end.peak_rss,
+        "rss_after_convergence_mib": cold.rss_after,
+        "rss_end_mib": end.rss,
+        "reconciles_cold": cold.reconciles,
+        "reconciles_total": end.reconciles,
+        "targets": {"convergence_ratio_max": 1.5, "fanout_ratio_max": 1.5, "idle_status_writes": 0, "peak_rss_mib_max": 64},
+    });
+    for (phase, elapsed, counts, (floor, floor_writes)) in [
+        ("convergence", cold.elapsed, &cold.counts, floors.cold),
+        ("fanout", fanout.elapsed, &fanout.counts, floors.fanout),
+    ] {
+        let fields = json!({
+            "seconds": elapsed.as_secs_f64(),
+            "floor_seconds": floor.as_secs_f64(),
+            "ratio": elapsed.as_secs_f64() / floor.as_secs_f64().max(1e-9),
+            "status_writes": counts.total(),
+            "status_writes_by_resource": counts.status_writes,
+            "events_written": counts.events,
+            "floor_status_writes": floor_writes,
+        });
+        for (k, v) in fields.as_object().into_iter().flatten() {
+            results[format!("{phase}_{k}")] = v.clone();
+        }
+    }
+    if let Some(parent) = args.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&results)? + "\n")?;
+    report::print_table(&results);
+    println!("\nJSON: {}", args.out.display());
+    Ok(())
+}
+
+/// A phase's end condition for [`wait_until`]: done, or how far it got.
+fn done_when(done: bool, progress: String) -> ControlFlow<(), String> {
+    if done {
+        ControlFlow::Break(())
+    } else {
+        ControlFlow::Continue(progress)
+    }
+}
+
+/// Server-side applies `objects` with `writers` at once.
+async fn apply_all(
+    client: &kube::Client,
+    objects: Vec<(Option<String>, Value, ApiResource)>,
+    writers: usize,
+) -> Result<()> {
+    let pp = PatchParams::apply("bench-channel").force();
+    let results: Vec<Result<()>> = stream::iter(objects)
+        .map(|(ns, obj, ar)| {
+            let client = client.clone();
+            let pp = pp.clone();
+            async move {
+                let api: Api<DynamicObject> = match &ns {
+                    Some(ns) => Api::namespaced_with(client, ns, &ar),
+                    None => Api::all_with(client, &ar),
+                };
+                let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                api.patch(&name, &pp, &Patch::Apply(&obj))
+                    .await
+                    .with_context(|| format!("apply {} {name}", ar.kind))?;
+                Ok(())
+            }
+        })
+        .buffer_unordered(writers)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// A watch cache of one kind in the bench process (what convergence is judged on).
+fn watch_kind(client: &kube::Client, ar: ApiResource) -> Store<DynamicObject> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    let writer = reflector::store::Writer::new(ar);
+    let reader = writer.as_reader();
+    let events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(|o: &mut DynamicObject| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects();
+    tokio::spawn(async move {
+        futures::pin_mut!(events);
+        while events.next().await.is_some() {}
+    });
+    reader
+}
+
+/// Converged as the test kit means it (observedGeneration == generation, Ready not Unknown).
+fn converged(o: &DynamicObject) -> bool {
+    is_converged(o.metadata.generation, &o.data["status"])
+}
+
+struct Stores {
+    conns: Store<DynamicObject>,
+    plans: Store<DynamicObject>,
+    resellers: Store<DynamicObject>,
+}
+
+impl Stores {
+    fn all(&self) -> Vec<Arc<DynamicObject>> {
+        let mut v = self.conns.state();
+        v.extend(self.plans.state());
+        v.extend(self.resellers.state());
+        v
+    }
+}
+
+/// The effective plan of `plan` in a reseller's status through `connection`, if any.
+fn effective_through<'a>(o: &'a DynamicObject, plan: &str, connection: &str) -> Option<&'a Value> {
+    o.data["status"]["effectivePlans"].as_array()?.iter().find(|p| {
+        p["plan"] == plan && p["connection"]["name"] == connection && p["connection"]["namespace"] == PROVIDER_NS
+    })
+}

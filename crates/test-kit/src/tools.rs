@@ -1,0 +1,74 @@
+//! The repository, the pinned tools, and the small helpers every harness part uses.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The repository root (this crate lives in crates/test-kit).
+pub fn repo_root() -> PathBuf {
+    let kit = Path::new(env!("CARGO_MANIFEST_DIR"));
+    kit.ancestors()
+        .nth(2)
+        .expect("crates/test-kit has a repository root")
+        .to_path_buf()
+}
+
+/// Directory holding the pinned kube-apiserver, etcd, kubectl, helm and luahealth (built once by
+/// hack/tools/build.sh, cached).
+pub fn tool_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_root().join("hack/tools/build.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run hack/tools/build.sh");
+        assert!(out.status.success(), "building the test tools failed");
+        let stdout = String::from_utf8(out.stdout).expect("utf8");
+        PathBuf::from(stdout.lines().last().expect("build.sh prints the bin dir").trim())
+    })
+}
+
+/// Stdout and stderr of a command as one string, for assertions and failure messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The last `lines` lines of `text` (an operator log in a failure message).
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Calls `check` every `every` until it answers `Break(value)`; the value and the time it took.
+/// `Continue(progress)` says how far it got: printed every 10 s (a benchmark's phase can take
+/// minutes) and in the error after `limit`.
+pub async fn wait_until<T>(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> ControlFlow<T, String>,
+) -> anyhow::Result<(T, Duration)> {
+    let started = Instant::now();
+    let mut last_print = started;
+    loop {
+        let progress = match check() {
+            ControlFlow::Break(v) => return Ok((v, started.elapsed())),
+            ControlFlow::Continue(progress) => progress,
+        };
+        if started.elapsed() > limit {
+            anyhow::bail!("{what}: not done after {limit:?} ({progress})");
+        }
+        if last_print.elapsed() > Duration::from_secs(10) {
+            eprintln!("  {what}: {progress} after {:.0}s", started.elapsed().as_secs_f64());
+            last_print = Instant::now();
+        }
+        tokio::time::sleep(every).await;
+    }
+}
