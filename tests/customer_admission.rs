@@ -218,14 +218,23 @@ fn bad_customers() -> Vec<Bad> {
             NEW,
             "c-prefix-suffix",
             &[("domainPrefix: contosonz", "domainPrefix: contosonz.onmicrosoft.com")],
-            &["spec.tenant.new.domainPrefix: Too long: may not be more than 27 bytes"],
+            &[
+                "spec.tenant.new.domainPrefix: Invalid value: \"string\": tenant.new.domainPrefix must be 1 to 27 \
+               letters and digits (no dots, hyphens or spaces; it becomes <domainPrefix>.onmicrosoft.com), such as \
+               contosonz; got \"contosonz.onmicrosoft.com\"",
+            ],
         ),
         bad(
             "domainPrefix too long",
             NEW,
             "c-prefix-long",
             &[("domainPrefix: contosonz", long28)],
-            &["spec.tenant.new.domainPrefix: Too long: may not be more than 27 bytes"],
+            &[leak(format!(
+                "spec.tenant.new.domainPrefix: Invalid value: \"string\": tenant.new.domainPrefix must be 1 to 27 \
+                 letters and digits (no dots, hyphens or spaces; it becomes <domainPrefix>.onmicrosoft.com), such as \
+                 contosonz; got \"{}\"",
+                "a".repeat(28)
+            ))],
         ),
         bad(
             "country lower case",
@@ -242,7 +251,10 @@ fn bad_customers() -> Vec<Bad> {
             NEW,
             "c-country3",
             &[("country: NZ", "country: NZL")],
-            &["spec.tenant.new.address.country: Too long: may not be more than 2 bytes"],
+            &[
+                "spec.tenant.new.address.country: Invalid value: \"string\": tenant.new.address.country must be an \
+               upper-case ISO 3166 two-letter country code, such as NZ or DE; got \"NZL\"",
+            ],
         ),
         bad(
             "email without @",

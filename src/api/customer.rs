@@ -123,7 +123,9 @@ pub struct NewTenant {
     /// The tenant's initial domain becomes `<domainPrefix>.onmicrosoft.com`: letters and digits only,
     /// at most 27 (a conservative bound: the Microsoft documentation consulted does not state the
     /// limit). Checked for availability before the create. Immutable.
-    #[schemars(length(max = 27))]
+    // The schema bound is a DNS label's, above the rule's 27: a schema violation would skip the rule
+    // and its message, which says what the prefix may be.
+    #[schemars(length(max = 63))]
     #[x_kube(
         validation = rules::domain_prefix(),
         validation = rules::immutable("tenant.new.domainPrefix", "the onmicrosoft.com domain of a tenant never changes; create another Customer for another domain")
@@ -186,7 +188,8 @@ pub struct CustomerAddress {
 
     /// Upper-case ISO 3166 two-letter country code such as NZ; it must lie in the plan's region.
     /// Immutable.
-    #[schemars(length(max = 2))]
+    // Above 2 for the same reason as domainPrefix: "NZL" gets the rule's message, not "Too long".
+    #[schemars(length(max = 8))]
     #[x_kube(
         validation = rules::country_iso2("tenant.new.address.country"),
         validation = rules::immutable("tenant.new.address.country", "a tenant's country cannot be changed; create another Customer for a tenant in another country")

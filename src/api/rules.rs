@@ -161,6 +161,8 @@ pub fn not_own_parent() -> Rule {
 
 /// A GUID: an Entra tenant id. `what` says whose, for the message.
 pub fn guid(field: &str, what: &str) -> Rule {
+    // The message is a CEL string literal in single quotes.
+    let what = what.replace('\'', "\\'");
     Rule::new("self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')").message(
         Message::Expression(format!(
             "'{field} must be {what}, a GUID like 01234567-89ab-cdef-0123-456789abcdef; got \"' + self + '\"'"
