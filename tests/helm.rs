@@ -578,6 +578,7 @@ fn install_upgrade_uninstall(helm: Helm) {
         "partnercenterconnections.channel.csp.dev",
         "customerplans.channel.csp.dev",
         "resellers.channel.csp.dev",
+        "customers.channel.csp.dev",
     ] {
         assert!(exists(&cp, &["crd", crd]), "{helm:?}: CRD {crd} deleted on uninstall");
     }
