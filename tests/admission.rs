@@ -432,20 +432,6 @@ fn bad_manifests() -> Vec<Bad> {
             &["spec.displayName", "does not agree", "\"EUR Direct Sandbox\""],
         ),
         bad(
-            "tenant creation only with Direct",
-            PLAN,
-            "p-tenant",
-            &[
-                ("displayName: EUR Direct Sandbox", "displayName: EUR Indirect Sandbox"),
-                ("cspType: Direct", "cspType: IndirectProvider"),
-            ],
-            &[
-                "spec.allowTenantCreation",
-                "requires cspType Direct",
-                "remove allowTenantCreation",
-            ],
-        ),
-        bad(
             "plan through an indirect reseller",
             PLAN,
             "p-ir",

@@ -61,7 +61,8 @@ fn crds_yaml_is_every_crd_as_one_stream() {
         [
             "partnercenterconnections.channel.csp.dev",
             "customerplans.channel.csp.dev",
-            "resellers.channel.csp.dev"
+            "resellers.channel.csp.dev",
+            "customers.channel.csp.dev"
         ]
     );
 }

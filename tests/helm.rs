@@ -563,6 +563,7 @@ fn install_upgrade_uninstall(helm: Helm) {
         "partnercenterconnections.channel.csp.dev",
         "customerplans.channel.csp.dev",
         "resellers.channel.csp.dev",
+        "customers.channel.csp.dev",
     ] {
         assert!(cp.exists(&["crd", crd]), "{helm:?}: CRD {crd} deleted on uninstall");
     }

@@ -1,14 +1,16 @@
-//! The three custom resource kinds of `channel.csp.dev/v1alpha1` and their shared vocabulary.
+//! The custom resource kinds of `channel.csp.dev/v1alpha1` and their shared vocabulary.
 
 pub mod common;
 pub mod conditions;
 pub mod connection;
+pub mod customer;
 pub mod plan;
 pub mod reseller;
 mod rules;
 
 pub use common::*;
 pub use connection::*;
+pub use customer::*;
 pub use plan::*;
 pub use reseller::*;
 
@@ -17,7 +19,12 @@ use kube::CustomResourceExt;
 
 /// Every CRD of the operator, in a stable order.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![PartnerCenterConnection::crd(), CustomerPlan::crd(), Reseller::crd()]
+    vec![
+        PartnerCenterConnection::crd(),
+        CustomerPlan::crd(),
+        Reseller::crd(),
+        Customer::crd(),
+    ]
 }
 
 /// File name under `crds/` for a CRD: `<plural>.<group>.yaml`.

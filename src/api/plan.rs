@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
-#[x_kube(validation = rules::plan_name_agrees(), validation = rules::tenant_creation_direct_only())]
+#[x_kube(validation = rules::plan_name_agrees())]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerPlanSpec {
     /// Name following the naming convention `[<ShortName> ]<Region> <Direct|Indirect> <Production|Sandbox>`
@@ -75,8 +75,9 @@ pub struct CustomerPlanSpec {
     /// for one reseller, in that reseller's namespace.
     pub connection_ref: ConnectionRef,
 
-    /// Whether new customer tenants may be created through this plan. `true` requires
-    /// `cspType: Direct` (Microsoft allows tenant creation only for direct-bill accounts).
+    /// Whether Customers may create new tenants through this plan (absent means false). Allowed for
+    /// `Direct` and for `IndirectProvider` (an indirect provider creates the customer on behalf of one
+    /// of its indirect resellers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_tenant_creation: Option<bool>,
 

@@ -88,6 +88,29 @@ pub struct ResellerSpec {
     /// The services of this reseller's reseller service. Provider-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<ResellerServices>,
+
+    /// This reseller's own identity as a Microsoft indirect reseller (Tier 2 partner) of the provider.
+    /// Customers of this reseller or its subtree provisioned through the provider's IndirectProvider
+    /// connections are associated with it in Partner Center. Provider-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indirect_reseller: Option<IndirectResellerIdentity>,
+}
+
+/// A reseller's identity as a Microsoft indirect reseller.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IndirectResellerIdentity {
+    /// The indirect reseller's Entra tenant id (a GUID): sent as the customer's `associatedPartnerId`,
+    /// and it must be among the connection's Active indirect resellers.
+    #[schemars(length(max = 64))]
+    #[x_kube(validation = rules::guid("indirectReseller.tenantId", "the indirect reseller's Entra tenant id"))]
+    pub tenant_id: String,
+
+    /// The indirect reseller's Microsoft partner (MPN) id, digits only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
+    #[x_kube(validation = rules::mpn_id())]
+    pub mpn_id: Option<String>,
 }
 
 impl ResellerSpec {
@@ -252,6 +275,7 @@ mod tests {
             namespace: None,
             region: None,
             sandbox_only,
+            indirect_reseller: None,
             services: enabled.map(|enabled| ResellerServices {
                 azure_ad: Some(AzureAdService {
                     enabled,

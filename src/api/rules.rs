@@ -118,17 +118,6 @@ pub fn plan_name_agrees() -> Rule {
     .field_path(".displayName")
 }
 
-/// Spec rule: Microsoft allows tenant creation only for direct-bill accounts.
-pub fn tenant_creation_direct_only() -> Rule {
-    Rule::new("!has(self.allowTenantCreation) || !self.allowTenantCreation || self.cspType == 'Direct'")
-        .message(
-            "allowTenantCreation: true requires cspType Direct (Microsoft allows tenant creation only for direct-bill accounts); \
-             remove allowTenantCreation or use a Direct plan",
-        )
-        .field_path(".allowTenantCreation")
-        .reason(Reason::FieldValueForbidden)
-}
-
 /// Reseller short name.
 pub fn short_name_format() -> Rule {
     Rule::new("self.matches('^[A-Z0-9]{2,16}$')").message(Message::Expression(
@@ -165,4 +154,128 @@ pub fn not_own_parent() -> Rule {
             "'spec.parent names the reseller itself (\"' + self.metadata.name + '\"): set it to the parent Reseller, or remove it only on the root (the service provider)'".into(),
         ))
         .field_path(".spec.parent")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customer (product.md §5) and Reseller.spec.indirectReseller.
+
+/// A GUID: an Entra tenant id. `what` says whose, for the message.
+pub fn guid(field: &str, what: &str) -> Rule {
+    // The message is a CEL string literal in single quotes.
+    let what = what.replace('\'', "\\'");
+    Rule::new("self.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')").message(
+        Message::Expression(format!(
+            "'{field} must be {what}, a GUID like 01234567-89ab-cdef-0123-456789abcdef; got \"' + self + '\"'"
+        )),
+    )
+}
+
+/// Partner (MPN) id: digits only.
+pub fn mpn_id() -> Rule {
+    Rule::new("self.matches('^[0-9]{1,10}$')").message(Message::Expression(
+        "'indirectReseller.mpnId must be the reseller\\'s Microsoft partner (MPN) id, 1 to 10 digits such as 1234567; got \"' + self + '\"'".into(),
+    ))
+}
+
+/// Longest `domainPrefix` admission accepts. Microsoft's documentation consulted for this field does
+/// not state the limit, so this is a conservative bound (well inside a 63-character DNS label)
+/// that keeps every accepted prefix creatable; the field doc says so.
+pub const DOMAIN_PREFIX_MAX: usize = 27;
+
+/// The `<prefix>` of `<prefix>.onmicrosoft.com`.
+pub fn domain_prefix() -> Rule {
+    Rule::new(format!("self.matches('^[a-zA-Z0-9]{{1,{DOMAIN_PREFIX_MAX}}}$')")).message(Message::Expression(format!(
+        "'tenant.new.domainPrefix must be 1 to {DOMAIN_PREFIX_MAX} letters and digits (no dots, hyphens or spaces; it becomes <domainPrefix>.onmicrosoft.com), such as contosonz; got \"' + self + '\"'"
+    )))
+}
+
+/// A DNS domain name of an existing tenant (`contoso.onmicrosoft.com`, `contoso.com`).
+pub fn domain_name(field: &str) -> Rule {
+    Rule::new("self.matches('^([a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?\\\\.)+[a-zA-Z]{2,63}$')").message(
+        Message::Expression(format!(
+            "'{field} must be a domain name of the tenant, such as contoso.onmicrosoft.com or contoso.com; got \"' + self + '\"'"
+        )),
+    )
+}
+
+/// Upper-case ISO 3166-1 alpha-2 country code. Whether it lies in the plan's region is the
+/// controller's check (rule 12).
+pub fn country_iso2(field: &str) -> Rule {
+    Rule::new("self.matches('^[A-Z]{2}$')").message(Message::Expression(format!(
+        "'{field} must be an upper-case ISO 3166 two-letter country code, such as NZ or DE; got \"' + self + '\"'"
+    )))
+}
+
+/// The shape of an e-mail address (one `@`, a dot in the domain, no spaces); whether it receives
+/// mail is not admission's business.
+pub fn email(field: &str) -> Rule {
+    Rule::new("self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$')").message(Message::Expression(format!(
+        "'{field} must be an e-mail address such as admin@contoso.com; got \"' + self + '\"'"
+    )))
+}
+
+/// A culture (language-COUNTRY) as Partner Center takes it, such as `en-US`.
+pub fn culture() -> Rule {
+    Rule::new("self.matches('^[a-z]{2,3}-[A-Z]{2}$')").message(Message::Expression(
+        "'tenant.new.culture must be a culture written language-COUNTRY, such as en-US or de-DE; got \"' + self + '\"'"
+            .into(),
+    ))
+}
+
+/// An ISO 639-1 language code such as `en`.
+pub fn language() -> Rule {
+    Rule::new("self.matches('^[a-z]{2}$')").message(Message::Expression(
+        "'tenant.new.language must be a lower-case two-letter ISO 639-1 language code, such as en or de; got \"' + self + '\"'"
+            .into(),
+    ))
+}
+
+/// A calendar date `YYYY-MM-DD`. CEL in the API server has no clock, so "not in the future" is the
+/// controller's check.
+pub fn calendar_date(field: &str) -> Rule {
+    Rule::new("self.matches('^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$')").message(Message::Expression(
+        format!("'{field} must be a date written YYYY-MM-DD, such as 2026-11-30; got \"' + self + '\"'"),
+    ))
+}
+
+/// `Orphan` or `Delete`. A plain string with this rule instead of a schema enum: an enum
+/// violation would skip every other CEL rule of the object (see [`csp_type_schema`]).
+pub fn deletion_policy_value() -> Rule {
+    Rule::new("self in ['Orphan', 'Delete']").message(Message::Expression(
+        "'deletionPolicy must be Orphan (deleting the Customer leaves the tenant; the default) or Delete (only through Sandbox connections); got \"' + self + '\"'".into(),
+    ))
+}
+
+/// Schema of `deletionPolicy` (a string: see [`deletion_policy_value`]).
+pub fn deletion_policy_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "maxLength": 16,
+        "description": "Orphan (absent means Orphan): deleting the Customer leaves the tenant. Delete: the tenant is deleted too, honoured only through Sandbox connections (otherwise the Customer is not Ready, reason DeletionPolicyNotAllowed, and deletion orphans)."
+    })
+}
+
+/// Rule on `tenant`: exactly one of `new` / `existing`.
+pub fn tenant_exactly_one() -> Rule {
+    Rule::new("has(self.new) != has(self.existing)").message(
+        "tenant must set exactly one of tenant.new (create a new Microsoft tenant) or tenant.existing (adopt an existing one)",
+    )
+}
+
+/// Transition rule on `tenant`: a Customer that creates a tenant cannot turn into one that adopts
+/// a tenant, or the other way round.
+pub fn tenant_choice_immutable() -> Rule {
+    Rule::new("has(self.new) == has(oldSelf.new)")
+        .message(
+            "tenant: the choice between tenant.new and tenant.existing is immutable: create another Customer to \
+             provision a different tenant",
+        )
+        .reason(Reason::FieldValueForbidden)
+}
+
+/// Rule on `tenant.existing`: exactly one of `tenantId` / `domain`.
+pub fn existing_exactly_one() -> Rule {
+    Rule::new("has(self.tenantId) != has(self.domain)").message(
+        "tenant.existing must set exactly one of tenantId (the tenant's Entra id, a GUID) or domain (such as contoso.onmicrosoft.com)",
+    )
 }

@@ -38,7 +38,6 @@ pub mod reasons {
 
     // Plan identity.
     pub const PLAN_NOT_FOUND: &str = "PlanNotFound";
-    pub const TENANT_CREATION_REQUIRES_DIRECT: &str = "TenantCreationRequiresDirect";
 
     // Rule 2, 5, 6: connections.
     pub const CONNECTION_NOT_FOUND: &str = "ConnectionNotFound";
@@ -95,7 +94,6 @@ pub mod reasons {
         PLAN_NOT_FOR_RESELLER,
         NAMED_RESELLER_NOT_FOUND,
         PLAN_NOT_FOUND,
-        TENANT_CREATION_REQUIRES_DIRECT,
         CONNECTION_NOT_FOUND,
         PLAN_CONNECTION_MISMATCH,
         CONNECTION_NAMESPACE_NOT_OWNED,

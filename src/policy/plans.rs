@@ -8,7 +8,7 @@ use super::finding::{Finding, reasons};
 use super::hierarchy::Hierarchy;
 use super::naming::{PlanName, name_disagreements, parse_plan_name};
 use super::snapshot::{ConnectionHealth, PlanFacts, Settings, Snapshot};
-use crate::api::{ConnectionRef, CspType};
+use crate::api::ConnectionRef;
 
 /// What the rules found about one plan, independent of any reseller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,18 +80,6 @@ pub fn check_plan(plan: &PlanFacts, snapshot: &Snapshot, hierarchy: &Hierarchy, 
                  known code (an ISO country such as NZ, or a composite such as EUR) or add the region \
                  to the operator's configuration",
                 plan.region, plan.name
-            ),
-        ));
-    }
-
-    if plan.allow_tenant_creation && plan.csp_type != CspType::Direct {
-        errors.push(Finding::new(
-            reasons::TENANT_CREATION_REQUIRES_DIRECT,
-            format!(
-                "CustomerPlan '{}' sets spec.allowTenantCreation: true but spec.cspType is {:?}; \
-                 Microsoft allows tenant creation only for Direct accounts: set allowTenantCreation \
-                 to false or use a Direct plan",
-                plan.name, plan.csp_type
             ),
         ));
     }

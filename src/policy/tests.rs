@@ -1561,9 +1561,11 @@ fn plan_own_rules() {
         vec![conn(P, "nz", "NZ Indirect Production")],
         &settings(),
     );
-    assert_eq!(e.plans["nz"].ready.reason, reasons::TENANT_CREATION_REQUIRES_DIRECT);
-    assert!(e.plans["nz"].ready.message.contains("spec.allowTenantCreation"));
-    assert!(!eff(&e, "provider", "nz").usable);
+    // Tenant creation is allowed for IndirectProvider plans too (product rule 13: on behalf of an
+    // indirect reseller); the plan is Ready and usable.
+    assert_eq!(e.plans["nz"].ready.reason, reasons::READY);
+    assert!(eff(&e, "provider", "nz").usable);
+    assert!(eff(&e, "provider", "nz").allow_tenant_creation);
 }
 
 #[test]
