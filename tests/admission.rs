@@ -1,5 +1,5 @@
-//! Admission against a real kube-apiserver with the real kubectl, acting as the users of
-//! product.md: the CRD validation rules (every rule of §3 that needs only the object), the
+//! Admission against a real kube-apiserver with the real kubectl, acting as the users the
+//! product has: the CRD validation rules (every rule of docs/rules.md that needs only the object), the
 //! reseller-guard ValidatingAdmissionPolicy (rule 4) with the shipped RBAC, the seed scenarios,
 //! and the kubectl experience (category, short names, printer columns, explain).
 
@@ -622,7 +622,7 @@ fn bad_manifests_are_refused_naming_the_field_and_the_fix() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Seeds (product.md): "EUR Direct Sandbox", "NZ Indirect Production", an internal test reseller
+// Seeds (examples/): "EUR Direct Sandbox", "NZ Indirect Production", an internal test reseller
 // restricted to the sandbox plan, a reseller with its own connection and an override.
 
 const SEED: &str = r#"

@@ -67,7 +67,7 @@ fn crds_yaml_is_every_crd_as_one_stream() {
     );
 }
 
-/// Argo CD and `kubectl diff` stay quiet only without these (engineering.md).
+/// Argo CD and `kubectl diff` stay quiet only without these (docs/concepts.md, GitOps).
 #[test]
 fn crds_have_no_status_no_preserve_unknown_fields_and_no_defaults_in_list_items() {
     fn walk(v: &serde_json::Value, in_items: bool, path: &str, found: &mut Vec<String>) {

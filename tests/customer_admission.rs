@@ -1,5 +1,5 @@
 //! The `Customer` kind's API against a real kube-apiserver with the real kubectl, acting as the
-//! users of product.md §5: the CRD validation rules (formats, exactly one tenant choice, immutable
+//! users of docs/rules.md (rules 11–18): the CRD validation rules (formats, exactly one tenant choice, immutable
 //! fields), the shipped RBAC (a reseller's admins manage Customers in their own namespace only),
 //! the reseller-guard policy on `Reseller.spec.indirectReseller` (provider-only), tenant creation
 //! allowed on IndirectProvider plans, and the kubectl experience. No controller acts on Customers

@@ -1,4 +1,4 @@
-//! Fault tests (issue 6): the operator killed mid-convergence, the API server restarted and a watch
+//! Fault tests (README, "Fault tolerance"): the operator killed mid-convergence, the API server restarted and a watch
 //! expired (410), Partner Center faults from the emulator, two replicas and leader handover. Real
 //! parts only: kube-apiserver + etcd, the emulator, the operator binary. Every wait is bounded.
 

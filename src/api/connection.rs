@@ -1,4 +1,4 @@
-//! `PartnerCenterConnection`: one Microsoft Partner Center account (product.md §2).
+//! `PartnerCenterConnection`: one Microsoft Partner Center account (docs/reference/api.md).
 // Repeated `printcolumn(type_ = ..)` keys are separate columns, not duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
 

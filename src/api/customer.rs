@@ -1,5 +1,5 @@
 //! `Customer`: a customer tenant provisioned (created or adopted) through the reseller's effective
-//! connection for a plan (product.md §5). Only the API is here: admission checks everything that
+//! connection for a plan (docs/rules.md, rules 11–18). Only the API is here: admission checks everything that
 //! needs only the object; no controller acts on Customers yet.
 // Repeated `printcolumn(type_ = ..)` keys are separate columns, not duplicated attributes.
 #![allow(clippy::duplicated_attributes)]

@@ -1,4 +1,4 @@
-//! `CustomerPlan`: an Azure AD customer plan of the provider's catalog (product.md §2).
+//! `CustomerPlan`: an Azure AD customer plan of the provider's catalog (docs/reference/api.md).
 // Repeated `printcolumn(type_ = ..)` keys are separate columns, not duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
 

@@ -1,4 +1,4 @@
-//! `Reseller`: a customer with the reseller service, one node of the reseller tree (product.md §2).
+//! `Reseller`: a customer with the reseller service, one node of the reseller tree (docs/reference/api.md).
 //!
 //! No field a reseller's own admin is refused to change (everything but `displayName`) has a
 //! schema `default:`: a default would make every create look like a change to the

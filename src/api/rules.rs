@@ -4,7 +4,7 @@
 use kube::core::{Message, Reason, Rule};
 use schemars::{Schema, SchemaGenerator, json_schema};
 
-/// Upper-case region code (product.md §4). Whether the code is known is the controller's job.
+/// Upper-case region code (docs/rules.md, rule 9). Whether the code is known is the controller's job.
 pub fn region_format() -> Rule {
     Rule::new("self.matches('^[A-Z]{2,5}$')").message(Message::Expression(
         "'region must be an upper-case region code of 2 to 5 letters, such as NZ (a country) or EUR (a composite region); got \"' + self + '\"'".into(),
@@ -157,7 +157,7 @@ pub fn not_own_parent() -> Rule {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Customer (product.md §5) and Reseller.spec.indirectReseller.
+// Customer (docs/rules.md, rules 11–18) and Reseller.spec.indirectReseller.
 
 /// A GUID: an Entra tenant id. `what` says whose, for the message.
 pub fn guid(field: &str, what: &str) -> Rule {

@@ -23,7 +23,7 @@ pub struct Endpoints {
     pub login: Url,
 }
 
-/// Hosts of each Microsoft cloud (partner-center.md §1.1).
+/// Hosts of each Microsoft cloud (docs/concepts.md).
 pub fn cloud_endpoints(cloud: Cloud) -> Endpoints {
     let (api, login) = match cloud {
         Cloud::Global => (GLOBAL_RESOURCE, "https://login.microsoftonline.com"),

@@ -1,4 +1,4 @@
-//! Who a PartnerCenterConnection belongs to (product.md "Owner"): the provider namespace → the
+//! Who a PartnerCenterConnection belongs to (docs/concepts.md, "Owners"): the provider namespace → the
 //! service provider; a Reseller's `spec.namespace` → that reseller; anywhere else → not usable.
 
 use super::finding::{Finding, reasons};

@@ -149,7 +149,7 @@ pub fn effective_plans(
         }
 
         // Rule 8: only plans the parent has, and so on up to (not including) the root: the root
-        // has the whole catalog whatever it grants itself (product.md §3 rule 8).
+        // has the whole catalog whatever it grants itself (docs/rules.md, rule 8).
         if let Some((a, why)) = ancestors.iter().find_map(|a| {
             let ar = snapshot.resellers.get(a)?;
             if ar.parent.is_none() {

@@ -1,4 +1,4 @@
-//! Pure domain rules (product.md §3): no Kubernetes client, no async, no I/O.
+//! Pure domain rules (docs/rules.md): no Kubernetes client, no async, no I/O.
 //!
 //! Controllers fill a [`Snapshot`] from their stores, call [`evaluate`] (or an [`Evaluator`] for
 //! one object) and publish what it says; [`dependents`] tells them what to requeue after a

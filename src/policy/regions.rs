@@ -1,4 +1,4 @@
-//! Region table (product.md §4): every two-letter code is an ISO-3166 country that maps to itself;
+//! Region table (docs/rules.md, rule 9): every two-letter code is an ISO-3166 country that maps to itself;
 //! composite regions (3–5 letters, so they never collide with a country) map to the countries they
 //! cover. The composites are overridable by the operator's configuration.
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Hosts of the real clouds' login authorities and Partner Center APIs (partner-center.md §1.1).
+/// Hosts of the real clouds' login authorities and Partner Center APIs (docs/concepts.md, "What the operator checks against Partner Center").
 /// `spec.endpoints` may only point at these unless the operator's allow-list says otherwise.
 pub const REAL_CLOUD_HOSTS: &[&str] = &[
     "login.microsoftonline.com",

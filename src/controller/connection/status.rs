@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Refresh tokens live 90 days from issue, sliding with each redemption (partner-center.md §1.3).
+/// Refresh tokens live 90 days from issue, sliding with each redemption (docs/concepts.md, "Refresh tokens").
 const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 /// How many referencing objects `status.usedBy.examples` names.
 const EXAMPLES: usize = 5;
