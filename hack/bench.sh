@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash hack/tools/build.sh >/dev/null
-cargo build --release --locked --bin partner-center-operator --bin bench_channel
-exec target/release/bench_channel --operator-bin target/release/partner-center-operator "$@"
+cargo build --release --locked --bin partner-center-operator --example bench_channel
+exec target/release/examples/bench_channel --operator-bin target/release/partner-center-operator "$@"

@@ -1,9 +1,9 @@
 //! The emulator over raw HTTP (reqwest), checked against the documented Partner Center / Entra
-//! behaviour in /work/shared/docs/partner-center.md. Deliberately not through the project's client.
+//! behaviour of Partner Center and Entra ID. Deliberately not through the project's client.
 
 use std::collections::HashSet;
 
-use partner_center_operator::emulator::{EmulatorConfig, Fixtures, RunningEmulator, start};
+use partner_center_emulator::{EmulatorConfig, Fixtures, RunningEmulator, start};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -616,7 +616,7 @@ fn ready_condition(cp: &ControlPlane, args: &[&str]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
-    use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures};
+    use partner_center_emulator::{self as emulator, EmulatorConfig, Fixtures};
     partner_center_operator::tls::install_crypto_provider();
     let fixtures = Fixtures::from_yaml(&support::example_fixtures()).expect("fixtures");
     let emu = emulator::start(EmulatorConfig {

@@ -2,10 +2,10 @@
 //! the number of list calls (against the floor ceil(N / page size)) and the time taken.
 //! Figures only; nothing is asserted.
 //!
-//! `cargo run --release --bin bench_pc_count -- [CUSTOMERS] [RUNS]` (defaults 10000 and 5).
+//! `cargo run --release --example bench_pc_count -- [CUSTOMERS] [RUNS]` (defaults 10000 and 5).
 
+use partner_center_emulator::{self as emulator, EmulatorConfig, Fixtures};
 use partner_center_operator::api::{AuthMode, Cloud};
-use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures};
 use partner_center_operator::partner_center::paging::PAGE_SIZE;
 use partner_center_operator::partner_center::{
     ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterClient,

@@ -2,7 +2,7 @@
 //! see hack/tools/) started on loopback by hack/control-plane.sh, with one kubeconfig per test user.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures, RunningEmulator};
+use partner_center_emulator::{self as emulator, EmulatorConfig, Fixtures, RunningEmulator};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;

@@ -1,10 +1,10 @@
 //! Partner Center + Entra ID emulator (the only stand-in in tests and the demo).
 //!
 //! One listener serves Entra login paths (`/{tenant}/oauth2/...`), Partner Center (`/v1/...`) and
-//! the control API (`/_emulator/...`); see /work/notes/emulator-interface.md for the contract.
+//! the control API (`/_emulator/...`).
 //!
 //! Library use: [`start`] with an [`EmulatorConfig`] (port 0 picks a free port).
-//! CLI use: the bin's `emulator` subcommand should call [`serve_forever`] with the fixtures path
+//! CLI use: the `partner-center-emulator` binary (src/main.rs) calls [`serve_forever`] with the fixtures path
 //! and listen address; it returns after Ctrl-C / SIGTERM.
 
 mod api;

@@ -1,4 +1,4 @@
-//! Hand-written wire shapes, copied from the documented examples (partner-center.md §1–§3).
+//! Hand-written wire shapes, copied from the documented examples (Partner Center and Entra ID documentation).
 //! Deliberately independent of the client's types so the two cannot drift together.
 
 use axum::body::Body;
