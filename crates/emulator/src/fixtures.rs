@@ -101,14 +101,11 @@ pub struct AddressFixture {
 pub struct AppFixture {
     pub client_id: String,
     pub client_secret: String,
-    /// Redirect URIs the authorize endpoint accepts (AADSTS50011 otherwise). As in Entra, an
-    /// `http://localhost` / `http://127.0.0.1` entry matches any port. Default: `http://localhost`.
-    #[serde(default = "default_redirect_uris")]
-    pub redirect_uris: Vec<String>,
-}
-
-fn default_redirect_uris() -> Vec<String> {
-    vec!["http://localhost".to_string()]
+    /// Redirect URIs the authorize endpoint accepts, matched as Entra does (exactly, except that an
+    /// http `localhost` / `127.0.0.1` / `[::1]` entry matches any port); any other is AADSTS50011.
+    /// Not set: any http loopback URI (any port and path), a development convenience.
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for AppFixture {
@@ -248,7 +245,7 @@ impl Fixtures {
                 if app.client_secret.is_empty() {
                     return Err(bad(format!("{at}.apps[{a}].clientSecret"), "must not be empty"));
                 }
-                for (r, uri) in app.redirect_uris.iter().enumerate() {
+                for (r, uri) in app.redirect_uris.iter().flatten().enumerate() {
                     if url::Url::parse(uri).is_err() {
                         return Err(bad(
                             format!("{at}.apps[{a}].redirectUris[{r}]"),

@@ -499,14 +499,17 @@ pub fn pkce_matches(method: PkceMethod, challenge: &str, verifier: &str) -> bool
     }
 }
 
-/// Entra's redirect URI match: exact (ignoring a trailing slash on an empty path), except that for
-/// http loopback hosts the port is ignored.
-pub fn redirect_registered(registered: &[String], requested: &str) -> bool {
+/// Entra's redirect URI match: exact (an empty path is `/`), except that for http loopback hosts
+/// the port is ignored. `None` (the app lists none) accepts any http loopback URI.
+pub fn redirect_registered(registered: Option<&[String]>, requested: &str) -> bool {
     let Ok(req) = url::Url::parse(requested) else {
         return false;
     };
     let loopback =
         |u: &url::Url| u.scheme() == "http" && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let Some(registered) = registered else {
+        return loopback(&req);
+    };
     registered.iter().filter_map(|r| url::Url::parse(r).ok()).any(|reg| {
         let same_port =
             reg.port_or_known_default() == req.port_or_known_default() || (loopback(&reg) && loopback(&req));
@@ -659,9 +662,8 @@ pub async fn authorize(
         let (tenant, _) = authenticate_client(&inner, &authority, &client_id, Some(""))?;
         let registered = inner
             .app_home(&client_id)
-            .map(|(_, app)| app.redirect_uris.clone())
-            .unwrap_or_default();
-        if !redirect_registered(&registered, &redirect_uri) {
+            .and_then(|(_, app)| app.redirect_uris.clone());
+        if !redirect_registered(registered.as_deref(), &redirect_uri) {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -753,6 +755,50 @@ pub async fn authorize(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirect_uri_matching_table() {
+        let listed = [
+            "http://localhost/cb".to_string(),
+            "https://app.example/auth".to_string(),
+        ];
+        let cases: [(Option<&[String]>, &str, bool); 10] = [
+            (Some(&listed), "http://localhost/cb", true),
+            (Some(&listed), "http://localhost:5173/cb", true),
+            (Some(&listed), "http://localhost/cb/", false),
+            (Some(&listed), "http://127.0.0.1/cb", false),
+            (Some(&listed), "https://app.example/auth", true),
+            (Some(&listed), "https://app.example:8443/auth", false),
+            (Some(&listed), "https://app.example/auth?x=1", false),
+            (None, "http://127.0.0.1:9/callback", true),
+            (None, "https://app.example/auth", false),
+            (None, "not a url", false),
+        ];
+        for (registered, requested, want) in cases {
+            assert_eq!(
+                redirect_registered(registered, requested),
+                want,
+                "{requested} against {registered:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pkce_table() {
+        // RFC 7636 appendix B's example verifier and S256 challenge.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let s256 = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        let cases = [
+            (PkceMethod::S256, s256, verifier, true),
+            (PkceMethod::S256, s256, "other", false),
+            (PkceMethod::S256, verifier, verifier, false),
+            (PkceMethod::Plain, verifier, verifier, true),
+            (PkceMethod::Plain, s256, verifier, false),
+        ];
+        for (method, challenge, v, want) in cases {
+            assert_eq!(pkce_matches(method, challenge, v), want, "{method:?} {challenge} {v}");
+        }
+    }
 
     #[test]
     fn v2_scope_to_resource_table() {

@@ -24,7 +24,8 @@ pub const SANDBOX_CUSTOMER_QUOTA: usize = 75;
 pub struct App {
     pub client_id: String,
     pub client_secret: String,
-    pub redirect_uris: Vec<String>,
+    /// None: any http loopback redirect URI (see fixtures.rs).
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 pub struct User {
