@@ -2061,3 +2061,65 @@ async fn api_authenticates_before_not_modelled_and_relationship_requests_table()
         "{url}"
     );
 }
+
+#[tokio::test]
+async fn tls_listener_with_a_generated_ca_or_certificate_files() {
+    use partner_center_emulator::{TlsSource, start_tls};
+    partner_center_operator::tls::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let config = || EmulatorConfig {
+        fixtures: Fixtures::from_yaml(BASIC).unwrap(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+    };
+    let generated = start_tls(
+        config(),
+        &TlsSource::SelfSigned {
+            dir: dir.path().to_path_buf(),
+            hosts: vec!["emulator.dev.svc".into()],
+        },
+    )
+    .await
+    .unwrap();
+    let ca = std::fs::read(generated.ca_file.as_ref().unwrap()).unwrap();
+    // The files the generated mode wrote serve as --tls-cert/--tls-key for a second listener.
+    let from_files = start_tls(
+        config(),
+        &TlsSource::Files {
+            cert: dir.path().join("tls.crt"),
+            key: dir.path().join("tls.key"),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(from_files.ca_file.is_none());
+    let trusting = Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .build()
+        .unwrap();
+    for emu in [&generated, &from_files] {
+        let base = emu.base_url();
+        assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+        let resp = trusting.get(format!("{base}/_emulator/healthz")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        // A client that does not trust the CA is refused at the handshake.
+        assert!(
+            Client::new()
+                .get(format!("{base}/_emulator/healthz"))
+                .send()
+                .await
+                .is_err()
+        );
+    }
+    // Bad files: the error names the flag.
+    let bad = start_tls(
+        config(),
+        &TlsSource::Files {
+            cert: dir.path().join("tls.crt"),
+            key: dir.path().join("ca.pem"),
+        },
+    )
+    .await
+    .err()
+    .expect("a certificate is not a key");
+    assert!(format!("{bad:#}").contains("--tls-key"), "{bad:#}");
+}
