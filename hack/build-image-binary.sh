@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-gnu
 export RUSTFLAGS="-C target-feature=+crt-static"
-cargo build --locked --release --target "$target" --bin partner-center-operator --bin partner-center-emulator >&2
+cargo build --locked --release --target "$target" --workspace --bin partner-center-operator --bin partner-center-emulator >&2
 bin="${CARGO_TARGET_DIR:-target}/$target/release/partner-center-operator"
 if [ $# -ge 1 ]; then
   mkdir -p "$(dirname "$1")"

@@ -11,7 +11,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "building (first run: several minutes)"
 bash hack/tools/build.sh >/dev/null
-cargo build --quiet --bin partner-center-operator --bin partner-center-emulator
+cargo build --quiet --workspace --bin partner-center-operator --bin partner-center-emulator
 op=target/debug/partner-center-operator
 emu=target/debug/partner-center-emulator
 
