@@ -10,9 +10,12 @@ emulator_addr=127.0.0.1:18085
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "building (first run: several minutes)"
-bash hack/tools/build.sh >/dev/null
-cargo build --quiet --bin partner-center-operator
+# Only what the demo runs: etcd, kube-apiserver and kubectl (helm and luahealth are for the tests).
+bash hack/tools/build.sh etcd kube-apiserver kubectl >/dev/null
+# Not --quiet: a cold build takes minutes, and its progress should show.
+cargo build --workspace --bin partner-center-operator --bin partner-center-emulator
 op=target/debug/partner-center-operator
+emu=target/debug/partner-center-emulator
 
 bash hack/control-plane.sh stop "$dir" 2>/dev/null || true
 rm -rf "$dir"; mkdir -p "$dir"
@@ -29,7 +32,7 @@ say "starting the control plane (etcd + kube-apiserver) and the Partner Center e
 bash hack/control-plane.sh start "$dir"
 # shellcheck disable=SC1091
 source "$dir/env"
-"$op" emulator --fixtures examples/emulator/fixtures.yaml --listen "$emulator_addr" > "$dir/emulator.log" 2>&1 &
+"$emu" --fixtures examples/emulator/fixtures.yaml --listen "$emulator_addr" > "$dir/emulator.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://$emulator_addr/_emulator/healthz" >/dev/null && break; sleep 0.1; done
 

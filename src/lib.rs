@@ -5,7 +5,6 @@
 pub mod api;
 pub mod cli;
 pub mod controller;
-pub mod emulator;
 pub mod partner_center;
 pub mod policy;
 pub mod runtime;

@@ -1,9 +1,8 @@
-//! The operator binary: `run` (the operator), `crdgen`, `emulator`, `consent`, `check`.
+//! The operator binary: `run` (the operator), `crdgen`, `consent`, `check`. The emulator is its own
+//! binary, `partner-center-emulator` (crates/emulator).
 
 use clap::{Parser, Subcommand};
-use partner_center_operator::{api, cli, controller, emulator, runtime};
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use partner_center_operator::{api, cli, controller, runtime};
 
 #[derive(Parser)]
 #[command(
@@ -22,14 +21,6 @@ enum Command {
     Run(runtime::settings::OperatorSettings),
     /// Print the CustomResourceDefinitions as YAML.
     Crdgen,
-    /// Run the Partner Center + Entra ID emulator (local development, demo, tests).
-    Emulator {
-        /// Fixtures YAML (partners, credentials, customers, resellers).
-        #[arg(long, env = "PCO_EMULATOR_FIXTURES")]
-        fixtures: PathBuf,
-        #[arg(long, env = "PCO_EMULATOR_LISTEN", default_value = "127.0.0.1:8085")]
-        listen: SocketAddr,
-    },
     /// Run the one-time consent (authorization-code) flow and store the refresh token in a Secret.
     Consent(cli::consent::ConsentArgs),
     /// Authenticate with a connection's settings and print what Partner Center reports.
@@ -55,10 +46,6 @@ async fn run() -> anyhow::Result<()> {
         Command::Crdgen => {
             print!("{}", api::crds_yaml());
             Ok(())
-        }
-        Command::Emulator { fixtures, listen } => {
-            runtime::telemetry::init(runtime::telemetry::LogFormat::Plain, "info");
-            emulator::serve_forever(&fixtures, listen).await
         }
         Command::Consent(args) => cli::consent::run(args).await,
         Command::Check(args) => cli::check::run(args).await,

@@ -4,7 +4,7 @@
 //! `check --connection` then verifies that connection as the operator would.
 
 mod support;
-use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures};
+use partner_center_emulator::{self as emulator, EmulatorConfig, Fixtures};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use support::{ControlPlane, User, output_text};

@@ -1,9 +1,9 @@
-//! The emulator over raw HTTP (reqwest), checked against the documented Partner Center / Entra
-//! behaviour in /work/shared/docs/partner-center.md. Deliberately not through the project's client.
+//! The emulator over raw HTTP (reqwest), checked against the documented behaviour of Partner Center
+//! and Entra ID. Deliberately not through the project's client.
 
 use std::collections::HashSet;
 
-use partner_center_operator::emulator::{EmulatorConfig, Fixtures, RunningEmulator, start};
+use partner_center_emulator::{EmulatorConfig, Fixtures, RunningEmulator, start};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -597,7 +597,14 @@ async fn api_authentication_and_authorisation_table() {
             None,
             None,
         ),
-        ("/v1/customers?size=1", "user", Some(&user), StatusCode::OK, None, None),
+        (
+            "/v1/customers?size=1",
+            "user",
+            Some(user.as_str()),
+            StatusCode::OK,
+            None,
+            None,
+        ),
         (
             "/v1/profiles/legalbusiness",
             "app-only",
@@ -1087,12 +1094,24 @@ async fn indirect_customer_creation_needs_app_user_and_a_known_reseller() {
     body["associatedPartnerId"] = json!("dddddddd-0000-4000-8000-000000000001");
     let app = emu.app_token(PROVIDER, PROVIDER_APP, PROVIDER_SECRET).await;
     let (status, _, _) = emu
-        .call(Method::POST, "/v1/customers", Some(&app), &[], Some(body.clone()))
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(app.as_str()),
+            &[],
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let user = emu.provider_user().await;
     let (status, _, created) = emu
-        .call(Method::POST, "/v1/customers", Some(&user), &[], Some(body.clone()))
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(user.as_str()),
+            &[],
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(
@@ -1102,7 +1121,7 @@ async fn indirect_customer_creation_needs_app_user_and_a_known_reseller() {
     body["associatedPartnerId"] = json!("dddddddd-0000-4000-8000-000000000099");
     body["companyProfile"]["domain"] = json!("indirect2.onmicrosoft.com");
     let (status, _, _) = emu
-        .call(Method::POST, "/v1/customers", Some(&user), &[], Some(body))
+        .call(Method::POST, "/v1/customers", Some(user.as_str()), &[], Some(body))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
@@ -1413,4 +1432,694 @@ async fn control_healthz_and_shutdown() {
     let http = emu.http.clone();
     emu.run.shutdown().await;
     assert!(http.get(url).send().await.is_err(), "listener closed after shutdown");
+}
+
+// ---- Entra rules real SDKs depend on (Microsoft identity platform documentation) ----
+
+/// Authorize at the emulator (auto-consent) and return the code from the redirect, or the refusal.
+async fn authorize(emu: &Emu, params: &[(&str, &str)]) -> Result<String, (StatusCode, Value)> {
+    let mut q: Vec<(&str, &str)> = vec![
+        ("client_id", DIRECT_APP),
+        ("response_type", "code"),
+        ("login_hint", "admin@contosodirect.onmicrosoft.com"),
+    ];
+    q.extend_from_slice(params);
+    let resp = emu
+        .http
+        .get(emu.url(&format!("/{DIRECT}/oauth2/v2.0/authorize")))
+        .query(&q)
+        .send()
+        .await
+        .unwrap();
+    if resp.status() != StatusCode::FOUND {
+        let status = resp.status();
+        return Err((status, json_body(&resp.bytes().await.unwrap())));
+    }
+    let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned());
+    Ok(code.expect("redirect carries a code"))
+}
+
+/// (status, error, first AADSTS code) of an Entra error body, checking its whole shape.
+fn entra(status: StatusCode, body: &Value) -> (StatusCode, String, u64) {
+    let code = body["error_codes"][0]
+        .as_u64()
+        .unwrap_or_else(|| panic!("error_codes: {body}"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&format!("AADSTS{code}:"))),
+        "{body}"
+    );
+    for key in ["timestamp", "trace_id", "correlation_id"] {
+        assert!(body[key].is_string(), "Entra error has {key}: {body}");
+    }
+    (status, body["error"].as_str().unwrap_or_default().to_string(), code)
+}
+
+fn pkce_s256(verifier: &str) -> String {
+    use base64::Engine;
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+#[tokio::test]
+async fn code_redemption_is_bound_to_redirect_uri_and_pkce_table() {
+    let emu = Emu::basic().await;
+    let verifier = "a-verifier-of-at-least-43-characters-0123456789abcdef";
+    let s256 = pkce_s256(verifier);
+    let cb = "http://localhost/cb";
+    // (row, authorize params, redemption params, expected: Ok or (status, error, AADSTS code))
+    type Row<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Vec<(&'a str, &'a str)>,
+        Option<(u16, &'a str, u64)>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "S256, right verifier",
+            vec![
+                ("redirect_uri", cb),
+                ("code_challenge", s256.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+            vec![("redirect_uri", cb), ("code_verifier", verifier)],
+            None,
+        ),
+        (
+            "S256, wrong verifier",
+            vec![
+                ("redirect_uri", cb),
+                ("code_challenge", s256.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+            vec![("redirect_uri", cb), ("code_verifier", "another-verifier")],
+            Some((400, "invalid_grant", 501481)),
+        ),
+        (
+            "S256, no verifier",
+            vec![
+                ("redirect_uri", cb),
+                ("code_challenge", s256.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+            vec![("redirect_uri", cb)],
+            Some((400, "invalid_grant", 501481)),
+        ),
+        (
+            "plain, right verifier",
+            vec![
+                ("redirect_uri", cb),
+                ("code_challenge", verifier),
+                ("code_challenge_method", "plain"),
+            ],
+            vec![("redirect_uri", cb), ("code_verifier", verifier)],
+            None,
+        ),
+        (
+            "no method means plain",
+            vec![("redirect_uri", cb), ("code_challenge", verifier)],
+            vec![("redirect_uri", cb), ("code_verifier", s256.as_str())],
+            Some((400, "invalid_grant", 501481)),
+        ),
+        (
+            "unknown method",
+            vec![
+                ("redirect_uri", cb),
+                ("code_challenge", verifier),
+                ("code_challenge_method", "S512"),
+            ],
+            vec![],
+            Some((400, "invalid_request", 90013)),
+        ),
+        (
+            "another redirect_uri at redemption",
+            vec![("redirect_uri", cb)],
+            vec![("redirect_uri", "http://localhost/other")],
+            Some((400, "invalid_grant", 500112)),
+        ),
+        (
+            "no redirect_uri at redemption",
+            vec![("redirect_uri", cb)],
+            vec![],
+            Some((400, "invalid_request", 900144)),
+        ),
+        (
+            "unregistered redirect_uri",
+            vec![("redirect_uri", "https://evil.example/cb")],
+            vec![],
+            Some((400, "invalid_request", 50011)),
+        ),
+        (
+            "registered path, other path",
+            vec![("redirect_uri", "http://localhost/cb/more")],
+            vec![],
+            Some((400, "invalid_request", 50011)),
+        ),
+        (
+            "https: the port counts",
+            vec![("redirect_uri", "https://app.contoso.example:8443/auth")],
+            vec![],
+            Some((400, "invalid_request", 50011)),
+        ),
+        (
+            "loopback: any port",
+            vec![("redirect_uri", "http://localhost:51234/cb")],
+            vec![("redirect_uri", "http://localhost:51234/cb")],
+            None,
+        ),
+        (
+            "https, exact",
+            vec![("redirect_uri", "https://app.contoso.example/auth")],
+            vec![("redirect_uri", "https://app.contoso.example/auth")],
+            None,
+        ),
+    ];
+    for (row, auth, redeem, want) in rows {
+        let outcome = match authorize(&emu, &auth).await {
+            Err((status, body)) => Err(entra(status, &body)),
+            Ok(code) => {
+                let mut form = vec![
+                    ("grant_type", "authorization_code"),
+                    ("client_id", DIRECT_APP),
+                    ("client_secret", DIRECT_SECRET),
+                    ("code", code.as_str()),
+                    (
+                        "scope",
+                        "https://api.partnercenter.microsoft.com/user_impersonation offline_access",
+                    ),
+                ];
+                form.extend_from_slice(&redeem);
+                let (status, body) = emu.token(DIRECT, true, &form).await;
+                if status == StatusCode::OK {
+                    assert!(body["access_token"].is_string(), "{row}: {body}");
+                    Ok(())
+                } else {
+                    Err(entra(status, &body))
+                }
+            }
+        };
+        let want = want.map(|(s, e, c)| (StatusCode::from_u16(s).unwrap(), e.to_string(), c));
+        assert_eq!(outcome.err(), want, "{row}");
+    }
+}
+
+#[tokio::test]
+async fn token_endpoint_entra_rules_table() {
+    use base64::Engine;
+    let emu = Emu::basic().await;
+    let basic = |id: &str, secret: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+    };
+    let good = basic(DIRECT_APP, DIRECT_SECRET);
+    let wrong = basic(DIRECT_APP, "not-the-secret");
+    let other = basic(PROVIDER_APP, PROVIDER_SECRET);
+    // (row, v2, Authorization header, form, expected: Ok or (status, error, AADSTS code))
+    type Row<'a> = (
+        &'a str,
+        bool,
+        Option<&'a str>,
+        Vec<(&'a str, &'a str)>,
+        Option<(u16, &'a str, u64)>,
+    );
+    let cc = |extra: &[(&'static str, &'static str)]| {
+        let mut f = vec![("grant_type", "client_credentials")];
+        f.extend_from_slice(extra);
+        f
+    };
+    let rows: Vec<Row> = vec![
+        (
+            "v1 unknown resource",
+            false,
+            None,
+            cc(&[
+                ("client_id", DIRECT_APP),
+                ("client_secret", DIRECT_SECRET),
+                ("resource", "https://unknown.example"),
+            ]),
+            Some((400, "invalid_resource", 500011)),
+        ),
+        (
+            "v2 unknown resource",
+            true,
+            None,
+            cc(&[
+                ("client_id", DIRECT_APP),
+                ("client_secret", DIRECT_SECRET),
+                ("scope", "https://unknown.example/.default"),
+            ]),
+            Some((400, "invalid_resource", 500011)),
+        ),
+        (
+            "v1 Partner Center",
+            false,
+            None,
+            cc(&[
+                ("client_id", DIRECT_APP),
+                ("client_secret", DIRECT_SECRET),
+                ("resource", PC),
+            ]),
+            None,
+        ),
+        (
+            "v1 legacy graph.windows.net still issued (the API refuses it)",
+            false,
+            None,
+            cc(&[
+                ("client_id", DIRECT_APP),
+                ("client_secret", DIRECT_SECRET),
+                ("resource", "https://graph.windows.net"),
+            ]),
+            None,
+        ),
+        (
+            "HTTP Basic client authentication",
+            true,
+            Some(good.as_str()),
+            cc(&[("scope", "https://api.partnercenter.microsoft.com/.default")]),
+            None,
+        ),
+        (
+            "HTTP Basic and client_id in the body",
+            false,
+            Some(good.as_str()),
+            cc(&[("client_id", DIRECT_APP), ("resource", PC)]),
+            None,
+        ),
+        (
+            "HTTP Basic, wrong secret",
+            true,
+            Some(wrong.as_str()),
+            cc(&[("scope", "https://api.partnercenter.microsoft.com/.default")]),
+            Some((401, "invalid_client", 7000215)),
+        ),
+        (
+            "HTTP Basic of another client than the body's",
+            true,
+            Some(other.as_str()),
+            cc(&[
+                ("client_id", DIRECT_APP),
+                ("scope", "https://api.partnercenter.microsoft.com/.default"),
+            ]),
+            Some((401, "invalid_client", 700016)),
+        ),
+        (
+            "no client authentication at all",
+            true,
+            None,
+            cc(&[
+                ("client_id", DIRECT_APP),
+                ("scope", "https://api.partnercenter.microsoft.com/.default"),
+            ]),
+            Some((401, "invalid_client", 7000218)),
+        ),
+    ];
+    for (row, v2, auth, form, want) in rows {
+        let path = if v2 { "oauth2/v2.0/token" } else { "oauth2/token" };
+        let mut req = emu.http.post(emu.url(&format!("/{DIRECT}/{path}"))).form(&form);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let body = json_body(&resp.bytes().await.unwrap());
+        let outcome = if status == StatusCode::OK {
+            assert!(body["access_token"].is_string(), "{row}: {body}");
+            None
+        } else {
+            Some(entra(status, &body))
+        };
+        let want = want.map(|(s, e, c)| (StatusCode::from_u16(s).unwrap(), e.to_string(), c));
+        assert_eq!(outcome, want, "{row}");
+    }
+}
+
+#[tokio::test]
+async fn v2_refresh_token_only_with_offline_access_table() {
+    let emu = Emu::basic().await;
+    // (row, v2, scope, refresh token expected)
+    let rows = [
+        (
+            "v2 with offline_access",
+            true,
+            "https://api.partnercenter.microsoft.com/user_impersonation offline_access",
+            true,
+        ),
+        (
+            "v2 without offline_access",
+            true,
+            "https://api.partnercenter.microsoft.com/user_impersonation",
+            false,
+        ),
+        ("v1 always", false, "openid", true),
+    ];
+    let mut rt = "rt-direct-admin".to_string();
+    for (row, v2, scope, want) in rows {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("client_id", DIRECT_APP),
+            ("client_secret", DIRECT_SECRET),
+            ("refresh_token", rt.as_str()),
+            ("scope", scope),
+        ];
+        if !v2 {
+            form.push(("resource", PC));
+        }
+        let (status, body) = emu.token(DIRECT, v2, &form).await;
+        assert_eq!(status, StatusCode::OK, "{row}: {body}");
+        assert_eq!(body["refresh_token"].is_string(), want, "{row}: {body}");
+        if let Some(next) = body["refresh_token"].as_str() {
+            rt = next.to_string();
+        }
+    }
+}
+
+#[tokio::test]
+async fn default_rotation_is_entras_the_previous_refresh_token_stays_valid() {
+    let emu = Emu::new(&BASIC.replace("  strictRefreshTokenRotation: true\n", "")).await;
+    let (_, rt2) = emu
+        .user_token(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin")
+        .await;
+    assert_ne!(rt2, "rt-direct-admin", "a new refresh token with every grant");
+    let (status, body) = emu.refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, "rt-direct-admin").await;
+    assert_eq!(status, StatusCode::OK, "the previous token still works: {body}");
+    let (status, _) = emu.refresh(DIRECT, DIRECT_APP, DIRECT_SECRET, &rt2).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn id_token_claims_client_info_and_signatures_verify_with_the_published_keys() {
+    use base64::Engine;
+    let emu = Emu::basic().await;
+    let code = authorize(
+        &emu,
+        &[("redirect_uri", "http://localhost/cb"), ("nonce", "n-0S6_WzA2Mj")],
+    )
+    .await
+    .unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", DIRECT_APP),
+        ("client_secret", DIRECT_SECRET),
+        ("code", code.as_str()),
+        ("redirect_uri", "http://localhost/cb"),
+        ("client_info", "1"),
+        (
+            "scope",
+            "https://api.partnercenter.microsoft.com/user_impersonation openid profile offline_access",
+        ),
+    ];
+    let (status, tokens) = emu.token(DIRECT, true, &form).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let id_token = tokens["id_token"].as_str().expect("openid brings an id_token");
+    let claims = jwt_payload(id_token);
+    for key in [
+        "sub",
+        "oid",
+        "tid",
+        "preferred_username",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+    ] {
+        assert!(!claims[key].is_null(), "id_token has {key}: {claims}");
+    }
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(claims["aud"], DIRECT_APP);
+    assert_eq!(claims["tid"], DIRECT);
+    assert_eq!(claims["preferred_username"], "admin@contosodirect.onmicrosoft.com");
+    let info: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(
+                tokens["client_info"]
+                    .as_str()
+                    .expect("client_info=1 brings client_info"),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(info, json!({"uid": claims["oid"], "utid": DIRECT}));
+
+    // The discovery document names the keys; both tokens verify with them (ES256).
+    let (status, config) = emu
+        .get(&format!("/{DIRECT}/v2.0/.well-known/openid-configuration"), "")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    assert_eq!(
+        claims["iss"], config["issuer"],
+        "id_token issuer is the discovery issuer"
+    );
+    let jwks_uri = config["jwks_uri"].as_str().unwrap();
+    let jwks: Value = emu.http.get(jwks_uri).send().await.unwrap().json().await.unwrap();
+    for token in [id_token, tokens["access_token"].as_str().unwrap()] {
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(input.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "ES256");
+        let key = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == header["kid"])
+            .expect("the token's kid is published");
+        let d = |k: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(key[k].as_str().unwrap())
+                .unwrap()
+        };
+        let mut point = vec![4u8];
+        point.extend(d("x"));
+        point.extend(d("y"));
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig).unwrap();
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
+            .verify(input.as_bytes(), &sig)
+            .expect("signature verifies with the published key");
+    }
+}
+
+#[tokio::test]
+async fn openid_discovery_v1_and_v2_table() {
+    let emu = Emu::basic().await;
+    let base = emu.run.base_url();
+    // (path, status, issuer, token endpoint, jwks path)
+    let rows = [
+        (
+            format!("/{DIRECT}/v2.0/.well-known/openid-configuration"),
+            200,
+            format!("https://login.microsoftonline.com/{DIRECT}/v2.0"),
+            format!("{base}/{DIRECT}/oauth2/v2.0/token"),
+            format!("{base}/{DIRECT}/discovery/v2.0/keys"),
+        ),
+        (
+            format!("/{DIRECT}/.well-known/openid-configuration"),
+            200,
+            format!("https://sts.windows.net/{DIRECT}/"),
+            format!("{base}/{DIRECT}/oauth2/token"),
+            format!("{base}/{DIRECT}/discovery/keys"),
+        ),
+        (
+            "/contosodirect.onmicrosoft.com/v2.0/.well-known/openid-configuration".to_string(),
+            200,
+            format!("https://login.microsoftonline.com/{DIRECT}/v2.0"),
+            format!("{base}/contosodirect.onmicrosoft.com/oauth2/v2.0/token"),
+            format!("{base}/contosodirect.onmicrosoft.com/discovery/v2.0/keys"),
+        ),
+        (
+            "/organizations/v2.0/.well-known/openid-configuration".to_string(),
+            200,
+            "https://login.microsoftonline.com/{tenantid}/v2.0".to_string(),
+            format!("{base}/organizations/oauth2/v2.0/token"),
+            format!("{base}/organizations/discovery/v2.0/keys"),
+        ),
+    ];
+    for (path, status, issuer, token_endpoint, jwks) in rows {
+        let (got, doc) = emu.get(&path, "").await;
+        assert_eq!(got.as_u16(), status, "{path}: {doc}");
+        assert_eq!(doc["issuer"], issuer, "{path}");
+        assert_eq!(doc["token_endpoint"], token_endpoint, "{path}");
+        assert_eq!(doc["jwks_uri"], jwks, "{path}");
+        assert_eq!(
+            doc["authorization_endpoint"],
+            token_endpoint.replace("/token", "/authorize"),
+            "{path}"
+        );
+        let (status, keys) = emu.get(jwks.strip_prefix(&base).unwrap(), "").await;
+        assert_eq!(status, StatusCode::OK, "{jwks}");
+        assert_eq!(keys["keys"][0]["kty"], "EC", "{keys}");
+    }
+    let (status, body) = emu
+        .get(
+            "/00000000-dead-4000-8000-000000000000/v2.0/.well-known/openid-configuration",
+            "",
+        )
+        .await;
+    assert_eq!(
+        entra(status, &body),
+        (StatusCode::BAD_REQUEST, "invalid_tenant".into(), 90002)
+    );
+}
+
+#[tokio::test]
+async fn login_paths_answer_entra_shaped_errors_without_bom() {
+    // Even with the Partner Center BOM switched on, login paths answer as Entra does.
+    let emu = Emu::new(&BASIC.replace("bom: false", "bom: true")).await;
+    // (method, path, status, error, AADSTS code)
+    let rows = [
+        (
+            Method::GET,
+            format!("/{DIRECT}/oauth2/v2.0/devicecode"),
+            404,
+            "invalid_request",
+            90013,
+        ),
+        (
+            Method::GET,
+            format!("/{DIRECT}/oauth2/v2.0/logout"),
+            404,
+            "invalid_request",
+            90013,
+        ),
+        (
+            Method::GET,
+            format!("/{DIRECT}/discovery/instance"),
+            404,
+            "invalid_request",
+            90013,
+        ),
+        (
+            Method::GET,
+            format!("/{DIRECT}/oauth2/v2.0/token"),
+            405,
+            "invalid_request",
+            900561,
+        ),
+        (
+            Method::GET,
+            format!("/{DIRECT}/oauth2/token"),
+            405,
+            "invalid_request",
+            900561,
+        ),
+    ];
+    for (method, path, status, error, code) in rows {
+        let (got, _, body) = emu.call(method, &path, None, &[], None).await;
+        let body = json_body(&body);
+        assert_eq!(
+            entra(got, &body),
+            (StatusCode::from_u16(status).unwrap(), error.to_string(), code),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn api_authenticates_before_not_modelled_and_relationship_requests_table() {
+    let emu = Emu::basic().await;
+    let user = emu.direct_user().await;
+    let app = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    // (path, token, status, Partner Center error code if any)
+    let rows: [(&str, Option<&str>, u16, Option<i64>); 7] = [
+        ("/v1/invoices", None, 401, Some(800001)),
+        ("/v1/invoices", Some("not-a-token"), 401, Some(800001)),
+        ("/v1/invoices", Some(user.as_str()), 404, Some(1000)),
+        ("/v1/customers/relationshiprequests", None, 401, Some(800001)),
+        ("/v1/customers/relationshiprequests", Some(app.as_str()), 403, Some(403)),
+        ("/v1/customers/relationshiprequests", Some(user.as_str()), 200, None),
+        (
+            "/v1/customers/cccccccc-0000-4000-8000-000000000001",
+            Some(user.as_str()),
+            200,
+            None,
+        ),
+    ];
+    for (path, token, status, code) in rows {
+        let (got, _, body) = emu.call(Method::GET, path, token, &[], None).await;
+        let body = json_body(&body);
+        assert_eq!(got.as_u16(), status, "{path} {token:?}: {body}");
+        assert_eq!(body["code"].as_i64(), code, "{path}: {body}");
+    }
+    let (_, body) = emu.get("/v1/customers/relationshiprequests", &user).await;
+    assert_eq!(body["attributes"]["objectType"], "RelationshipRequest");
+    let url = body["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=")
+            && url.contains(DIRECT)
+            && url.contains("DAP=false"),
+        "{url}"
+    );
+}
+
+#[tokio::test]
+async fn tls_listener_with_a_generated_ca_or_certificate_files() {
+    use partner_center_emulator::{TlsSource, start_tls};
+    partner_center_operator::tls::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let config = || EmulatorConfig {
+        fixtures: Fixtures::from_yaml(BASIC).unwrap(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+    };
+    let generated = start_tls(
+        config(),
+        &TlsSource::SelfSigned {
+            dir: dir.path().to_path_buf(),
+            hosts: vec!["emulator.dev.svc".into()],
+        },
+    )
+    .await
+    .unwrap();
+    let ca = std::fs::read(generated.ca_file.as_ref().unwrap()).unwrap();
+    // The files the generated mode wrote serve as --tls-cert/--tls-key for a second listener.
+    let from_files = start_tls(
+        config(),
+        &TlsSource::Files {
+            cert: dir.path().join("tls.crt"),
+            key: dir.path().join("tls.key"),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(from_files.ca_file.is_none());
+    let trusting = Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .build()
+        .unwrap();
+    for emu in [&generated, &from_files] {
+        let base = emu.base_url();
+        assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+        let resp = trusting.get(format!("{base}/_emulator/healthz")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        // A client that does not trust the CA is refused at the handshake.
+        assert!(
+            Client::new()
+                .get(format!("{base}/_emulator/healthz"))
+                .send()
+                .await
+                .is_err()
+        );
+    }
+    // Bad files: the error names the flag.
+    let bad = start_tls(
+        config(),
+        &TlsSource::Files {
+            cert: dir.path().join("tls.crt"),
+            key: dir.path().join("ca.pem"),
+        },
+    )
+    .await
+    .err()
+    .expect("a certificate is not a key");
+    assert!(format!("{bad:#}").contains("--tls-key"), "{bad:#}");
 }

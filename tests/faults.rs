@@ -3,7 +3,7 @@
 //! parts only: kube-apiserver + etcd, the emulator, the operator binary. Every wait is bounded.
 
 mod support;
-use partner_center_operator::emulator::Fixtures;
+use partner_center_emulator::Fixtures;
 use serde_json::{Value, json};
 use std::ops::Deref;
 use std::time::{Duration, Instant};

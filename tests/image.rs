@@ -1,7 +1,7 @@
-//! The container image, as far as it can be tested without a container engine: the binary the
-//! Dockerfile builds (same script, hack/build-image-binary.sh, so same target and flags) is static
-//! and runs both the operator's commands and the emulator; the Dockerfile uses that script and a
-//! non-root runtime stage.
+//! The container image, as far as it can be tested without a container engine: the binaries the
+//! Dockerfile builds (same script, hack/build-image-binary.sh, so same target and flags) are static;
+//! the operator runs its commands and the emulator binary serves; the Dockerfile uses that script,
+//! ships both and has a non-root runtime stage.
 
 mod support;
 use std::io::{Read, Write};
@@ -31,9 +31,19 @@ fn image_binary() -> &'static PathBuf {
     })
 }
 
+/// The emulator binary the script copies beside the operator's.
+fn image_emulator_binary() -> PathBuf {
+    image_binary().with_file_name("partner-center-emulator")
+}
+
 #[test]
-fn image_binary_is_statically_linked() {
-    let bin = image_binary();
+fn image_binaries_are_statically_linked() {
+    for bin in [image_binary().clone(), image_emulator_binary()] {
+        assert_static(&bin);
+    }
+}
+
+fn assert_static(bin: &std::path::Path) {
     let file = Command::new("file").arg("-L").arg(bin).output().expect("file");
     let text = output_text(&file);
     assert!(
@@ -70,15 +80,15 @@ fn image_binary_runs_the_operator_commands_and_the_emulator() {
         );
     }
 
-    // The emulator subcommand, as the chart's emulator Deployment runs it.
+    // The emulator binary, as the chart's emulator Deployment runs it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(bin)
-        .args(["emulator", "--fixtures"])
+    let mut child = Command::new(image_emulator_binary())
+        .arg("--fixtures")
         .arg(repo_root().join("examples/emulator/fixtures.yaml"))
         .args(["--listen", &listen])
         .env_clear()
@@ -145,6 +155,12 @@ fn dockerfile_builds_with_the_shared_script_and_runs_as_non_root() {
             .iter()
             .any(|l| l.starts_with("COPY --from=build /out/partner-center-operator ")),
         "{runtime:?}"
+    );
+    assert!(
+        runtime
+            .iter()
+            .any(|l| *l == "COPY --from=build /out/partner-center-emulator /usr/local/bin/partner-center-emulator"),
+        "the image ships the emulator binary: {runtime:?}"
     );
     let user = runtime
         .iter()

@@ -3,8 +3,8 @@
 //! persist-before-use, and secrets kept out of Debug/Display.
 
 use async_trait::async_trait;
+use partner_center_emulator::{self as emulator, EmulatorConfig, Fixtures, RunningEmulator};
 use partner_center_operator::api::{AuthMode, Cloud};
-use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures, RunningEmulator};
 use partner_center_operator::partner_center::consent::{ConsentFlow, code_from_redirect, new_state};
 use partner_center_operator::partner_center::models::{Address, NewBillingProfile, NewCompanyProfile, NewCustomer};
 use partner_center_operator::partner_center::{

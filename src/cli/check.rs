@@ -310,8 +310,8 @@ pub async fn check(api: &dyn PartnerCenterApi, declared: Option<&DeclaredIdentit
 mod tests {
     use super::*;
     use crate::api::{CspType, Environment};
-    use crate::emulator::{self, EmulatorConfig, Fixtures};
     use crate::partner_center::{ConnectionSettings, Endpoints};
+    use partner_center_emulator::{self as emulator, EmulatorConfig, Fixtures};
     use secrecy::SecretString;
 
     #[test]

@@ -5,7 +5,7 @@ use crate::control_plane::{ControlPlane, User};
 use crate::emulator::{EmulatorControl, start_emulator};
 use crate::operator::Operator;
 use crate::tools::{output_text, repo_root};
-use partner_center_operator::emulator::RunningEmulator;
+use partner_center_emulator::RunningEmulator;
 use serde_json::Value;
 
 /// The provider's namespace in the examples: the operator's `--provider-namespace`.

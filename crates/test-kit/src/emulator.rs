@@ -1,7 +1,7 @@
 //! The Partner Center emulator (the only stand-in of the tests) in this process, and a client of
 //! its control API (`/_emulator/...`: faults, clock, partner changes, the request log).
 
-use partner_center_operator::emulator::{self, EmulatorConfig, Fixtures, RunningEmulator};
+use partner_center_emulator::{self as emulator, EmulatorConfig, Fixtures, RunningEmulator};
 use serde_json::Value;
 
 /// The emulator with the fixtures `yaml`, on a free loopback port.

@@ -56,7 +56,7 @@ fn logged_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
 }
 
 fn is_login(path: &str) -> bool {
-    path.contains("/oauth2/")
+    super::login::is_login_path(path)
 }
 
 /// The partner tenant a request belongs to: from the bearer token (API) or from the app /

@@ -29,7 +29,9 @@ pub enum NextLinkStyle {
 pub struct Settings {
     /// Prefix JSON bodies with a UTF-8 BOM (EF BB BF), as some Partner Center responses do.
     pub bom: bool,
-    /// A superseded refresh token stops working at once (otherwise it lives until its own expiry).
+    /// A superseded refresh token stops working at once. Off by default, as in Entra, where the
+    /// previous refresh token stays valid until its own expiry; tests of a client's rotation
+    /// handling turn it on.
     pub strict_refresh_token_rotation: bool,
     /// Token bucket size and refill per minute, per partner tenant. 0 disables throttling.
     pub rate_limit_per_minute: u32,
@@ -40,7 +42,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             bom: false,
-            strict_refresh_token_rotation: true,
+            strict_refresh_token_rotation: false,
             rate_limit_per_minute: 500,
             next_link_style: NextLinkStyle::Alternate,
         }
@@ -99,6 +101,11 @@ pub struct AddressFixture {
 pub struct AppFixture {
     pub client_id: String,
     pub client_secret: String,
+    /// Redirect URIs the authorize endpoint accepts, matched as Entra does (exactly, except that an
+    /// http `localhost` / `127.0.0.1` / `[::1]` entry matches any port); any other is AADSTS50011.
+    /// Not set: any http loopback URI (any port and path), a development convenience.
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for AppFixture {
@@ -106,6 +113,7 @@ impl std::fmt::Debug for AppFixture {
         f.debug_struct("AppFixture")
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
+            .field("redirect_uris", &self.redirect_uris)
             .finish()
     }
 }
@@ -236,6 +244,14 @@ impl Fixtures {
                 }
                 if app.client_secret.is_empty() {
                     return Err(bad(format!("{at}.apps[{a}].clientSecret"), "must not be empty"));
+                }
+                for (r, uri) in app.redirect_uris.iter().flatten().enumerate() {
+                    if url::Url::parse(uri).is_err() {
+                        return Err(bad(
+                            format!("{at}.apps[{a}].redirectUris[{r}]"),
+                            "must be an absolute URL such as http://localhost:8400/ or https://app.example/callback",
+                        ));
+                    }
                 }
             }
             for (u, user) in partner.users.iter().enumerate() {

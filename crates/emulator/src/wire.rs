@@ -1,4 +1,4 @@
-//! Hand-written wire shapes, copied from the documented examples (partner-center.md §1–§3).
+//! Hand-written wire shapes, copied from the documented examples (Partner Center and Entra ID documentation).
 //! Deliberately independent of the client's types so the two cannot drift together.
 
 use axum::body::Body;
@@ -77,6 +77,8 @@ pub struct TokenGrant {
     pub access_token: String,
     pub refresh_token: Option<String>,
     pub id_token: Option<String>,
+    /// base64url `{"uid","utid"}`, when the request sent `client_info=1`.
+    pub client_info: Option<String>,
     pub resource: String,
     /// v2 scope string as requested (v1 reports "user_impersonation" for user tokens).
     pub scope: Option<String>,
@@ -103,6 +105,9 @@ pub fn token_v1(g: &TokenGrant) -> Value {
     if let Some(id) = &g.id_token {
         v["id_token"] = json!(id);
     }
+    if let Some(info) = &g.client_info {
+        v["client_info"] = json!(info);
+    }
     v
 }
 
@@ -123,24 +128,10 @@ pub fn token_v2(g: &TokenGrant) -> Value {
     if let Some(id) = &g.id_token {
         v["id_token"] = json!(id);
     }
+    if let Some(info) = &g.client_info {
+        v["client_info"] = json!(info);
+    }
     v
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// JWT-shaped token; the signature is random because the emulator validates tokens by lookup.
-pub fn jwt(payload: &Value) -> String {
-    let header = json!({"typ": "JWT", "alg": "RS256", "kid": "emulator"});
-    let sig: [u8; 32] = rand::random();
-    format!(
-        "{}.{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(payload.to_string().as_bytes()),
-        b64(&sig)
-    )
 }
 
 fn link(uri: &str) -> Value {

@@ -654,10 +654,44 @@ fn generated_password() -> String {
 }
 
 /// Any other path: the emulator does not model it.
-pub async fn not_modeled(State(s): State<Shared>) -> Response {
-    let bom = s.lock().settings.bom;
+/// `GET /v1/customers/relationshiprequests` (App+User): the invitation link a partner sends to an
+/// existing tenant to become its reseller.
+pub async fn relationship_request(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::UserOnly);
+    pc_json(
+        inner.settings.bom,
+        StatusCode::OK,
+        &json!({
+            "url": format!(
+                "https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId={}&msppId=0&DAP=false#/BillingAccounts/partner-invitation",
+                caller.tenant
+            ),
+            "attributes": {"objectType": "RelationshipRequest"},
+        }),
+    )
+}
+
+/// Anything no route models. Login paths answer as Entra does (JSON error, no BOM); API paths
+/// authenticate first, as Partner Center does, so a caller without a valid token sees 401, not 404.
+pub async fn not_modeled(State(s): State<Shared>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    let now = s.clock.now();
+    if super::login::is_login_path(uri.path()) {
+        return wire::entra_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            90013,
+            &format!(
+                "Invalid input received: the emulator does not model the login path '{}'.",
+                uri.path()
+            ),
+            now,
+        );
+    }
+    let mut inner = s.lock();
+    let _caller = caller!(inner, s, headers, Access::AppOrUser);
     pc_error(
-        bom,
+        inner.settings.bom,
         StatusCode::NOT_FOUND,
         1000,
         "The emulator does not model this resource.",

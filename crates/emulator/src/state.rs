@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::clock::Clock;
 use super::faults::Fault;
 use super::fixtures::{AddressFixture, Fixtures, PartnerFixture, PartnerType, ResellerFixture, Settings};
+use super::keys::Signer;
 
 /// Access token lifetime in emulator seconds (Entra issues 3599).
 pub const ACCESS_TOKEN_SECONDS: i64 = 3599;
@@ -23,6 +24,8 @@ pub const SANDBOX_CUSTOMER_QUOTA: usize = 75;
 pub struct App {
     pub client_id: String,
     pub client_secret: String,
+    /// None: any http loopback redirect URI (see fixtures.rs).
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 pub struct User {
@@ -118,6 +121,18 @@ pub struct AuthCode {
     pub client_id: String,
     pub expires: Timestamp,
     pub redeemed: bool,
+    /// The authorize request's redirect_uri; the redemption must send the same.
+    pub redirect_uri: String,
+    /// PKCE (method, challenge) from the authorize request.
+    pub pkce: Option<(PkceMethod, String)>,
+    /// Echoed in the id_token.
+    pub nonce: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PkceMethod {
+    Plain,
+    S256,
 }
 
 /// Server-side seek cursor behind a continuation token.
@@ -172,11 +187,14 @@ pub struct Inner {
 
 pub struct EmulatorState {
     pub clock: Clock,
+    pub signer: Signer,
+    /// "https" behind the TLS listener; discovery documents name endpoints with it.
+    pub scheme: &'static str,
     inner: Mutex<Inner>,
 }
 
 impl EmulatorState {
-    pub fn new(fixtures: Fixtures) -> Self {
+    pub fn new(fixtures: Fixtures, scheme: &'static str) -> Self {
         let clock = Clock::default();
         let now = clock.now();
         let mut refresh_tokens = HashMap::new();
@@ -204,6 +222,8 @@ impl EmulatorState {
             .collect();
         EmulatorState {
             clock,
+            signer: Signer::generate(),
+            scheme,
             inner: Mutex::new(Inner {
                 settings: fixtures.settings.clone(),
                 partners,
@@ -326,6 +346,7 @@ fn build_partner(p: &PartnerFixture) -> Partner {
             .map(|a| App {
                 client_id: a.client_id.to_lowercase(),
                 client_secret: a.client_secret.clone(),
+                redirect_uris: a.redirect_uris.clone(),
             })
             .collect(),
         users: p
