@@ -27,8 +27,8 @@ use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use partner_center_operator::api::{CustomerPlan, PartnerCenterConnection, Reseller};
 use partner_center_emulator::RunningEmulator;
+use partner_center_operator::api::{CustomerPlan, PartnerCenterConnection, Reseller};
 use pco_test_kit::{
     AuditLog, ControlPlane, Counts, EmulatorControl, Operator, User, free_loopback_addr, is_converged, ready_of,
     start_emulator, wait_until,
