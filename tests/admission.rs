@@ -6,34 +6,9 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{ControlPlane, User, output_text, repo_root};
+use support::{ControlPlane, User, apply_ok, kubectl_ok, output_text, read_repo_file as read};
 
 const POLICY: &str = "ValidatingAdmissionPolicy 'reseller-guard.channel.csp.dev'";
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
-}
-
-/// Applies `yaml` as `user` and panics with kubectl's output when refused.
-fn apply_ok(cp: &ControlPlane, user: User, yaml: &str) -> String {
-    let out = cp.apply_yaml(user, yaml);
-    assert!(
-        out.status.success(),
-        "{user:?} apply failed:\n{}\n--- manifest:\n{yaml}",
-        output_text(&out)
-    );
-    output_text(&out)
-}
-
-fn kubectl_ok(cp: &ControlPlane, user: User, args: &[&str]) -> String {
-    let out = cp.kubectl_run(user, args);
-    assert!(
-        out.status.success(),
-        "{user:?} kubectl {args:?} failed:\n{}",
-        output_text(&out)
-    );
-    output_text(&out)
-}
 
 /// CRDs, the admission policies, and the shipped RBAC: provider admins bound by group, the
 /// operator's ClusterRole bound to the user `operator` (as hack/install-dev.sh binds it), the

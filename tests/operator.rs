@@ -27,17 +27,7 @@ impl Scenario {
         let channel = Channel::start().await;
         let operator = channel.start_operator(User::Operator, "test-operator", &[]);
         let s = Scenario { channel, operator };
-        s.cp.wait(&["--for=condition=Ready", "pcc", "--all", "-A", "--timeout=90s"]);
-        s.cp.wait(&["--for=condition=Ready", "cplan", "--all", "--timeout=60s"]);
-        s.cp.wait(&[
-            "--for=condition=Ready",
-            "rsl",
-            "contoso",
-            "contoso-test",
-            "northwind",
-            "northwind-wellington",
-            "--timeout=60s",
-        ]);
+        s.cp.wait_demo_converged(|| s.operator.log_text());
         s
     }
 

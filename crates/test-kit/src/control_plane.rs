@@ -388,3 +388,25 @@ impl Drop for ControlPlane {
             .status();
     }
 }
+
+/// Applies `yaml` as `user`; panics with kubectl's output (and the manifest) when refused.
+pub fn apply_ok(cp: &ControlPlane, user: User, yaml: &str) -> String {
+    let out = cp.apply_yaml(user, yaml);
+    assert!(
+        out.status.success(),
+        "{user:?} apply failed:\n{}\n--- manifest:\n{yaml}",
+        crate::output_text(&out)
+    );
+    crate::output_text(&out)
+}
+
+/// `kubectl <args>` as `user`; panics with kubectl's output when it fails.
+pub fn kubectl_ok(cp: &ControlPlane, user: User, args: &[&str]) -> String {
+    let out = cp.kubectl_run(user, args);
+    assert!(
+        out.status.success(),
+        "{user:?} kubectl {args:?} failed:\n{}",
+        crate::output_text(&out)
+    );
+    crate::output_text(&out)
+}

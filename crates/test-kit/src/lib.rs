@@ -19,7 +19,7 @@ pub use channel::{
     Channel, OPERATOR_NAMESPACES, PROVIDER_NS, condition, converged, example_fixtures, example_manifests, examples,
     is_converged, ready_of,
 };
-pub use control_plane::{ControlPlane, Convergence, User};
+pub use control_plane::{ControlPlane, Convergence, User, apply_ok, kubectl_ok};
 pub use emulator::{EmulatorControl, start_emulator};
 pub use operator::{Operator, free_loopback_addr, operator_bin};
-pub use tools::{output_text, repo_root, tail, tool_bin, wait_until};
+pub use tools::{output_text, read_repo_file, repo_root, tail, tool_bin, wait_until};

@@ -72,3 +72,8 @@ pub async fn wait_until<T>(
         tokio::time::sleep(every).await;
     }
 }
+
+/// A file of the repository, as text; panics naming it when it cannot be read.
+pub fn read_repo_file(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
