@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 keep=false; [ "${1:-}" = "--keep" ] && keep=true
 dir=${PCO_DEMO_DIR:-/tmp/pco-demo}
 emulator_addr=127.0.0.1:18085
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 
 say "building (first run: several minutes)"
 # Only what the demo runs: etcd, kube-apiserver and kubectl (helm and luahealth are for the tests).
