@@ -317,9 +317,9 @@ fn spawn_sync(
             Outcome::Synced(s) if s.verification.verified => {
                 tracing::info!(took_ms, outcome = outcome.reason(), "synced with Partner Center")
             }
-            Outcome::Synced(s) => tracing::warn!(took_ms, reason = %s.verification.reason, message = %s.verification.message, "synced, but Partner Center contradicts the connection"),
+            Outcome::Synced(s) => tracing::warn!(took_ms, reason = %s.verification.reason, detail = %s.verification.message, "synced, but Partner Center contradicts the connection"),
             Outcome::NotAuthenticated(f) | Outcome::CallFailed { failure: f, .. } => {
-                tracing::warn!(took_ms, reason = %f.reason, message = %f.message, "sync with Partner Center failed")
+                tracing::warn!(took_ms, reason = %f.reason, detail = %f.message, "sync with Partner Center failed")
             }
         }
         cctx.memory.record(
