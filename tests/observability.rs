@@ -197,6 +197,24 @@ async fn live_metrics_alerts_dashboard_and_refusal_logs() {
     let ready_series = metrics.lines().filter(|l| l.starts_with("pco_object_ready{")).count();
     assert_eq!(ready_series, objects, "{metrics}");
 
+    // The Argo CD advice of docs/operations.md (`managedFieldsManagers: [partner-center-operator]`)
+    // holds only if the rotated refresh token is owned by a field manager of that name.
+    let secret = cp.get_json(&[
+        "-n",
+        PROVIDER_NS,
+        "secret",
+        "contoso-nz-production-credentials",
+        "--show-managed-fields",
+    ]);
+    let owners: Vec<&str> = secret["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["fieldsV1"]["f:data"].get("f:refreshToken").is_some())
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(owners.contains(&"partner-center-operator"), "refreshToken owned by {owners:?}: {secret:#}");
+
     // The reason changes (the reseller is granted a Sandbox plan): its series is replaced.
     let patch =
         r#"[{"op":"replace","path":"/spec/services/azureAD/customerPlans/0/plan","value":"eur-direct-sandbox"}]"#;
