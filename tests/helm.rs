@@ -1194,3 +1194,25 @@ neither prunes nor deletes them (`crds.annotations`). Uninstalling, Argo CD and 
     }
     out
 }
+
+/// The dashboard ConfigMap: off by default; on, it carries the Grafana sidecar's label and the
+/// dashboard file unchanged, in the namespace asked for.
+#[test]
+fn dashboard_configmap_for_the_grafana_sidecar() {
+    let file = std::fs::read_to_string(chart().join("files/dashboards/partner-center-operator.json")).unwrap();
+    let name = format!("{SA}-dashboard");
+    for helm in [Helm::V3, Helm::V4] {
+        let off = docs(&template_ok(helm, &[]));
+        assert!(!off.iter().any(|d| d["metadata"]["name"] == name.as_str()), "{helm:?}");
+        let on = docs(&template_ok(
+            helm,
+            &["--set", "dashboard.enabled=true,dashboard.namespace=monitoring"],
+        ));
+        let cm = find(&on, "ConfigMap", &name);
+        assert_eq!(cm["metadata"]["namespace"], "monitoring", "{helm:?}");
+        assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1", "{helm:?}");
+        let embedded: Value =
+            serde_json::from_str(cm["data"]["partner-center-operator.json"].as_str().unwrap()).unwrap();
+        assert_eq!(embedded, serde_json::from_str::<Value>(&file).unwrap(), "{helm:?}");
+    }
+}
