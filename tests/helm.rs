@@ -151,7 +151,13 @@ fn rendered_crds_and_deploy_yaml_equal_their_sources() {
                     }
                     if source["kind"] == "CustomResourceDefinition" {
                         let annotations = meta.remove("annotations").expect("keep annotation");
-                        assert_eq!(annotations, json!({"helm.sh/resource-policy": "keep"}), "{name}");
+                        // Argo CD ignores Helm's keep policy: its own sync options keep the CRDs too.
+                        assert_eq!(
+                            annotations,
+                            json!({"helm.sh/resource-policy": "keep",
+                                   "argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}),
+                            "{name}"
+                        );
                     }
                     assert_eq!(got, source, "{helm:?}: rendered {name} differs from {}", path.display());
                     compared += 1;
@@ -160,11 +166,34 @@ fn rendered_crds_and_deploy_yaml_equal_their_sources() {
         }
         assert!(compared >= 13, "compared only {compared} objects");
     }
-    // crds.keep=false drops the annotation; crds.enabled=false drops the CRDs.
-    let no_keep = docs(&template_ok(Helm::V3, &["--set", "crds.keep=false"]));
-    assert!(
-        find(&no_keep, "CustomResourceDefinition", "resellers.channel.csp.dev")["metadata"]["annotations"].is_null()
-    );
+    // crds.keep=false drops the keep annotation, crds.annotations replace or add to Argo CD's (null
+    // drops it), crds.enabled=false drops the CRDs. Rows: values, the CRDs' annotations.
+    let rows: [(&[&str], Value); 3] = [
+        (
+            &["--set", "crds.keep=false"],
+            json!({"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}),
+        ),
+        (
+            &[
+                "--set",
+                "crds.keep=false,crds.annotations.argocd\\.argoproj\\.io/sync-options=null",
+            ],
+            Value::Null,
+        ),
+        (
+            &["--set", "crds.annotations.example\\.com/owner=platform"],
+            json!({"helm.sh/resource-policy": "keep", "example.com/owner": "platform",
+                   "argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}),
+        ),
+    ];
+    for (args, want) in rows {
+        for helm in [Helm::V3, Helm::V4] {
+            let rendered = docs(&template_ok(helm, args));
+            for crd in rendered.iter().filter(|d| d["kind"] == "CustomResourceDefinition") {
+                assert_eq!(crd["metadata"]["annotations"], want, "{helm:?} {args:?}");
+            }
+        }
+    }
     let no_crds = docs(&template_ok(Helm::V3, &["--set", "crds.enabled=false"]));
     assert!(!no_crds.iter().any(|d| d["kind"] == "CustomResourceDefinition"));
 }
@@ -373,8 +402,22 @@ fn schema_refuses_bad_values_naming_the_field() {
             &["--set", "operator.defaultSyncInterval=soon"],
             &["defaultSyncInterval"],
         ),
-        // (helm reports a wrong location for propertyNames errors; the key and the rule are right)
-        (&["--set", "operator.regionTable.NZ={NZ}"], &["'NZ'", "^[A-Z]{3,5}$"]),
+        // The template names the bad key and the fix (a schema propertyNames error names a random path).
+        (
+            &["--set", "operator.regionTable.NZ={NZ}"],
+            &[
+                "operator.regionTable: key \"NZ\" is not a composite region code",
+                "3 to 5 upper-case letters",
+            ],
+        ),
+        (
+            &["--set", "operator.regionTable.anz={AU}"],
+            &["operator.regionTable: key \"anz\""],
+        ),
+        (&["--set", "operator.regionTable.ANZ={au}"], &["regionTable"]),
+        (&["--set", "image.registry=bad registry"], &["registry"]),
+        (&["--set", "dashboard.enabeld=true"], &["enabeld"]),
+        (&["--set", "prometheusRule.runbookBaseUrl=docs"], &["runbookBaseUrl"]),
         (&["--set", "rbac.secretNamespaces={Bad_NS}"], &["secretNamespaces"]),
         (&["--set", "rbac.resellerAdmins[0].reseller=r1"], &["resellerAdmins"]),
         (&["--set", "image.digest=latest"], &["digest"]),
@@ -854,4 +897,322 @@ async fn chart_rbac_is_sufficient_and_a_missing_permission_fails_clearly() {
         503,
         "readiness must stay false without list/watch on resellers\n{log}"
     );
+}
+
+// --- Conventions a platform team expects -------------------------------------------------------
+
+/// Each convention value, as a user sets it, and what the rendered objects then carry.
+#[test]
+fn platform_conventions_render_as_set() {
+    let proxy_env = json!([{"name": "HTTPS_PROXY", "value": "http://proxy.example:3128"},
+                           {"name": "NO_PROXY", "value": ".svc,.cluster.local"}]);
+    let volumes = json!([{"name": "proxy-ca", "configMap": {"name": "proxy-ca"}}]);
+    let mounts = json!([{"name": "proxy-ca", "mountPath": "/etc/proxy-ca", "readOnly": true}]);
+    let values = [
+        format!("extraEnv={proxy_env}"),
+        format!("extraVolumes={volumes}"),
+        format!("extraVolumeMounts={mounts}"),
+        r#"extraArgs=["--concurrency=16"]"#.to_string(),
+        r#"commonLabels={"team":"platform","cost-center":"42"}"#.to_string(),
+    ];
+    for helm in [Helm::V3, Helm::V4] {
+        let mut args = vec![];
+        for v in &values {
+            args.extend(["--set-json", v.as_str()]);
+        }
+        args.extend(["--set", "operator.regionTable.ANZ={AU,NZ},emulator.enabled=true"]);
+        let rendered = docs(&template_ok(helm, &args));
+        let deploy = find(&rendered, "Deployment", SA);
+        let pod = &deploy["spec"]["template"]["spec"];
+        let c = &pod["containers"][0];
+        let env = c["env"].as_array().unwrap();
+        // The chart's own settings stay; the extras come after them.
+        assert!(env.iter().any(|e| e["name"] == "PCO_LOG_LEVEL"), "{helm:?}");
+        assert_eq!(env[env.len() - 2..], proxy_env.as_array().unwrap()[..], "{helm:?}");
+        assert_eq!(c["args"], json!(["run", "--concurrency=16"]), "{helm:?}");
+        assert_eq!(
+            c["volumeMounts"],
+            json!([{"name": "regions", "mountPath": "/etc/partner-center-operator", "readOnly": true},
+                   {"name": "proxy-ca", "mountPath": "/etc/proxy-ca", "readOnly": true}]),
+            "{helm:?}"
+        );
+        assert_eq!(pod["volumes"][1], volumes[0], "{helm:?}");
+        // commonLabels on every object and on the pods, never in selectors.
+        for d in &rendered {
+            let what = format!("{helm:?} {} {}", d["kind"], d["metadata"]["name"]);
+            assert_eq!(d["metadata"]["labels"]["team"], "platform", "{what}");
+            assert_eq!(d["metadata"]["labels"]["cost-center"], "42", "{what}");
+            if d["kind"] == "Deployment" {
+                assert_eq!(
+                    d["spec"]["template"]["metadata"]["labels"]["team"], "platform",
+                    "{what}"
+                );
+                assert!(d["spec"]["selector"]["matchLabels"].get("team").is_none(), "{what}");
+            }
+        }
+    }
+}
+
+/// Rows: values, the image, and the pod and container security contexts of operator and emulator.
+#[test]
+fn image_registry_and_security_context_overrides() {
+    let restricted_pod = json!({"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
+                                "seccompProfile": {"type": "RuntimeDefault"}});
+    let restricted_container = json!({"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+        "runAsNonRoot": true, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}});
+    let openshift_pod = json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}});
+    let rows: [(&[&str], &str, Value, Value); 5] = [
+        (
+            &[],
+            "ghcr.io/csp-dev/partner-center-operator:0.1.0",
+            restricted_pod.clone(),
+            restricted_container.clone(),
+        ),
+        (
+            &["--set", "image.registry=registry.example:5000/mirror"],
+            "registry.example:5000/mirror/csp-dev/partner-center-operator:0.1.0",
+            restricted_pod.clone(),
+            restricted_container.clone(),
+        ),
+        (
+            &[
+                "--set",
+                "image.registry=,image.repository=quay.example/pco,image.tag=1.2.3",
+            ],
+            "quay.example/pco:1.2.3",
+            restricted_pod.clone(),
+            restricted_container.clone(),
+        ),
+        // OpenShift: its restricted SCC assigns the user and group from the namespace's range.
+        (
+            &[
+                "--set",
+                "podSecurityContext.runAsUser=null,podSecurityContext.runAsGroup=null",
+            ],
+            "ghcr.io/csp-dev/partner-center-operator:0.1.0",
+            openshift_pod,
+            restricted_container.clone(),
+        ),
+        (
+            &[
+                "--set",
+                "securityContext.readOnlyRootFilesystem=null,podSecurityContext.fsGroup=2000",
+            ],
+            "ghcr.io/csp-dev/partner-center-operator:0.1.0",
+            json!({"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 2000,
+                   "seccompProfile": {"type": "RuntimeDefault"}}),
+            json!({"allowPrivilegeEscalation": false, "runAsNonRoot": true, "capabilities": {"drop": ["ALL"]},
+                   "seccompProfile": {"type": "RuntimeDefault"}}),
+        ),
+    ];
+    for (args, image, pod_sc, container_sc) in rows {
+        for helm in [Helm::V3, Helm::V4] {
+            let mut all = args.to_vec();
+            all.extend(["--set", "emulator.enabled=true"]);
+            let rendered = docs(&template_ok(helm, &all));
+            for name in [SA.to_string(), format!("{SA}-emulator")] {
+                let pod = &find(&rendered, "Deployment", &name)["spec"]["template"]["spec"];
+                assert_eq!(pod["containers"][0]["image"], image, "{helm:?} {args:?} {name}");
+                assert_eq!(pod["securityContext"], pod_sc, "{helm:?} {args:?} {name}");
+                assert_eq!(
+                    pod["containers"][0]["securityContext"], container_sc,
+                    "{helm:?} {args:?} {name}"
+                );
+            }
+        }
+    }
+}
+
+/// Chart.yaml carries what Artifact Hub and `helm show chart` readers look for, and NOTES.txt
+/// names the next steps.
+#[test]
+fn chart_metadata_and_notes() {
+    let chart_yaml: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(chart().join("Chart.yaml")).unwrap()).unwrap();
+    for key in ["home", "icon", "sources", "maintainers", "kubeVersion"] {
+        assert!(!chart_yaml[key].is_null(), "Chart.yaml has no {key}");
+    }
+    let icon = chart_yaml["icon"].as_str().unwrap();
+    let local_icon = icon.rsplit("/main/").next().unwrap();
+    assert!(
+        repo_root().join(local_icon).is_file(),
+        "icon {icon} is not in the repository"
+    );
+    let annotations = &chart_yaml["annotations"];
+    assert_eq!(annotations["artifacthub.io/license"], "Apache-2.0");
+    let crds: Vec<Value> = serde_saphyr::from_str(annotations["artifacthub.io/crds"].as_str().unwrap()).unwrap();
+    let mut listed: Vec<&str> = crds.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    listed.sort_unstable();
+    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("crds"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".yaml")
+                .to_string()
+        })
+        .collect();
+    files.sort_unstable();
+    assert_eq!(listed, files, "artifacthub.io/crds lists every CRD");
+
+    // NOTES.txt: rendered by helm 4's `install --dry-run=client` (template does not render it, and
+    // helm 3's client dry run still asks a cluster for its version).
+    let cp_free_notes = |args: &[&str]| {
+        let mut cmd = Helm::V4.cmd();
+        cmd.args(["install", RELEASE])
+            .arg(chart())
+            .args(["-n", NS, "--dry-run=client"])
+            .args(args);
+        let out = run(cmd);
+        assert!(out.status.success(), "{}", output_text(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split("NOTES:").nth(1).unwrap_or_default().to_string()
+    };
+    let notes = cp_free_notes(&[]);
+    for want in [
+        "Next steps:",
+        "partner-center-operator consent",
+        "partner-center-operator check",
+        "kubectl -n csp-system wait pcc --all --for=condition=Ready",
+        "set prometheusRule.enabled=true",
+        "networkPolicy.metricsFrom is empty",
+        "docs/operations.md, \"Uninstall\"",
+    ] {
+        assert!(notes.contains(want), "NOTES lack {want:?}:\n{notes}");
+    }
+    let notes = cp_free_notes(&["--set", "prometheusRule.enabled=true,crds.keep=false"]);
+    assert!(!notes.contains("prometheusRule.enabled=true"), "{notes}");
+    assert!(!notes.contains("Uninstall"), "{notes}");
+}
+
+/// Every value of values.yaml has a description in values.schema.json, and the chart's README.md
+/// is generated from them (hack/gen-chart-readme.sh, which sets UPDATE_CHART_README=1).
+#[test]
+fn chart_readme_is_generated_from_the_schema() {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(chart().join("values.schema.json")).unwrap()).unwrap();
+    let values: Value = serde_saphyr::from_str(&std::fs::read_to_string(chart().join("values.yaml")).unwrap()).unwrap();
+    let mut rows = Vec::new();
+    let mut undocumented = Vec::new();
+    schema_rows(&schema, &values, "", &mut rows, &mut undocumented);
+    assert!(
+        undocumented.is_empty(),
+        "values without a schema description: {undocumented:?}"
+    );
+    assert!(rows.len() > 100, "{} rows", rows.len());
+    let generated = chart_readme(&rows);
+    let path = chart().join("README.md");
+    if std::env::var_os("UPDATE_CHART_README").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == generated,
+        "charts/partner-center-operator/README.md is not generated from values.schema.json: run hack/gen-chart-readme.sh"
+    );
+    // `helm show readme` prints it.
+    for helm in [Helm::V3, Helm::V4] {
+        let mut cmd = helm.cmd();
+        cmd.args(["show", "readme"]).arg(chart());
+        let out = run(cmd);
+        assert!(out.status.success(), "{}", output_text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("| `crds.annotations` |"),
+            "{helm:?}"
+        );
+    }
+}
+
+/// (key, type, default, description) of every schema property, depth first in schema order;
+/// keys of values.yaml that the schema does not describe go to `undocumented`.
+fn schema_rows(
+    schema: &Value,
+    values: &Value,
+    prefix: &str,
+    rows: &mut Vec<(String, String, String, String)>,
+    undocumented: &mut Vec<String>,
+) {
+    let props = schema["properties"].as_object();
+    if let Some(map) = values.as_object() {
+        for key in map.keys() {
+            if props.is_none_or(|p| p.get(key).is_none_or(|s| s["description"].is_null())) && props.is_some() {
+                undocumented.push(format!("{prefix}{key}"));
+            }
+        }
+    }
+    let Some(props) = props else { return };
+    for (key, sub) in props {
+        let path = format!("{prefix}{key}");
+        let description = sub["description"].as_str().unwrap_or_default();
+        if description.is_empty() {
+            undocumented.push(path.clone());
+        }
+        let ty = match (&sub["type"], &sub["enum"]) {
+            (Value::String(t), _) => t.clone(),
+            (Value::Array(ts), _) => ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" or "),
+            (_, Value::Array(e)) => e.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" \\| "),
+            _ => String::new(),
+        };
+        let given = values.as_object().and_then(|m| m.get(key));
+        let value = given.unwrap_or(&Value::Null);
+        let nested = sub["properties"].is_object() && !sub["properties"].as_object().unwrap().is_empty();
+        // Objects with properties show their defaults in their own rows; an absent key is unset.
+        let default = match given {
+            _ if nested => String::new(),
+            None => String::new(),
+            Some(v) => format!("`{}`", v.to_string().replace('|', "\\|")),
+        };
+        rows.push((path.clone(), ty, default, description.replace('|', "\\|")));
+        if nested {
+            schema_rows(sub, value, &format!("{path}."), rows, undocumented);
+        }
+    }
+}
+
+fn chart_readme(rows: &[(String, String, String, String)]) -> String {
+    let mut out = String::from(
+        "<!-- Generated from values.schema.json and values.yaml by hack/gen-chart-readme.sh; edit those, not this file. -->\n\
+# partner-center-operator\n\n\
+A Kubernetes operator that publishes, for every reseller and customer plan, the Microsoft Partner Center connection \
+provisioning must use (`PartnerCenterConnection`, `CustomerPlan`, `Reseller`; `Customer` as an API only). Kubernetes \
+1.34 or later; Helm 3 or 4.\n\n\
+```\n\
+kubectl create namespace csp-system\n\
+helm install pco charts/partner-center-operator -n csp-system \\\n  --set rbac.secretNamespaces='{reseller-northwind}'\n\
+```\n\n\
+The namespaces the chart binds must exist. `values.schema.json` refuses unknown keys, so a typo fails the install. \
+The CRDs are templates (upgraded with the release), kept on uninstall (`crds.keep`) and annotated so that Argo CD \
+neither prunes nor deletes them (`crds.annotations`). Uninstalling, Argo CD and the alerts' runbooks: \
+`docs/operations.md` in the repository.\n\n\
+## Values\n\n\
+| key | type | default | description |\n|---|---|---|---|\n",
+    );
+    for (key, ty, default, description) in rows {
+        out.push_str(&format!("| `{key}` | {ty} | {default} | {description} |\n"));
+    }
+    out
+}
+
+/// The dashboard ConfigMap: off by default; on, it carries the Grafana sidecar's label and the
+/// dashboard file unchanged, in the namespace asked for.
+#[test]
+fn dashboard_configmap_for_the_grafana_sidecar() {
+    let file = std::fs::read_to_string(chart().join("files/dashboards/partner-center-operator.json")).unwrap();
+    let name = format!("{SA}-dashboard");
+    for helm in [Helm::V3, Helm::V4] {
+        let off = docs(&template_ok(helm, &[]));
+        assert!(!off.iter().any(|d| d["metadata"]["name"] == name.as_str()), "{helm:?}");
+        let on = docs(&template_ok(
+            helm,
+            &["--set", "dashboard.enabled=true,dashboard.namespace=monitoring"],
+        ));
+        let cm = find(&on, "ConfigMap", &name);
+        assert_eq!(cm["metadata"]["namespace"], "monitoring", "{helm:?}");
+        assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1", "{helm:?}");
+        let embedded: Value =
+            serde_json::from_str(cm["data"]["partner-center-operator.json"].as_str().unwrap()).unwrap();
+        assert_eq!(embedded, serde_json::from_str::<Value>(&file).unwrap(), "{helm:?}");
+    }
 }

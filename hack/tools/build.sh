@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the pinned test tools from the Go module proxy and caches them; prints the bin directory.
 # A second run is a no-op.
-#   build.sh [TOOL ...]   tools: etcd kube-apiserver kubectl helm3 helm4 luahealth (default: all)
+#   build.sh [TOOL ...]   tools: etcd kube-apiserver kubectl helm3 helm4 luahealth promtool
+#                         (default: all but promtool, which only the alert-rule test asks for by name)
 #   PCO_CACHE             cache root (default ~/.cache/partner-center-operator)
 # The demo and the control plane need only etcd, kube-apiserver and kubectl; helm and luahealth
-# are for the chart and Argo CD tests.
+# are for the chart and Argo CD tests, promtool (Prometheus' rule checker) for the alerting rules.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${PCO_CACHE:-$HOME/.cache/partner-center-operator}
@@ -21,7 +22,7 @@ mkdir -p "$bin"
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(etcd kube-apiserver kubectl helm3 helm4 luahealth)
 for w in "${wanted[@]}"; do
-  case $w in etcd|kube-apiserver|kubectl|helm3|helm4|luahealth) ;; *) echo "build.sh: unknown tool '$w'" >&2; exit 2 ;; esac
+  case $w in etcd|kube-apiserver|kubectl|helm3|helm4|luahealth|promtool) ;; *) echo "build.sh: unknown tool '$w'" >&2; exit 2 ;; esac
 done
 wants() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
 
@@ -63,4 +64,9 @@ build helm4 helm4 helm.sh/helm/v4/cmd/helm \
   "-s -w -X helm.sh/helm/v4/internal/version.version=$h4 -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 # Runs an Argo CD health.lua in gopher-lua, the Lua VM Argo CD embeds.
 build luahealth luahealth pco.local/tools/luahealth "-s -w"
+# Prometheus' own rule checker (`promtool check rules`, `promtool test rules`) for the chart's
+# PrometheusRule. The Prometheus module's v0.3xx.y versions are Prometheus 3.xx.y releases.
+prom=$(req promtool github.com/prometheus/prometheus); prom_release=3.${prom#v0.3}
+build promtool promtool github.com/prometheus/prometheus/cmd/promtool \
+  "-s -w -X github.com/prometheus/common/version.Version=$prom_release -X github.com/prometheus/common/version.Branch=release -X github.com/prometheus/common/version.Revision=module-proxy"
 echo "$bin"

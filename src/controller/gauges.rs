@@ -1,40 +1,65 @@
-//! Gauges derived from the watch caches (object counts by readiness, per-connection readiness and
-//! refresh-token expiry), refreshed periodically: alerting reads them, nothing decides on them.
+//! Gauges derived from the watch caches (object counts by readiness, per-object readiness with its
+//! reason, effective plans, per-connection readiness and refresh-token expiry), refreshed
+//! periodically: alerting reads them, nothing decides on them.
 
 use super::world::World;
-use crate::api::conditions::ready_status_for_generation;
-use crate::runtime::metrics::{ConditionLabels, ConnectionLabels, Metrics};
+use crate::api::conditions::ready_for_generation;
+use crate::runtime::metrics::{ConditionLabels, ConnectionLabels, Metrics, ObjectLabels};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How often the gauges are recomputed from the caches.
+pub const REFRESH: Duration = Duration::from_secs(15);
+
+/// Reason of `pco_object_ready` while the object has no Ready condition for its generation yet.
+pub const PENDING: &str = "Pending";
+
 pub fn spawn(world: Arc<World>, metrics: Metrics) {
     tokio::spawn(async move {
         loop {
             refresh(&world, &metrics);
-            tokio::time::sleep(Duration::from_secs(15)).await;
+            tokio::time::sleep(REFRESH).await;
         }
     });
 }
 
-fn ready_word(conditions: Option<&Vec<Condition>>, generation: Option<i64>) -> &'static str {
-    ready_status_for_generation(conditions.map(Vec::as_slice).unwrap_or_default(), generation).as_str()
+/// The Ready status word and reason of an object for its current generation.
+fn ready_of(conditions: Option<&Vec<Condition>>, generation: Option<i64>) -> (&'static str, String) {
+    match ready_for_generation(conditions.map(Vec::as_slice).unwrap_or_default(), generation) {
+        Some(c) => (
+            crate::api::conditions::ConditionStatus::parse(&c.status).as_str(),
+            c.reason.clone(),
+        ),
+        None => ("Unknown", PENDING.to_string()),
+    }
 }
 
 pub fn refresh(world: &World, metrics: &Metrics) {
     let mut counts: HashMap<(&str, &str), i64> = HashMap::new();
-    for kind in ["PartnerCenterConnection", "CustomerPlan", "Reseller"] {
+    for kind in crate::runtime::metrics::KINDS {
         for ready in ["True", "False", "Unknown"] {
             counts.insert((kind, ready), 0);
         }
     }
+    let mut objects = Vec::new();
+    let mut object = |kind: &'static str, namespace: Option<String>, name: String, ready: &str, reason: String| {
+        *counts.entry((kind, ready_word(ready))).or_default() += 1;
+        let labels = ObjectLabels {
+            kind: kind.into(),
+            namespace: namespace.unwrap_or_default(),
+            name,
+            reason,
+        };
+        objects.push((labels, ready == "True"));
+    };
     metrics.connection_ready.clear();
     metrics.refresh_token_expiry.clear();
     for c in world.connections.state() {
-        let ready = ready_word(c.status.as_ref().map(|s| &s.conditions), c.metadata.generation);
-        *counts.entry(("PartnerCenterConnection", ready)).or_default() += 1;
+        let status = c.status.as_ref();
+        let (ready, reason) = ready_of(status.map(|s| &s.conditions), c.metadata.generation);
         let labels = ConnectionLabels {
             namespace: c.namespace().unwrap_or_default(),
             name: c.name_any(),
@@ -43,18 +68,30 @@ pub fn refresh(world: &World, metrics: &Metrics) {
             .connection_ready
             .get_or_create(&labels)
             .set(i64::from(ready == "True"));
-        if let Some(t) = c.status.as_ref().and_then(|s| s.refresh_token_expires_at.as_ref()) {
+        if let Some(t) = status.and_then(|s| s.refresh_token_expires_at.as_ref()) {
             metrics.refresh_token_expiry.get_or_create(&labels).set(t.0.as_second());
         }
+        object("PartnerCenterConnection", c.namespace(), c.name_any(), ready, reason);
     }
     for p in world.plans.state() {
-        let ready = ready_word(p.status.as_ref().map(|s| &s.conditions), p.metadata.generation);
-        *counts.entry(("CustomerPlan", ready)).or_default() += 1;
+        let (ready, reason) = ready_of(p.status.as_ref().map(|s| &s.conditions), p.metadata.generation);
+        object("CustomerPlan", p.namespace(), p.name_any(), ready, reason);
     }
+    let mut plans_total = 0i64;
+    let mut unusable: HashMap<String, i64> = HashMap::new();
     for r in world.resellers.state() {
-        let ready = ready_word(r.status.as_ref().map(|s| &s.conditions), r.metadata.generation);
-        *counts.entry(("Reseller", ready)).or_default() += 1;
+        let status = r.status.as_ref();
+        let (ready, reason) = ready_of(status.map(|s| &s.conditions), r.metadata.generation);
+        object("Reseller", r.namespace(), r.name_any(), ready, reason);
+        for plan in status.map(|s| s.effective_plans.as_slice()).unwrap_or_default() {
+            plans_total = plans_total.saturating_add(1);
+            if !plan.usable {
+                let reason = plan.reason.clone().unwrap_or_else(|| "Unknown".into());
+                *unusable.entry(reason).or_default() += 1;
+            }
+        }
     }
+    metrics.object_ready.publish(objects);
     for ((kind, ready), n) in counts {
         metrics
             .objects
@@ -63,5 +100,14 @@ pub fn refresh(world: &World, metrics: &Metrics) {
                 ready: ready.into(),
             })
             .set(n);
+    }
+    metrics.publish_effective_plans(plans_total, unusable);
+}
+
+fn ready_word(ready: &str) -> &'static str {
+    match ready {
+        "True" => "True",
+        "False" => "False",
+        _ => "Unknown",
     }
 }

@@ -253,7 +253,7 @@ where
                 let shared = ctx.shared();
                 let result = caught.unwrap_or_else(|panic| {
                     let text = error::panic_text(panic.as_ref());
-                    tracing::error!(kind, object = %name, panic = %text, "reconcile panicked; caught, backing off");
+                    tracing::error!(panic = %text, "reconcile panicked; caught, backing off");
                     shared
                         .metrics
                         .reconcile_panics

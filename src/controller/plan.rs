@@ -86,7 +86,7 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
     );
     write(&ctx, &api, &plan, st).await?;
     for w in &eval.warnings {
-        tracing::debug!(plan = %name, reason = %w.reason, "warning");
+        tracing::debug!(reason = %w.reason, "warning");
     }
     // Nothing here changes without a watch event; the periodic resync is a safety net.
     Ok(Action::requeue(super::jitter(Duration::from_secs(3600))))

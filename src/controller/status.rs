@@ -98,6 +98,13 @@ where
             && before != Some((after.status.clone(), after.reason.clone()))
             && (after.status == "False" || (after.status == "True" && was_false))
         {
+            // Once per change (the write happens only then); the reconcile span names the object.
+            // `detail`, not `message`: that is the JSON key of the line's own text.
+            if after.status == "True" {
+                tracing::info!(reason = %after.reason, "Ready again");
+            } else {
+                tracing::warn!(reason = %after.reason, detail = %after.message, "not Ready");
+            }
             to.events.publish(
                 obj,
                 after.status != "True",

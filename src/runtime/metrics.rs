@@ -1,5 +1,8 @@
-//! Prometheus metrics of the operator. Labels never carry secret values; object names are not labels
-//! either (cardinality), only kinds, reasons and Partner Center operations.
+//! Prometheus metrics of the operator. Labels never carry secret values. Object names appear only in
+//! gauges with exactly one series per object (`pco_object_ready`, the per-connection gauges), whose
+//! stale series are removed; every other label is a kind, a reason or a Partner Center operation.
+//! Counters start at zero for every known label value, so `rate()` and `increase()` see the first
+//! failure instead of a series that appears with it.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -7,7 +10,54 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The kinds the operator reconciles (the `kind` label of the per-kind metrics).
+pub const KINDS: [&str; 3] = ["PartnerCenterConnection", "CustomerPlan", "Reseller"];
+
+/// Partner Center operations of a connection sync (src/controller/connection/sync.rs), the
+/// `operation` label of the call counter and the latency histogram.
+pub const PARTNER_CENTER_OPERATIONS: [&str; 6] = [
+    "token",
+    "organization_profile",
+    "mpn_profile",
+    "count_customers",
+    "list_customers",
+    "indirect_resellers",
+];
+
+/// Outcomes of a Partner Center call: `Ok` or a `PartnerCenterError::reason()` (a unit test keeps
+/// this list in step with src/partner_center/errors.rs).
+pub const PARTNER_CENTER_OUTCOMES: [&str; 22] = [
+    "Ok",
+    "InvalidConfiguration",
+    "ConsentExpired",
+    "ConsentRevoked",
+    "MfaRequired",
+    "WrongTenantOrClient",
+    "InvalidClientSecret",
+    "TokenRequestFailed",
+    "WrongAudience",
+    "AppOnlyNotAllowed",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "SandboxLimitReached",
+    "RequestRejected",
+    "Throttled",
+    "ServerError",
+    "Timeout",
+    "NetworkError",
+    "DecodeError",
+    "PersistFailed",
+    "ResponseTooLarge",
+];
+
+/// Reconcile error reasons known in advance (src/controller/error.rs); `Api<code>` reasons appear
+/// with their first occurrence (the API server's codes are not enumerable).
+pub const RECONCILE_ERROR_REASONS: [&str; 3] = ["ApiUnreachable", "MissingField", "Panic"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -35,6 +85,67 @@ pub struct ConnectionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabels {
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+/// One object's readiness: `reason` is a label *value* that changes, so the series of an object is
+/// replaced (never added to) when its reason changes — see [`ObjectReady`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ObjectLabels {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub reason: String,
+}
+
+/// (kind, namespace, name): an object, whatever its reason.
+type ObjectKey = (String, String, String);
+
+/// `pco_object_ready`: exactly one series per object. [`ObjectReady::publish`] replaces the whole set,
+/// removing the series of deleted objects and the old series of an object whose reason changed.
+#[derive(Clone, Default)]
+pub struct ObjectReady {
+    family: Family<ObjectLabels, Gauge>,
+    /// (kind, namespace, name) -> the labels of its one live series.
+    live: Arc<Mutex<HashMap<ObjectKey, ObjectLabels>>>,
+}
+
+impl ObjectReady {
+    /// Publishes `objects` as the complete set: (labels, ready).
+    pub fn publish(&self, objects: impl IntoIterator<Item = (ObjectLabels, bool)>) {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = HashMap::with_capacity(live.len());
+        for (labels, ready) in objects {
+            // Set before the old series goes, so a scrape in between never misses the object.
+            self.family.get_or_create(&labels).set(i64::from(ready));
+            let key = (labels.kind.clone(), labels.namespace.clone(), labels.name.clone());
+            if let Some(old) = live.remove(&key)
+                && old != labels
+            {
+                self.family.remove(&old);
+            }
+            next.insert(key, labels);
+        }
+        // What is left was deleted.
+        for (_, old) in live.drain() {
+            self.family.remove(&old);
+        }
+        *live = next;
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConditionLabels {
     pub kind: String,
     pub ready: String,
@@ -59,6 +170,13 @@ pub struct Metrics {
     pub refresh_token_expiry: Family<ConnectionLabels, Gauge>,
     pub connection_last_sync: Family<ConnectionLabels, Gauge>,
     pub reconcile_panics: Family<KindLabels, Counter>,
+    pub build_info: Family<VersionLabels, Gauge>,
+    pub partner_center_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    pub object_ready: ObjectReady,
+    pub effective_plans: Gauge,
+    pub unusable_effective_plans: Family<ReasonLabels, Gauge>,
+    /// Reasons `unusable_effective_plans` has had a series for.
+    unusable_reasons: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Metrics {
@@ -76,6 +194,12 @@ impl Metrics {
             refresh_token_expiry: Family::default(),
             connection_last_sync: Family::default(),
             reconcile_panics: Family::default(),
+            build_info: Family::default(),
+            partner_center_duration: Family::new_with_constructor(duration_histogram),
+            object_ready: ObjectReady::default(),
+            effective_plans: Gauge::default(),
+            unusable_effective_plans: Family::default(),
+            unusable_reasons: Default::default(),
         };
         let r = registry.sub_registry_with_prefix("pco");
         r.register("reconciles", "Reconciliations run, by kind", m.reconciles.clone());
@@ -130,7 +254,67 @@ impl Metrics {
             "Reconciliations (or connection syncs) that panicked and were caught, by kind",
             m.reconcile_panics.clone(),
         );
+        r.register(
+            "build_info",
+            "Always 1; the operator's version in the label",
+            m.build_info.clone(),
+        );
+        r.register(
+            "partner_center_request_duration_seconds",
+            "Duration of Partner Center operations of a connection sync, retries and Retry-After waits included, by operation",
+            m.partner_center_duration.clone(),
+        );
+        r.register(
+            "object_ready",
+            "1 when the object is Ready for its generation, else 0; one series per object, reason = its Ready reason (Pending before the first status of its generation)",
+            m.object_ready.family.clone(),
+        );
+        r.register(
+            "effective_plans",
+            "Effective plans over all resellers",
+            m.effective_plans.clone(),
+        );
+        r.register(
+            "unusable_effective_plans",
+            "Effective plans that provisioning may not use, by reason (0 once none has that reason)",
+            m.unusable_effective_plans.clone(),
+        );
+        m.init();
         m
+    }
+
+    /// Creates every series whose label values are known at start: the build info, and each counter
+    /// (and the latency histogram) at zero.
+    fn init(&self) {
+        self.build_info
+            .get_or_create(&VersionLabels {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        for kind in KINDS {
+            let labels = KindLabels { kind: kind.into() };
+            let _ = self.reconciles.get_or_create(&labels);
+            let _ = self.status_writes.get_or_create(&labels);
+            let _ = self.reconcile_panics.get_or_create(&labels);
+            let _ = self.reconcile_duration.get_or_create(&labels);
+            for reason in RECONCILE_ERROR_REASONS {
+                let _ = self.reconcile_errors.get_or_create(&ErrorLabels {
+                    kind: kind.into(),
+                    reason: reason.into(),
+                });
+            }
+        }
+        for operation in PARTNER_CENTER_OPERATIONS {
+            let _ = self.partner_center_duration.get_or_create(&OperationLabels {
+                operation: operation.into(),
+            });
+            for outcome in PARTNER_CENTER_OUTCOMES {
+                let _ = self.partner_center_calls.get_or_create(&CallLabels {
+                    operation: operation.into(),
+                    outcome: outcome.into(),
+                });
+            }
+        }
     }
 
     pub fn observe_reconcile(&self, kind: &str, took: Duration) {
@@ -154,6 +338,35 @@ impl Metrics {
         self.status_writes
             .get_or_create(&KindLabels { kind: kind.into() })
             .inc();
+    }
+
+    /// Publishes the effective plans of all resellers: the total and the unusable ones by reason. A
+    /// reason seen once stays as a series at 0 (bounded by the rules' reasons), so an alert on it
+    /// resolves rather than its series vanishing.
+    pub fn publish_effective_plans(&self, total: i64, unusable: HashMap<String, i64>) {
+        self.effective_plans.set(total);
+        let mut seen = self.unusable_reasons.lock().unwrap_or_else(|e| e.into_inner());
+        for reason in seen.iter().filter(|r| !unusable.contains_key(*r)) {
+            self.unusable_effective_plans
+                .get_or_create(&ReasonLabels { reason: reason.clone() })
+                .set(0);
+        }
+        for (reason, n) in unusable {
+            self.unusable_effective_plans
+                .get_or_create(&ReasonLabels { reason: reason.clone() })
+                .set(n);
+            seen.insert(reason);
+        }
+    }
+
+    /// Counts one Partner Center operation by outcome and records how long it took.
+    pub fn observe_partner_center_call_took(&self, operation: &str, outcome: &str, took: Duration) {
+        self.partner_center_duration
+            .get_or_create(&OperationLabels {
+                operation: operation.into(),
+            })
+            .observe(took.as_secs_f64());
+        self.observe_partner_center_call(operation, outcome);
     }
 
     pub fn observe_partner_center_call(&self, operation: &str, outcome: &str) {
@@ -200,5 +413,115 @@ mod tests {
         );
         assert!(text.contains("pco_partner_center_throttled_total 2"), "{text}");
         assert!(text.contains("pco_reconcile_duration_seconds_bucket"), "{text}");
+    }
+
+    fn encode(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        text
+    }
+
+    #[test]
+    fn counters_start_at_zero_for_every_known_label_value() {
+        let mut registry = Registry::default();
+        let _m = Metrics::register(&mut registry);
+        let text = encode(&registry);
+        let version = env!("CARGO_PKG_VERSION");
+        let mut want = vec![
+            format!("pco_build_info{{version=\"{version}\"}} 1"),
+            "pco_partner_center_throttled_total 0".to_string(),
+        ];
+        for kind in KINDS {
+            for family in [
+                "pco_reconciles_total",
+                "pco_status_writes_total",
+                "pco_reconcile_panics_total",
+            ] {
+                want.push(format!("{family}{{kind=\"{kind}\"}} 0"));
+            }
+            for reason in RECONCILE_ERROR_REASONS {
+                want.push(format!(
+                    "pco_reconcile_errors_total{{kind=\"{kind}\",reason=\"{reason}\"}} 0"
+                ));
+            }
+        }
+        for operation in PARTNER_CENTER_OPERATIONS {
+            want.push(format!(
+                "pco_partner_center_request_duration_seconds_count{{operation=\"{operation}\"}} 0"
+            ));
+            for outcome in PARTNER_CENTER_OUTCOMES {
+                want.push(format!(
+                    "pco_partner_center_calls_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} 0"
+                ));
+            }
+        }
+        let missing: Vec<_> = want.iter().filter(|w| !text.lines().any(|l| l == w.as_str())).collect();
+        assert!(missing.is_empty(), "missing {missing:#?} in\n{text}");
+        assert_eq!(want.len(), 2 + 3 * (3 + 3) + 6 * (1 + 22));
+    }
+
+    /// The outcome list names exactly the reasons `PartnerCenterError::reason()` returns.
+    #[test]
+    fn partner_center_outcomes_match_the_error_reasons() {
+        let source = include_str!("../partner_center/errors.rs");
+        let body = source
+            .split("pub fn reason(&self) -> &'static str {")
+            .nth(1)
+            .and_then(|rest| rest.split("\n    }\n").next())
+            .expect("PartnerCenterError::reason in src/partner_center/errors.rs");
+        let mut reasons: Vec<&str> = body
+            .lines()
+            .filter_map(|l| l.split("=> \"").nth(1))
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        reasons.sort_unstable();
+        let mut listed: Vec<&str> = PARTNER_CENTER_OUTCOMES[1..].to_vec();
+        listed.sort_unstable();
+        assert_eq!(listed, reasons);
+    }
+
+    /// Rows: the objects published in one refresh, and the series then exported.
+    #[test]
+    fn object_ready_keeps_one_series_per_object() {
+        let obj = |name: &str, reason: &str| ObjectLabels {
+            kind: "Reseller".into(),
+            namespace: String::new(),
+            name: name.into(),
+            reason: reason.into(),
+        };
+        let mut registry = Registry::default();
+        let m = Metrics::register(&mut registry);
+        type Published<'a> = &'a [(&'a str, &'a str, bool)];
+        let rows: [(Published, &[&str]); 4] = [
+            (
+                &[("a", "Ready", true), ("b", "Pending", false)],
+                &[
+                    "pco_object_ready{kind=\"Reseller\",namespace=\"\",name=\"a\",reason=\"Ready\"} 1",
+                    "pco_object_ready{kind=\"Reseller\",namespace=\"\",name=\"b\",reason=\"Pending\"} 0",
+                ],
+            ),
+            // b's reason changes: its old series goes.
+            (
+                &[("a", "Ready", true), ("b", "SandboxOnlyReseller", false)],
+                &[
+                    "pco_object_ready{kind=\"Reseller\",namespace=\"\",name=\"a\",reason=\"Ready\"} 1",
+                    "pco_object_ready{kind=\"Reseller\",namespace=\"\",name=\"b\",reason=\"SandboxOnlyReseller\"} 0",
+                ],
+            ),
+            // a is deleted.
+            (
+                &[("b", "SandboxOnlyReseller", false)],
+                &["pco_object_ready{kind=\"Reseller\",namespace=\"\",name=\"b\",reason=\"SandboxOnlyReseller\"} 0"],
+            ),
+            (&[], &[]),
+        ];
+        for (objects, want) in rows {
+            m.object_ready
+                .publish(objects.iter().map(|(n, r, ready)| (obj(n, r), *ready)));
+            let text = encode(&registry);
+            let mut got: Vec<&str> = text.lines().filter(|l| l.starts_with("pco_object_ready{")).collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "after publishing {objects:?}");
+        }
     }
 }

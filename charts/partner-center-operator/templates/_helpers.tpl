@@ -18,6 +18,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: partner-center-operator
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "pco.selectorLabels" -}}
@@ -38,30 +41,33 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "pco.image" -}}
+{{- $repo := .Values.image.repository -}}
+{{- with .Values.image.registry }}{{ $repo = printf "%s/%s" (trimSuffix "/" .) $repo }}{{ end -}}
 {{- if .Values.image.digest -}}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- printf "%s@%s" $repo .Values.image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 {{- end -}}
 
-{{/* The restricted Pod Security profile, for the operator and the emulator alike. */}}
+{{/* The security contexts of the operator and the emulator alike: values podSecurityContext and
+securityContext (the restricted Pod Security profile by default; a key set to null is unset). */}}
 {{- define "pco.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml (.Values.podSecurityContext | default dict) -}}
 {{- end -}}
 
 {{- define "pco.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-capabilities:
-  drop: [ALL]
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml (.Values.securityContext | default dict) -}}
+{{- end -}}
+
+{{/* operator.regionTable keys are composite region codes; the schema's propertyNames error names
+a random path of the values, so the key is checked here and named in the message. */}}
+{{- define "pco.checkRegionTable" -}}
+{{- range $code, $countries := .Values.operator.regionTable -}}
+{{- if not (regexMatch "^[A-Z]{3,5}$" $code) -}}
+{{- fail (printf "operator.regionTable: key %q is not a composite region code: use 3 to 5 upper-case letters (e.g. ANZ: [AU, NZ]); single countries (e.g. NZ) are built in and need no entry" $code) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

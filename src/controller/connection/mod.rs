@@ -290,7 +290,7 @@ fn spawn_sync(
             Ok(outcome) => outcome,
             Err(panic) => {
                 let text = super::error::panic_text(panic.as_ref());
-                tracing::error!(connection = %name, panic = %text, "the sync panicked; caught, backing off");
+                tracing::error!(panic = %text, "the sync panicked; caught, backing off");
                 ctx.metrics
                     .reconcile_panics
                     .get_or_create(&crate::runtime::metrics::KindLabels { kind: KIND.into() })
@@ -312,7 +312,16 @@ fn spawn_sync(
                 name: conn_name.clone(),
             })
             .set(jiff::Timestamp::now().as_second());
-        tracing::info!(connection = %name, took_ms = started.elapsed().as_millis() as u64, outcome = outcome.reason(), "synced with Partner Center");
+        let took_ms = started.elapsed().as_millis() as u64;
+        match &outcome {
+            Outcome::Synced(s) if s.verification.verified => {
+                tracing::info!(took_ms, outcome = outcome.reason(), "synced with Partner Center")
+            }
+            Outcome::Synced(s) => tracing::warn!(took_ms, reason = %s.verification.reason, detail = %s.verification.message, "synced, but Partner Center contradicts the connection"),
+            Outcome::NotAuthenticated(f) | Outcome::CallFailed { failure: f, .. } => {
+                tracing::warn!(took_ms, reason = %f.reason, detail = %f.message, "sync with Partner Center failed")
+            }
+        }
         cctx.memory.record(
             &uid,
             &name,

@@ -69,14 +69,16 @@ enum Step {
     Call,
 }
 
-/// Awaits one Partner Center call and counts it by operation and outcome.
+/// Awaits one Partner Center call and counts it by operation and outcome, with its duration.
 async fn counted<T>(
     metrics: &Metrics,
     operation: &str,
     call: impl std::future::Future<Output = Result<T, PartnerCenterError>>,
 ) -> Result<T, PartnerCenterError> {
+    let started = std::time::Instant::now();
     let result = call.await;
-    metrics.observe_partner_center_call(operation, result.as_ref().err().map(|e| e.reason()).unwrap_or("Ok"));
+    let outcome = result.as_ref().err().map(|e| e.reason()).unwrap_or("Ok");
+    metrics.observe_partner_center_call_took(operation, outcome, started.elapsed());
     result
 }
 
