@@ -1,7 +1,7 @@
 //! What a platform team observes: the live `/metrics` of an operator under the real API server
 //! (names, counters at zero, one `pco_object_ready` series per object across a reason change), the
 //! chart's alerts and the Grafana dashboard's queries against those names, the alerts checked and
-//! unit-tested with Prometheus' own promtool (hack/tools/promtool), and the log lines of a refusal.
+//! unit-tested with Prometheus' own promtool (Debian's pinned package, fetched by hack/tools/build.sh promtool), and the log lines of a refusal.
 
 mod support;
 use serde_json::Value;
