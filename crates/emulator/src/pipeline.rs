@@ -133,9 +133,14 @@ pub async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request, nex
 
     let mut resp = match &fault {
         None => next.run(req).await,
-        Some(FaultKind::Delay { millis }) => {
+        Some(FaultKind::Delay { millis, after: false }) => {
             tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
             next.run(req).await
+        }
+        Some(FaultKind::Delay { millis, after: true }) => {
+            let resp = next.run(req).await;
+            tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
+            resp
         }
         Some(FaultKind::Throttle { retry_after_seconds }) => wire::throttled(*retry_after_seconds),
         Some(FaultKind::Status { status }) => {
@@ -153,7 +158,11 @@ pub async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request, nex
             }
         }
         Some(FaultKind::Malformed) => wire::malformed(),
-        Some(FaultKind::DropConnection) => {
+        Some(FaultKind::DropConnection { after }) => {
+            if *after {
+                // The request takes effect; only its answer is lost.
+                drop(next.run(req).await);
+            }
             log(None);
             if let Some(handle) = drop_handle {
                 handle.0.notify_one();
