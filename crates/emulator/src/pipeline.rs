@@ -137,11 +137,9 @@ pub async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request, nex
             tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
             next.run(req).await
         }
-        Some(FaultKind::Delay { millis, after: true }) => {
-            let resp = next.run(req).await;
-            tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
-            resp
-        }
+        // Held below, after logging: a client that gives up closes the connection, which drops
+        // this future mid-wait.
+        Some(FaultKind::Delay { after: true, .. }) => next.run(req).await,
         Some(FaultKind::Throttle { retry_after_seconds }) => wire::throttled(*retry_after_seconds),
         Some(FaultKind::Status { status }) => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -189,5 +187,8 @@ pub async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request, nex
     );
     h.insert("MS-ServerId", HeaderValue::from_static("emulator-1"));
     log(Some(resp.status().as_u16()));
+    if let Some(FaultKind::Delay { millis, after: true }) = &fault {
+        tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
+    }
     resp
 }

@@ -301,11 +301,6 @@ fn country(iso2: &str) -> Option<&'static Country> {
     COUNTRIES.iter().find(|c| c.iso2.eq_ignore_ascii_case(iso2))
 }
 
-/// The countries the emulator has rules for.
-pub fn known_country(iso2: &str) -> bool {
-    country(iso2).is_some()
-}
-
 fn shape_matches(shape: &str, value: &str) -> bool {
     shape.chars().count() == value.chars().count()
         && shape.chars().zip(value.chars()).all(|(s, v)| match s {
