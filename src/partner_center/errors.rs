@@ -79,6 +79,16 @@ pub enum PartnerCenterError {
          dropped — the endpoint is not behaving like Partner Center or Entra: check spec.endpoints"
     )]
     ResponseTooLarge { what: String, limit: u64 },
+    /// A create whose answer never arrived (the connection dropped, the request timed out, the
+    /// server failed with 5xx, or the 201 could not be read): the object may or may not exist.
+    #[error(
+        "the outcome of {what} is unknown ({cause}); Partner Center may have created it: look it up before \
+         creating again"
+    )]
+    OutcomeUnknown {
+        what: String,
+        cause: Box<PartnerCenterError>,
+    },
 }
 
 fn code_part(code: &str) -> String {
@@ -137,6 +147,42 @@ impl PartnerCenterError {
             Decode { .. } => "DecodeError",
             PersistFailed { .. } => "PersistFailed",
             ResponseTooLarge { .. } => "ResponseTooLarge",
+            OutcomeUnknown { .. } => "OutcomeUnknown",
+        }
+    }
+
+    /// Partner Center's numeric error `code` (e.g. 600049, 2030, 800018), when the response had one.
+    pub fn code(&self) -> Option<u64> {
+        use PartnerCenterError::*;
+        match self {
+            Forbidden { code, .. } | NotFound { code, .. } | Rejected { code, .. } | Server { code, .. } => {
+                code.parse().ok()
+            }
+            SandboxLimitReached { .. } => Some(800018),
+            OutcomeUnknown { cause, .. } => cause.code(),
+            _ => None,
+        }
+    }
+
+    /// True when a create may have succeeded although no answer says so (see
+    /// [`PartnerCenterError::OutcomeUnknown`]): the caller must look the object up, not trust the error.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, PartnerCenterError::OutcomeUnknown { .. })
+    }
+
+    /// Wraps a failure of a create that may nevertheless have taken effect at Partner Center: no
+    /// answer (timeout, dropped connection), a 5xx after the retries, or a success that could not be
+    /// read. Every other error is a definite answer and is returned unchanged.
+    pub fn for_create(self, what: &str) -> Self {
+        use PartnerCenterError::*;
+        match self {
+            e @ (Timeout { .. } | Network { .. } | Server { .. } | Decode { .. } | ResponseTooLarge { .. }) => {
+                OutcomeUnknown {
+                    what: what.to_string(),
+                    cause: Box::new(e),
+                }
+            }
+            e => e,
         }
     }
 
@@ -146,7 +192,12 @@ impl PartnerCenterError {
         use PartnerCenterError::*;
         matches!(
             self,
-            Throttled { .. } | Server { .. } | Timeout { .. } | Network { .. } | PersistFailed { .. }
+            Throttled { .. }
+                | Server { .. }
+                | Timeout { .. }
+                | Network { .. }
+                | PersistFailed { .. }
+                | OutcomeUnknown { .. }
         )
     }
 
@@ -226,6 +277,10 @@ impl PartnerCenterError {
                 detail: r(detail),
             },
             PersistFailed { detail } => PersistFailed { detail: r(detail) },
+            OutcomeUnknown { what, cause } => OutcomeUnknown {
+                what,
+                cause: Box::new(cause.redact(secrets)),
+            },
             e @ (Throttled { .. } | Timeout { .. } | ResponseTooLarge { .. }) => e,
         }
     }
@@ -239,6 +294,42 @@ fn redact_text(mut s: String, secrets: &[&str]) -> String {
         }
     }
     s
+}
+
+/// True when `text` carries any 8-character run of a secret, raw or in the encodings a server
+/// echoing the request would use (percent/form, JSON-escaped, base64 and base64url). For the few
+/// answers whose server text is itself the result (the address validation's reason and corrected
+/// address): such a field is dropped whole rather than redacted, since a partial match means the
+/// server is echoing.
+pub(crate) fn echoes_secret(text: &str, secrets: &[&str]) -> bool {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    const RUN: usize = 8;
+    secrets.iter().filter(|s| s.len() >= 6).any(|secret| {
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let pct_all: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let mut forms = vec![
+            secret.to_string(),
+            form.clone(),
+            form.to_lowercase(),
+            form.replace('+', "%20"),
+            pct_all.clone(),
+            pct_all.to_lowercase(),
+            json.trim_matches('"').to_string(),
+        ];
+        for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+            forms.push(engine.encode(secret.as_bytes()));
+        }
+        forms.extend(secret.lines().map(str::to_string));
+        forms.iter().any(|f| {
+            let chars: Vec<char> = f.chars().collect();
+            if chars.len() < RUN {
+                return !f.is_empty() && text.contains(f.as_str());
+            }
+            chars.windows(RUN).any(|w| text.contains(&w.iter().collect::<String>()))
+        })
+    })
 }
 
 /// Keeps at most `MAX_DETAIL` characters of server text, on a char boundary.
@@ -872,6 +963,49 @@ mod tests {
         let detail = format!("{}{secret}", "x".repeat(MAX_DETAIL - 10));
         let e = PartnerCenterError::PersistFailed { detail }.redact(&[secret]);
         assert!(!e.to_string().contains(&secret[..10]), "{e}");
+    }
+
+    #[test]
+    fn codes_and_unknown_outcomes_of_a_create() {
+        let body = |code: &str| format!(r#"{{"code":{code},"description":"d"}}"#).into_bytes();
+        let timeout = PartnerCenterError::Timeout { what: "x".into() };
+        let network = PartnerCenterError::Network {
+            what: "x".into(),
+            detail: "reset".into(),
+        };
+        let decode = PartnerCenterError::Decode {
+            what: "x".into(),
+            detail: "eof".into(),
+        };
+        // (error, its code, unknown outcome once a create failed with it)
+        let cases: Vec<(PartnerCenterError, Option<u64>, bool)> = vec![
+            (api_error(400, &body("600049"), None), Some(600049), false),
+            (api_error(400, &body("\"600002\""), None), Some(600002), false),
+            (api_error(403, &body("2030"), None), Some(2030), false),
+            (api_error(403, &body("900123"), None), Some(900123), false),
+            (api_error(400, &body("800016"), None), Some(800016), false),
+            (api_error(400, &body("800018"), None), Some(800018), false),
+            (api_error(409, &body("600061"), None), Some(600061), false),
+            (api_error(400, b"not json", None), None, false),
+            (api_error(503, &body("500"), None), Some(500), true),
+            (api_error(504, b"", None), None, true),
+            (api_error(429, b"", None), None, false),
+            (timeout, None, true),
+            (network, None, true),
+            (decode, None, true),
+            (PartnerCenterError::config("domain", "bad"), None, false),
+        ];
+        for (e, code, unknown) in cases {
+            let shown = format!("{e}");
+            assert_eq!(e.code(), code, "{shown}");
+            let c = e.for_create("Partner Center POST /v1/customers");
+            assert_eq!(c.is_outcome_unknown(), unknown, "{shown}");
+            assert_eq!(c.code(), code, "the code survives the wrapping: {shown}");
+            if unknown {
+                assert_eq!(c.reason(), "OutcomeUnknown");
+                assert!(c.to_string().contains(&shown), "{c}");
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::fixtures::{NextLinkStyle, PartnerType};
 use super::login::PARTNER_CENTER_RESOURCE;
 use super::state::{Address, Billing, Cursor, Customer, EmulatorState, Inner, SANDBOX_CUSTOMER_QUOTA, new_guid};
+use super::validation::{self, PostalAddress};
 use super::wire::{self, pc_error, pc_json};
 
 type Shared = Arc<EmulatorState>;
@@ -32,6 +33,8 @@ enum Access {
 
 struct Caller {
     tenant: String,
+    /// None for app-only tokens.
+    upn: Option<String>,
 }
 
 fn unauthorized(bom: bool, description: &str) -> Response {
@@ -107,7 +110,10 @@ fn authorize(inner: &mut Inner, now: Timestamp, headers: &HeaderMap, access: Acc
             APP_CREDENTIALS_REFUSED,
         )));
     }
-    Ok(Caller { tenant: record.tenant })
+    Ok(Caller {
+        tenant: record.tenant,
+        upn: record.upn,
+    })
 }
 
 macro_rules! caller {
@@ -417,6 +423,33 @@ const PHONE_COUNTRIES: &[&str] = &[
     "VN",
 ];
 
+/// The pattern a registration number must match per country (600050 names it), as
+/// (shape, regex): `9` a digit; `*` any of 1-50 letters, digits and '-'.
+fn registration_rule(country: &str) -> (&'static str, &'static str) {
+    match country {
+        "HU" => ("99-99-999999", r"^\d{2}-\d{2}-\d{6}$"),
+        "RU" => ("9999999999999", r"^\d{13}$"),
+        _ => ("*", r"^[A-Za-z0-9-]{1,50}$"),
+    }
+}
+
+fn registration_pattern(country: &str) -> &'static str {
+    registration_rule(country).1
+}
+
+fn registration_number_valid(country: &str, value: &str) -> bool {
+    match registration_rule(country).0 {
+        "*" => (1..=50).contains(&value.len()) && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        shape => {
+            shape.len() == value.len()
+                && shape.chars().zip(value.chars()).all(|(s, v)| match s {
+                    '9' => v.is_ascii_digit(),
+                    other => other == v,
+                })
+        }
+    }
+}
+
 /// Request bodies are accepted in PascalCase too: normalise every key to camelCase.
 fn camel_keys(v: Value) -> Value {
     match v {
@@ -473,6 +506,7 @@ fn optional(v: &Value, path: &str) -> Option<String> {
 
 /// Validated customer request (field names as documented in create-a-customer).
 struct NewCustomer {
+    enable_gdap_by_default: Option<bool>,
     domain: String,
     billing: Billing,
     associated_partner_id: Option<String>,
@@ -528,10 +562,13 @@ fn validate_new_customer(v: &Value) -> Result<NewCustomer, Invalid> {
                 format!("companyProfile.organizationRegistrationNumber is not accepted for country {country}"),
             ));
         }
-        (Some(r), true) if !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || r.len() > 50 => {
+        (Some(r), true) if !registration_number_valid(&country, r) => {
             return Err(invalid(
                 600050,
-                "companyProfile.organizationRegistrationNumber has an invalid format",
+                format!(
+                    "companyProfile.organizationRegistrationNumber has an invalid format; it must match {}",
+                    registration_pattern(&country)
+                ),
             ));
         }
         _ => {}
@@ -548,7 +585,13 @@ fn validate_new_customer(v: &Value) -> Result<NewCustomer, Invalid> {
             "userCredentials.password: is not accepted; Partner Center generates the password",
         ));
     }
+    let enable_gdap_by_default = match v.get("enableGDAPByDefault") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(invalid(3000, "enableGDAPByDefault: must be true or false")),
+    };
     Ok(NewCustomer {
+        enable_gdap_by_default,
         domain,
         billing: Billing {
             id: new_guid(),
@@ -591,16 +634,47 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         );
     };
     let result = (|| {
-        let new = validate_new_customer(&v)?;
         let partner = inner.partner(&caller.tenant).expect("authorized tenant exists");
-        if let Some(ap) = &new.associated_partner_id
-            && !(partner.partner_type == PartnerType::IndirectProvider
-                && partner.resellers.iter().any(|r| r.id.eq_ignore_ascii_case(ap)))
+        if !partner.customer_creation_allowed {
+            return Err(Invalid {
+                status: StatusCode::FORBIDDEN,
+                code: 600006,
+                description: "This action is not allowed for this partner.".into(),
+            });
+        }
+        let new = validate_new_customer(&v)?;
+        let country = &new.billing.address.country;
+        if partner
+            .sell_countries
+            .as_ref()
+            .is_some_and(|list| !list.iter().any(|c| c.eq_ignore_ascii_case(country)))
         {
-            return Err(invalid(
-                2204,
-                format!("associatedPartnerId: {ap} is not an indirect reseller associated with this partner"),
-            ));
+            return Err(Invalid {
+                status: StatusCode::FORBIDDEN,
+                code: 2030,
+                description: format!("The partner is not onboarded to sell in country {country}."),
+            });
+        }
+        if let Some(ap) = &new.associated_partner_id {
+            let reseller = (partner.partner_type == PartnerType::IndirectProvider)
+                .then(|| partner.resellers.iter().find(|r| r.id.eq_ignore_ascii_case(ap)))
+                .flatten()
+                .filter(|r| r.state.eq_ignore_ascii_case("active"));
+            let Some(reseller) = reseller else {
+                return Err(invalid(
+                    800016,
+                    format!("associatedPartnerId: {ap} is not a valid indirect reseller of this partner"),
+                ));
+            };
+            if !reseller.mpa_accepted {
+                return Err(Invalid {
+                    status: StatusCode::FORBIDDEN,
+                    code: 900123,
+                    description: format!(
+                        "The indirect reseller {ap} has not accepted the Microsoft Partner Agreement."
+                    ),
+                });
+            }
         }
         if partner.sandbox && partner.customers.len() >= SANDBOX_CUSTOMER_QUOTA {
             return Err(invalid(800018, "The sandbox limit has been met"));
@@ -622,6 +696,17 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         Err(e) => return pc_error(bom, e.status, e.code, &e.description),
     };
     let id = new_guid();
+    let a = &new.billing.address;
+    let address_invalid = validation::validate_address(&PostalAddress {
+        address_line1: a.address_line1.clone(),
+        address_line2: a.address_line2.clone(),
+        city: a.city.clone(),
+        state: a.state.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone(),
+    })
+    .is_err();
+    let associated = new.associated_partner_id.is_some();
     let customer = Customer {
         commerce_id: new_guid(),
         company_name: new.billing.company_name.clone(),
@@ -631,11 +716,15 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         billing: new.billing,
         etag: new_guid(),
         generated: false,
+        enable_gdap_by_default: new.enable_gdap_by_default,
+        address_invalid,
         id,
     };
     let mut response = wire::customer_full(&customer);
-    // The documented create response reports relationshipToPartner "none" and the new admin's credentials.
-    response["relationshipToPartner"] = json!("none");
+    // The documented create response reports relationshipToPartner "none" (the provider's own
+    // customer) or "reseller" with associatedPartnerId (created for an indirect reseller), and the
+    // new admin's credentials.
+    response["relationshipToPartner"] = json!(if associated { "reseller" } else { "none" });
     response["userCredentials"] = json!({"userName": "admin", "password": generated_password()});
     inner
         .partner_mut(&caller.tenant)
@@ -646,6 +735,332 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         inner.created_by_request.insert((caller.tenant, rid), response.clone());
     }
     pc_json(bom, StatusCode::CREATED, &response)
+}
+
+/// `POST /v1/validations/address` (both auth modes): 200 with an empty body, or 400 code 2007 whose
+/// description is a JSON string (code, reason, corrected_address); rules in validation.rs.
+pub async fn validate_address(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut inner = s.lock();
+    let _caller = caller!(inner, s, headers, Access::AppOrUser);
+    let bom = inner.settings.bom;
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
+    let Some(v) = serde_json::from_slice::<Value>(body).ok().map(camel_keys) else {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The request body must be a JSON Address object.",
+        );
+    };
+    let parsed = (|| {
+        let country = text(&v, "country", 2, 2)?;
+        if !country.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(invalid(3000, "country: must be an ISO-3166 alpha-2 code such as US"));
+        }
+        Ok(PostalAddress {
+            address_line1: text(&v, "addressLine1", 1, 200)?,
+            address_line2: optional(&v, "addressLine2"),
+            city: text(&v, "city", 1, 100)?,
+            state: optional(&v, "state"),
+            postal_code: optional(&v, "postalCode").unwrap_or_default(),
+            country: country.to_ascii_uppercase(),
+        })
+    })();
+    let address = match parsed {
+        Ok(a) => a,
+        Err(e) => return pc_error(bom, e.status, e.code, &e.description),
+    };
+    match validation::validate_address(&address) {
+        Ok(()) => {
+            let mut resp = Response::new(Body::empty());
+            *resp.status_mut() = StatusCode::OK;
+            resp
+        }
+        Err(problem) => pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2007,
+            &validation::problem_description(&problem),
+        ),
+    }
+}
+
+/// `GET /v1/countryvalidationrules/{iso2}` (both auth modes) for the countries validation.rs knows.
+pub async fn country_rules(State(s): State<Shared>, headers: HeaderMap, Path(iso2): Path<String>) -> Response {
+    let mut inner = s.lock();
+    let _caller = caller!(inner, s, headers, Access::AppOrUser);
+    let bom = inner.settings.bom;
+    if iso2.len() != 2 || !iso2.chars().all(|c| c.is_ascii_alphabetic()) {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The country must be an ISO-3166 alpha-2 code such as US.",
+        );
+    }
+    match validation::country_rules(&iso2) {
+        Some(rules) => pc_json(bom, StatusCode::OK, &rules),
+        None => pc_error(
+            bom,
+            StatusCode::NOT_FOUND,
+            1000,
+            &format!(
+                "No validation rules were found for country {}.",
+                iso2.to_ascii_uppercase()
+            ),
+        ),
+    }
+}
+
+/// `DELETE /v1/customers/{id}`: integration sandbox only (production answers 403 code 600006); a
+/// customer created with an invalid address can never be deleted (403 code 600006 as well, with
+/// its own description). Success is 204 and frees the domain.
+pub async fn delete_customer(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::AppOrUser);
+    let bom = inner.settings.bom;
+    let id = id.to_lowercase();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The customer id must be a GUID (the customer's tenant id).",
+        );
+    }
+    let partner = inner.partner_mut(&caller.tenant).expect("authorized tenant exists");
+    let Some(index) = partner.customers.iter().position(|c| c.id == id) else {
+        let other_owner = inner.customer_owner(&id).is_some();
+        return if other_owner {
+            pc_error(
+                bom,
+                StatusCode::FORBIDDEN,
+                20002,
+                "The partner has no commerce relationship with the customer.",
+            )
+        } else {
+            pc_error(
+                bom,
+                StatusCode::NOT_FOUND,
+                1000,
+                &format!("Customer {id} was not found."),
+            )
+        };
+    };
+    if !partner.sandbox {
+        return pc_error(
+            bom,
+            StatusCode::FORBIDDEN,
+            600006,
+            "This action is not allowed: customers can only be deleted in an integration sandbox.",
+        );
+    }
+    if partner.customers[index].address_invalid {
+        return pc_error(
+            bom,
+            StatusCode::FORBIDDEN,
+            600006,
+            "This action is not allowed: the customer was created with an invalid address and cannot be deleted.",
+        );
+    }
+    partner.customers.remove(index);
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+/// The Microsoft Customer Agreement template the emulator offers (and the older Microsoft Cloud
+/// Agreement, the default without `agreementType`).
+const MCA_TEMPLATE: &str = "117a15ad-fe9d-4ed2-8bd2-8d6f2c0a0001";
+const MCA_LINK: &str = "https://aka.ms/customeragreement";
+const MCLOUD_TEMPLATE: &str = "998b88de-aa99-4388-a42c-8d6f2c0a0002";
+
+fn agreement_type(q: &HashMap<String, String>) -> Result<&'static str, String> {
+    match q.get("agreementType").map(String::as_str) {
+        None => Ok("MicrosoftCloudAgreement"),
+        Some(t) if t.eq_ignore_ascii_case("MicrosoftCustomerAgreement") => Ok("MicrosoftCustomerAgreement"),
+        Some(t) if t.eq_ignore_ascii_case("MicrosoftCloudAgreement") => Ok("MicrosoftCloudAgreement"),
+        Some(t) => Err(format!(
+            "agreementType: unsupported value {t:?}; use MicrosoftCustomerAgreement or MicrosoftCloudAgreement"
+        )),
+    }
+}
+
+/// `GET /v1/agreements[?agreementType=...]` (App+User): the current template of that agreement type.
+pub async fn agreement_templates(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = s.lock();
+    let _caller = caller!(inner, s, headers, Access::UserOnly);
+    let bom = inner.settings.bom;
+    let kind = match agreement_type(&q) {
+        Ok(k) => k,
+        Err(msg) => return pc_error(bom, StatusCode::BAD_REQUEST, 2000, &msg),
+    };
+    let (template, link) = if kind == "MicrosoftCustomerAgreement" {
+        (MCA_TEMPLATE, MCA_LINK)
+    } else {
+        (MCLOUD_TEMPLATE, "https://aka.ms/microsoftcloudagreement")
+    };
+    let item = json!({
+        "templateId": template,
+        "agreementType": kind,
+        "agreementLink": link,
+        "versionRank": 0,
+        "attributes": {"objectType": "AgreementMetaData"},
+    });
+    pc_json(bom, StatusCode::OK, &wire::collection(vec![item], "/v1/agreements"))
+}
+
+/// The partner's own customer, or the error answer Partner Center gives for it.
+fn own_customer(inner: &Inner, tenant: &str, id: &str, bom: bool) -> Result<String, Box<Response>> {
+    let id = id.to_lowercase();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(Box::new(pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The customer id must be a GUID (the customer's tenant id).",
+        )));
+    }
+    let partner = inner.partner(tenant).expect("authorized tenant exists");
+    if partner.customers.iter().any(|c| c.id == id) {
+        return Ok(id);
+    }
+    if inner.customer_owner(&id).is_some() {
+        return Err(Box::new(pc_error(
+            bom,
+            StatusCode::FORBIDDEN,
+            20002,
+            "The partner has no commerce relationship with the customer.",
+        )));
+    }
+    Err(Box::new(pc_error(
+        bom,
+        StatusCode::NOT_FOUND,
+        1000,
+        &format!("Customer {id} was not found."),
+    )))
+}
+
+/// `POST /v1/customers/{id}/agreements` (App+User): records the customer's acceptance; 201 with the
+/// agreement. The same contact (e-mail) and type again answers 409 code 600061.
+pub async fn record_agreement(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::UserOnly);
+    let bom = inner.settings.bom;
+    let id = match own_customer(&inner, &caller.tenant, &id, bom) {
+        Ok(id) => id,
+        Err(resp) => return *resp,
+    };
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
+    let Some(v) = serde_json::from_slice::<Value>(body).ok().map(camel_keys) else {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The request body must be a JSON Agreement object.",
+        );
+    };
+    let parsed = (|| {
+        let first = text(&v, "primaryContact.firstName", 1, 50)?;
+        let last = text(&v, "primaryContact.lastName", 1, 50)?;
+        let email = text(&v, "primaryContact.email", 3, 256)?;
+        if !email.contains('@') {
+            return Err(invalid(3000, "primaryContact.email: must be an email address"));
+        }
+        let template = text(&v, "templateId", 1, 64)?;
+        let date = text(&v, "dateAgreed", 1, 64)?;
+        if date.parse::<Timestamp>().is_err() && date.parse::<jiff::civil::Date>().is_err() {
+            return Err(invalid(
+                3000,
+                "dateAgreed: must be an ISO 8601 date such as 2026-12-01T00:00:00Z",
+            ));
+        }
+        let kind = text(&v, "type", 1, 64)?;
+        if !kind.eq_ignore_ascii_case("MicrosoftCustomerAgreement") || !template.eq_ignore_ascii_case(MCA_TEMPLATE) {
+            return Err(invalid(
+                3000,
+                "templateId/type: must be the MicrosoftCustomerAgreement template from GET /v1/agreements?agreementType=MicrosoftCustomerAgreement",
+            ));
+        }
+        Ok(json!({
+            "primaryContact": {"firstName": first, "lastName": last, "email": email,
+                "phoneNumber": optional(&v, "primaryContact.phoneNumber")},
+            "templateId": MCA_TEMPLATE,
+            "dateAgreed": date,
+            "type": "MicrosoftCustomerAgreement",
+            "agreementLink": MCA_LINK,
+            "userId": super::state::derived_guid(caller.upn.as_deref().unwrap_or(&caller.tenant), 9),
+            "attributes": {"objectType": "Agreement"},
+        }))
+    })();
+    let agreement = match parsed {
+        Ok(a) => a,
+        Err(e) => return pc_error(bom, e.status, e.code, &e.description),
+    };
+    let recorded = inner.agreements.entry(id).or_default();
+    let email = agreement["primaryContact"]["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    if recorded.iter().any(|a| {
+        a["primaryContact"]["email"]
+            .as_str()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+    }) {
+        return pc_error(
+            bom,
+            StatusCode::CONFLICT,
+            600061,
+            "PartnerConfirmedAgreementAlreadyExists: an agreement for this contact was already recorded.",
+        );
+    }
+    recorded.push(agreement.clone());
+    pc_json(bom, StatusCode::CREATED, &agreement)
+}
+
+/// `GET /v1/customers/{id}/agreements[?agreementType=...]` (App+User).
+pub async fn customer_agreements(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::UserOnly);
+    let bom = inner.settings.bom;
+    let id = match own_customer(&inner, &caller.tenant, &id, bom) {
+        Ok(id) => id,
+        Err(resp) => return *resp,
+    };
+    let kind = match q.get("agreementType") {
+        None => None,
+        Some(_) => match agreement_type(&q) {
+            Ok(k) => Some(k),
+            Err(msg) => return pc_error(bom, StatusCode::BAD_REQUEST, 2000, &msg),
+        },
+    };
+    let items: Vec<Value> = inner
+        .agreements
+        .get(&id)
+        .into_iter()
+        .flatten()
+        .filter(|a| kind.is_none_or(|k| a["type"] == k))
+        .cloned()
+        .collect();
+    pc_json(
+        bom,
+        StatusCode::OK,
+        &wire::collection(items, &format!("/v1/customers/{id}/agreements")),
+    )
 }
 
 fn generated_password() -> String {

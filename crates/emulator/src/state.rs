@@ -70,6 +70,10 @@ pub struct Customer {
     pub etag: String,
     /// Synthesised from `generatedCustomers` (regenerated when that count is patched).
     pub generated: bool,
+    /// As sent at creation (`enableGDAPByDefault`); None for fixture customers and when omitted.
+    pub enable_gdap_by_default: Option<bool>,
+    /// Created with an address the validator refuses: such a sandbox customer can never be deleted.
+    pub address_invalid: bool,
 }
 
 pub struct Partner {
@@ -86,6 +90,9 @@ pub struct Partner {
     pub users: Vec<User>,
     pub customers: Vec<Customer>,
     pub resellers: Vec<ResellerFixture>,
+    /// None: onboarded in every country.
+    pub sell_countries: Option<Vec<String>>,
+    pub customer_creation_allowed: bool,
 }
 
 #[derive(Clone)]
@@ -178,6 +185,8 @@ pub struct Inner {
     pub cursors: HashMap<String, Cursor>,
     /// (partner tenant, MS-RequestId) → the 201 body that request produced (idempotent replay).
     pub created_by_request: HashMap<(String, String), serde_json::Value>,
+    /// Customer id → the agreements recorded for it (`POST /v1/customers/{id}/agreements`).
+    pub agreements: HashMap<String, Vec<serde_json::Value>>,
     pub log: Vec<LogEntry>,
     pub next_seq: u64,
     pub faults: Vec<Fault>,
@@ -232,6 +241,7 @@ impl EmulatorState {
                 codes: HashMap::new(),
                 cursors: HashMap::new(),
                 created_by_request: HashMap::new(),
+                agreements: HashMap::new(),
                 log: Vec::new(),
                 next_seq: 1,
                 faults: Vec::new(),
@@ -360,7 +370,14 @@ fn build_partner(p: &PartnerFixture) -> Partner {
             .collect(),
         customers,
         resellers: p.indirect_resellers.clone(),
+        sell_countries: p.sell_countries.clone(),
+        customer_creation_allowed: p.customer_creation_allowed,
     }
+}
+
+/// A tenant that accepted the partner's reseller invitation (control API): listed like any customer.
+pub fn adopted_customer(id: String, company_name: String, domain: String, country: String) -> Customer {
+    fixture_customer(id, company_name, domain, "reseller".into(), None, country, false)
 }
 
 fn fixture_customer(
@@ -400,6 +417,8 @@ fn fixture_customer(
         relationship,
         associated_partner_id,
         generated,
+        enable_gdap_by_default: None,
+        address_invalid: false,
     }
 }
 
