@@ -1,10 +1,10 @@
 //! Translation from the custom resources (as cached in the stores) to the plain facts the pure rules
 //! in `policy` work on. Nothing here decides anything.
 
-use crate::api::{ConnectionRef, CustomerPlan, PartnerCenterConnection, Reseller};
+use crate::api::{ConnectionRef, Customer, CustomerPlan, DeletionPolicy, PartnerCenterConnection, Reseller};
 use crate::policy::{
-    CONFIRM_ANNOTATION, ConnectionBinding, ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts,
-    parse_confirmed,
+    CONFIRM_ANNOTATION, ConnectionBinding, ConnectionFacts, ConnectionHealth, CustomerFacts, GrantFacts, Pinned,
+    PlanFacts, ResellerFacts, TenantRequest, parse_confirmed,
 };
 use kube::{Resource, ResourceExt};
 
@@ -45,6 +45,10 @@ pub fn reseller_facts(r: &Reseller) -> ResellerFacts {
             })
             .collect(),
         confirmed_connections: confirmed(r),
+        indirect_reseller_tenant_id: spec
+            .indirect_reseller
+            .as_ref()
+            .map(|i| i.tenant_id.trim().to_ascii_lowercase()),
     }
 }
 
@@ -92,6 +96,7 @@ pub fn plan_facts(p: &CustomerPlan) -> PlanFacts {
 }
 
 pub fn connection_facts(c: &PartnerCenterConnection) -> ConnectionFacts {
+    let status = c.status.as_ref();
     ConnectionFacts {
         namespace: c.namespace().unwrap_or_default(),
         name: c.name_any(),
@@ -101,6 +106,65 @@ pub fn connection_facts(c: &PartnerCenterConnection) -> ConnectionFacts {
         csp_type: c.spec.csp_type,
         environment: c.spec.environment,
         health: connection_health(c),
+        deleting: c.meta().deletion_timestamp.is_some(),
+        // Negative counts (a hand-edited status) are no customers, not a huge unsigned number.
+        customer_count: status
+            .and_then(|s| s.customer_count)
+            .map(|n| u64::try_from(n).unwrap_or(0)),
+        last_sync: status.and_then(|s| s.last_sync_time.as_ref()).map(|t| t.0.as_second()),
+        linked_indirect_resellers: status
+            .iter()
+            .flat_map(|s| &s.linked_indirect_resellers)
+            .map(|t| t.trim().to_ascii_lowercase())
+            .collect(),
+    }
+}
+
+/// A Customer as the rules see it (src/policy/customer.rs).
+pub fn customer_facts(c: &Customer) -> CustomerFacts {
+    let spec = &c.spec;
+    let status = c.status.as_ref();
+    let tenant = match (&spec.tenant.new, &spec.tenant.existing) {
+        // Admission allows exactly one; `new` first should both ever be stored.
+        (Some(new), _) => TenantRequest::New {
+            domain: format!("{}.onmicrosoft.com", new.domain_prefix.to_ascii_lowercase()),
+            country: new.address.country.to_ascii_uppercase(),
+        },
+        (None, Some(existing)) => TenantRequest::Existing {
+            tenant_id: existing.tenant_id.as_ref().map(|t| t.trim().to_ascii_lowercase()),
+            domain: existing.domain.as_ref().map(|d| d.trim().to_ascii_lowercase()),
+        },
+        (None, None) => TenantRequest::Existing {
+            tenant_id: None,
+            domain: None,
+        },
+    };
+    let provisioning = status.and_then(|s| s.provisioning.as_ref());
+    CustomerFacts {
+        namespace: c.namespace().unwrap_or_default(),
+        name: c.name_any(),
+        uid: c.uid().unwrap_or_default(),
+        // Not yet persisted counts as newest.
+        created: c.creation_timestamp().map_or(i64::MAX, |t| t.0.as_second()),
+        reseller: spec.reseller.clone(),
+        plan: spec.plan.clone(),
+        tenant,
+        delete_on_deletion: spec.deletion_policy() == DeletionPolicy::Delete,
+        // The operator writes connection and source together; a connection without a source (a
+        // hand-edited status) still pins, since moving the tenant is never the operator's to do.
+        pinned: status.and_then(|s| {
+            Some(Pinned {
+                connection: s.connection.clone()?,
+                source: s.source.unwrap_or(crate::api::ConnectionSource::Plan),
+            })
+        }),
+        phase: provisioning.and_then(|p| p.phase),
+        started_at: provisioning
+            .and_then(|p| p.started_at.as_ref())
+            .map(|t| t.0.as_second()),
+        tenant_id: status
+            .and_then(|s| s.tenant_id.as_ref())
+            .map(|t| t.trim().to_ascii_lowercase()),
         deleting: c.meta().deletion_timestamp.is_some(),
     }
 }
