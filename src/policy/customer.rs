@@ -536,15 +536,15 @@ fn check_duplicates(
         "another Customer".to_string()
     };
     let why = if other.holds_tenant() && !c.holds_tenant() {
-        "already holds it"
+        "already holds"
     } else {
-        "is older and keeps it"
+        "keeps, being older (ties: namespace, then name)"
     };
     Err(Finding::new(
         reasons::DUPLICATE_TENANT,
         format!(
-            "{} names {what}, which {holder} also names and {why}: one tenant has one Customer; delete {} or \
-             name another tenant",
+            "{} names {what}, which {holder} also names and {why}: one tenant has one Customer; delete {} \
+             or name another tenant",
             c.who(),
             c.who()
         ),
