@@ -344,6 +344,38 @@ fn customer_decisions() {
             },
         },
         Row {
+            case: "indirect: an existing tenant is associated too",
+            fix: none,
+            customer: cust("ns-a1", "c1", 10).with(|c| {
+                c.plan = IND.into();
+                existing_id(c, "t-9");
+            }),
+            others: vec![],
+            expect: Proceed {
+                connection: (P, "eur-ind"),
+                source: Plan,
+                reseller: "a1",
+                associated_partner_id: Some("tid-a"),
+                warnings: &[],
+            },
+        },
+        Row {
+            case: "indirect: a creation in flight is not refused when the link disappears",
+            fix: |w| w.connection("eur-ind").linked_indirect_resellers.clear(),
+            customer: cust("ns-a1", "c1", 10).with(|c| {
+                c.plan = IND.into();
+                pinned(c, P, "eur-ind", Plan, Creating);
+            }),
+            others: vec![],
+            expect: Proceed {
+                connection: (P, "eur-ind"),
+                source: Plan,
+                reseller: "a1",
+                associated_partner_id: Some("tid-a"),
+                warnings: &[],
+            },
+        },
+        Row {
             case: "indirect: the root's customers are the provider's own",
             fix: none,
             customer: cust(P, "root1", 10).with(|c| c.plan = IND.into()),
@@ -598,6 +630,18 @@ fn customer_decisions() {
                 "ConsentExpired",
                 "the pinned PartnerCenterConnection ns-b/own of Customer 'ns-b/c1' is not ready: the \
                     refresh token has expired",
+            ),
+        },
+        Row {
+            case: "pinned connection being deleted",
+            fix: |w| w.connection("own").deleting = true,
+            customer: cust("ns-a", "c1", 10).with(|c| pinned(c, "ns-b", "own", Override, Created)),
+            others: vec![],
+            expect: Refused(
+                "Deleting",
+                "the pinned PartnerCenterConnection ns-b/own of Customer 'ns-a/c1' (status.connection) is \
+                     being deleted: nothing is called through it; keep the connection, or delete this Customer \
+                     first",
             ),
         },
         Row {
