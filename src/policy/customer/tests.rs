@@ -635,11 +635,14 @@ fn customer_decisions() {
         Row {
             case: "pinned connection being deleted",
             fix: |w| w.connection("own").deleting = true,
-            customer: cust("ns-a", "c1", 10).with(|c| pinned(c, "ns-b", "own", Override, Created)),
+            customer: cust("ns-b", "c1", 10).with(|c| {
+                c.plan = SBX.into();
+                pinned(c, "ns-b", "own", Override, Created);
+            }),
             others: vec![],
             expect: Refused(
                 "Deleting",
-                "the pinned PartnerCenterConnection ns-b/own of Customer 'ns-a/c1' (status.connection) is \
+                "the pinned PartnerCenterConnection ns-b/own of Customer 'ns-b/c1' (status.connection) is \
                      being deleted: nothing is called through it; keep the connection, or delete this Customer \
                      first",
             ),
