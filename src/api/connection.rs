@@ -194,6 +194,14 @@ pub struct PartnerCenterConnectionStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indirect_reseller_count: Option<i64>,
 
+    /// Tenant ids (lowercased) of the indirect resellers that some Reseller declares in
+    /// `spec.indirectReseller` and that the last sync listed as Active: bounded by the declared
+    /// resellers, not the account's whole list. A Customer is associated with an indirect reseller
+    /// only when it is listed here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub linked_indirect_resellers: Vec<String>,
+
     /// When the account was last checked against Partner Center.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,

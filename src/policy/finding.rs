@@ -67,6 +67,26 @@ pub mod reasons {
     // Rule 10.
     pub const REFRESH_TOKEN_REVERTED: &str = "RefreshTokenReverted";
 
+    // Rules 11–15 and 18: Customers (src/policy/customer.rs).
+    pub const NAMESPACE_NOT_OWNED: &str = "NamespaceNotOwned";
+    pub const NOT_IN_SUBTREE: &str = "NotInSubtree";
+    pub const PLAN_NOT_GRANTED: &str = "PlanNotGranted";
+    pub const COUNTRY_OUTSIDE_REGION: &str = "CountryOutsideRegion";
+    pub const TENANT_CREATION_NOT_ALLOWED: &str = "TenantCreationNotAllowed";
+    pub const INDIRECT_RESELLER_NOT_LINKED: &str = "IndirectResellerNotLinked";
+    pub const DUPLICATE_TENANT: &str = "DuplicateTenant";
+    /// A warning: the Customer keeps its pinned connection.
+    pub const EFFECTIVE_CONNECTION_CHANGED: &str = "EffectiveConnectionChanged";
+    pub const DELETION_POLICY_NOT_ALLOWED: &str = "DeletionPolicyNotAllowed";
+    // Customer outcomes the reconciler reports (rules 14, 16).
+    pub const DOMAIN_TAKEN: &str = "DomainTaken";
+    pub const ADDRESS_INVALID: &str = "AddressInvalid";
+    pub const ADMIN_CREDENTIALS_NOT_CAPTURED: &str = "AdminCredentialsNotCaptured";
+    pub const TENANT_CLAIMED: &str = "TenantClaimed";
+    pub const PROVISIONED: &str = "Provisioned";
+    pub const PROVISIONING: &str = "Provisioning";
+    pub const AWAITING_ACCEPTANCE: &str = "AwaitingAcceptance";
+
     /// Every reason this module defines (used by tests to keep them well-formed).
     pub const ALL: &[&str] = &[
         VALID,
@@ -111,6 +131,22 @@ pub mod reasons {
         TYPE_MISMATCH,
         SANDBOX_QUOTA_EXCEEDED,
         REFRESH_TOKEN_REVERTED,
+        NAMESPACE_NOT_OWNED,
+        NOT_IN_SUBTREE,
+        PLAN_NOT_GRANTED,
+        COUNTRY_OUTSIDE_REGION,
+        TENANT_CREATION_NOT_ALLOWED,
+        INDIRECT_RESELLER_NOT_LINKED,
+        DUPLICATE_TENANT,
+        EFFECTIVE_CONNECTION_CHANGED,
+        DELETION_POLICY_NOT_ALLOWED,
+        DOMAIN_TAKEN,
+        ADDRESS_INVALID,
+        ADMIN_CREDENTIALS_NOT_CAPTURED,
+        TENANT_CLAIMED,
+        PROVISIONED,
+        PROVISIONING,
+        AWAITING_ACCEPTANCE,
     ];
 }
 

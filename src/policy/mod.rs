@@ -3,10 +3,11 @@
 //! Controllers fill a [`Snapshot`] from their stores, call [`evaluate`] (or an [`Evaluator`] for
 //! one object) and publish what it says; [`dependents`] tells them what to requeue after a
 //! change; [`verify_connection`] and [`check_refresh_token`] are rules 3 and 10 for the
-//! connection reconciler.
+//! connection reconciler; [`decide`] is rules 11–15 and 18 for the Customer reconciler.
 
 pub mod binding;
 pub mod connection_owner;
+pub mod customer;
 pub mod dependents;
 pub mod effective;
 pub mod evaluate;
@@ -26,6 +27,7 @@ mod tests;
 pub use crate::api::ConnectionSource;
 pub use binding::{BindingDecision, CONFIRM_ANNOTATION, ConnectionBinding, Decider, decide_binding, parse_confirmed};
 pub use connection_owner::{ConnectionOwner, owner_of};
+pub use customer::{CustomerDecision, CustomerFacts, Pinned, Route, TenantRequest, decide, may_delete_tenant};
 pub use dependents::{Dependents, ObjectKey, dependents};
 pub use effective::{EffectivePlan, Resolution, resolve};
 pub use evaluate::{ConnectionEvaluation, Evaluation, Evaluator, PlanEvaluation, ResellerEvaluation, evaluate};

@@ -37,6 +37,8 @@ pub struct ResellerFacts {
     pub bindings: BTreeMap<String, ConnectionBinding>,
     /// Connection uids the provider confirmed (annotation `channel.csp.dev/confirm-connection`).
     pub confirmed_connections: BTreeSet<String>,
+    /// `spec.indirectReseller.tenantId`, lowercased: rule 13 associates customers with it.
+    pub indirect_reseller_tenant_id: Option<String>,
 }
 
 impl ResellerFacts {
@@ -121,6 +123,13 @@ pub struct ConnectionFacts {
     pub environment: Environment,
     pub health: ConnectionHealth,
     pub deleting: bool,
+    /// `status.customerCount` at the last sync (rule 12's sandbox quota counts from it).
+    pub customer_count: Option<u64>,
+    /// `status.lastSyncTime`, seconds since the epoch.
+    pub last_sync: Option<i64>,
+    /// `status.linkedIndirectResellers`, lowercased: the declared indirect resellers the last sync
+    /// saw Active (rule 13).
+    pub linked_indirect_resellers: BTreeSet<String>,
 }
 
 impl ConnectionFacts {

@@ -33,6 +33,9 @@ fn conn(ns: &str, name: &str, identity: &str) -> ConnectionFacts {
         environment: n.environment,
         health: ConnectionHealth::Ready,
         deleting: false,
+        customer_count: None,
+        last_sync: None,
+        linked_indirect_resellers: BTreeSet::new(),
     }
 }
 
@@ -77,6 +80,7 @@ fn reseller(name: &str, parent: Option<&str>, age: i64) -> ResellerFacts {
         deleting: false,
         bindings: Default::default(),
         confirmed_connections: BTreeSet::new(),
+        indirect_reseller_tenant_id: None,
     }
 }
 

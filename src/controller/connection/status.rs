@@ -431,6 +431,7 @@ mod tests {
                 deleting: false,
                 bindings: Default::default(),
                 confirmed_connections: Default::default(),
+                indirect_reseller_tenant_id: None,
             },
         )
     }
