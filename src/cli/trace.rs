@@ -388,7 +388,9 @@ pub async fn trace_reseller(client: Client, name: &str) -> anyhow::Result<Node> 
     };
     let last = ancestors.len().saturating_sub(1);
     for (i, a) in ancestors.iter().enumerate() {
-        let role = if i == 0 {
+        let role = if i == 0 && i == last {
+            "parent, root"
+        } else if i == 0 {
             "parent"
         } else if i == last {
             "root"

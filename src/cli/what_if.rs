@@ -261,6 +261,8 @@ pub fn compare(before: &Evaluation, after: &Evaluation) -> Vec<Change> {
             }
             continue;
         };
+        // Problems already shown on a plan line are not repeated as findings.
+        let mut shown: BTreeSet<(String, String)> = BTreeSet::new();
         let old: BTreeMap<&str, &policy::EffectivePlan> =
             b.effective_plans.iter().map(|e| (e.plan.as_str(), e)).collect();
         for e in &a.effective_plans {
@@ -296,6 +298,7 @@ pub fn compare(before: &Evaluation, after: &Evaluation) -> Vec<Change> {
             }
             if lost {
                 text.push_str(&format!(" usable -> {}", usability(e)));
+                shown.extend(e.problems.iter().map(|f| (f.reason.clone(), f.message.clone())));
             }
             out.push(Change {
                 object: object.clone(),
@@ -314,6 +317,9 @@ pub fn compare(before: &Evaluation, after: &Evaluation) -> Vec<Change> {
         }
         let was_ready = b.ready.is_true();
         for f in new_findings(&b.errors, &a.errors) {
+            if shown.contains(&(f.reason.clone(), f.message.clone())) {
+                continue;
+            }
             out.push(Change {
                 object: object.clone(),
                 text: format!("new finding: {}", finding_text(f)),
