@@ -231,6 +231,9 @@ pub fn blocked(
 /// The status of a connection whose deletion waits for what references it.
 pub fn deleting(conn: &PartnerCenterConnection, usage: &Usage, now: jiff::Timestamp) -> PartnerCenterConnectionStatus {
     let mut st = conn.status.clone().unwrap_or_default();
+    // Setting deletionTimestamp moves the generation: a status behind it would read as "not
+    // evaluated yet" (Argo CD: Progressing) instead of the Deleting verdict.
+    st.observed_generation = conn.metadata.generation;
     let message = format!(
         "deletion waits: {}; re-point or remove those references",
         usage.message()
