@@ -406,7 +406,14 @@ mod tests {
             plans: vec!["nz".into()],
             ..Default::default()
         };
-        let st = deleting(&conn(), &usage, now);
+        // Deleting moved the generation past an older status: the status follows it.
+        let mut behind = conn();
+        behind.status = Some(PartnerCenterConnectionStatus {
+            observed_generation: Some(2),
+            ..Default::default()
+        });
+        let st = deleting(&behind, &usage, now);
+        assert_eq!(st.observed_generation, Some(3));
         let ready = conditions::find_condition(&st.conditions, types::READY).unwrap();
         assert_eq!(
             (ready.reason.as_str(), ready.message.as_str()),
