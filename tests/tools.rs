@@ -226,6 +226,58 @@ async fn trace_what_if_and_onboarding_against_the_live_channel() {
         output_text(&out)
     );
 
+    // --- kubectl says why: the printer columns. (kubectl get args, columns, one row's cells in order)
+    let tables: &[(&[&str], &[&str], &[&str])] = &[
+        (
+            &["get", "rsl"],
+            &["NAME", "READY", "REASON", "PLANS", "WARNINGS"],
+            &["tailspin-demo", "False", "SandboxOnlyReseller", "0/1", "0"],
+        ),
+        (
+            &["get", "rsl"],
+            &["NAME", "READY", "REASON", "PLANS", "WARNINGS"],
+            &["contoso", "True", "Ready", "2/2", "0"],
+        ),
+        (
+            &["get", "rsl", "-o", "wide"],
+            &["MESSAGE"],
+            &["tailspin-demo", "Reseller 'tailspin-demo' is sandbox-only"],
+        ),
+        (
+            &["get", "pcc", "-n", "csp-system"],
+            &["READY", "REASON", "LAST SYNC", "USED BY"],
+            &["contoso-nz-production", "True", "Verified", "1"],
+        ),
+        (
+            &["get", "cplan", "-o", "wide"],
+            &["READY", "REASON", "MESSAGE"],
+            &[
+                "nz-indirect-production",
+                "True",
+                "Ready",
+                "the plan is valid and its connection is ready",
+            ],
+        ),
+    ];
+    for (args, columns, cells) in tables {
+        let table = kubectl_ok(cp, User::ProviderAdmin, args);
+        let header = table.lines().next().unwrap_or_default();
+        for c in *columns {
+            assert!(header.contains(c), "kubectl {args:?}: column {c} missing:\n{table}");
+        }
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", cells[0])))
+            .unwrap_or_else(|| panic!("kubectl {args:?}: no row {}:\n{table}", cells[0]));
+        let mut rest = row;
+        for c in *cells {
+            let at = rest
+                .find(c)
+                .unwrap_or_else(|| panic!("kubectl {args:?}: {c:?} not in order in {row:?}"));
+            rest = &rest[at + c.len()..];
+        }
+    }
+
     // --- what-if: (case, manifest, exit code, lines the report must hold)
     let before = cp.get_json(&["cplan", "nz-indirect-production"]);
     let repoint = read_repo_file("examples/30-plans.yaml").replace(
