@@ -226,6 +226,54 @@ async fn trace_what_if_and_onboarding_against_the_live_channel() {
         output_text(&out)
     );
 
+    // --- the reseller-viewer role (deploy/rbac/reseller-viewer-template.yaml) for Northwind, as
+    // reseller-admin-c: its subtree, the plans granted to it, its namespace's connections and Events.
+    let viewer = read_repo_file("deploy/rbac/reseller-viewer-template.yaml")
+        .replace("${RESELLER}", "northwind")
+        .replace("${NAMESPACE}", "reseller-northwind")
+        .replace("${SUBTREE}", r#""northwind", "northwind-wellington""#)
+        .replace("${PLANS}", r#""nz-indirect-production""#)
+        .replace("${SUBJECT_KIND}", "User")
+        .replace("${SUBJECT_NAME}", "reseller-admin-c");
+    assert!(!viewer.contains("${"), "a placeholder is left:\n{viewer}");
+    apply_ok(cp, User::Admin, &viewer);
+    let c = User::ResellerAdmin("c");
+    let cases: &[(&[&str], bool)] = &[
+        (&["get", "rsl", "northwind"], true),
+        (&["get", "rsl", "northwind-wellington"], true),
+        (&["get", "cplan", "nz-indirect-production"], true),
+        (&["-n", "reseller-northwind", "get", "pcc"], true),
+        (&["-n", "reseller-northwind", "get", "events"], true),
+        (&["get", "rsl", "contoso"], false),
+        (&["get", "cplan", "eur-direct-sandbox"], false),
+        (&["-n", "reseller-northwind", "get", "secrets"], false),
+        (
+            &[
+                "-n",
+                "reseller-northwind",
+                "delete",
+                "pcc",
+                "northwind-nz-production",
+                "--dry-run=server",
+            ],
+            false,
+        ),
+        (&["-n", "csp-system", "get", "pcc"], false),
+    ];
+    for (args, allowed) in cases {
+        let out = cp.kubectl_run(c, args);
+        assert_eq!(
+            out.status.success(),
+            *allowed,
+            "viewer: kubectl {args:?}: {}",
+            output_text(&out)
+        );
+    }
+    golden(
+        "trace-reseller-northwind-wellington-as-viewer.txt",
+        &channel_ok(cp, c, &["trace", "reseller", "northwind-wellington"]),
+    );
+
     // --- kubectl says why: the printer columns. (kubectl get args, columns, one row's cells in order)
     let tables: &[(&[&str], &[&str], &[&str])] = &[
         (
