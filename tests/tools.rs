@@ -231,8 +231,8 @@ async fn trace_what_if_and_onboarding_against_the_live_channel() {
     let viewer = read_repo_file("deploy/rbac/reseller-viewer-template.yaml")
         .replace("${RESELLER}", "northwind")
         .replace("${NAMESPACE}", "reseller-northwind")
-        .replace("${SUBTREE}", r#""northwind", "northwind-wellington""#)
-        .replace("${PLANS}", r#""nz-indirect-production""#)
+        .replace("${SUBTREE}", r#"["northwind", "northwind-wellington"]"#)
+        .replace("${PLANS}", r#"["nz-indirect-production"]"#)
         .replace("${SUBJECT_KIND}", "User")
         .replace("${SUBJECT_NAME}", "reseller-admin-c");
     assert!(!viewer.contains("${"), "a placeholder is left:\n{viewer}");
