@@ -1980,3 +1980,37 @@ fn a_definite_failure_outranks_a_pending_connection() {
     assert_eq!(root.plans_valid.status, Status::Unknown);
     assert!(eff(&e, "provider", EUR).usable);
 }
+
+#[test]
+fn references_to_nothing_suggest_the_closest_name() {
+    // (parent named, plan granted, whether the parent message suggests 'provider', the plan message 'eur-direct-prod')
+    let cases = [
+        ("provder", "eur-direct-prd", true, true),
+        ("elsewhere", "nz-something", false, false),
+    ];
+    for (parent, plan, parent_hint, plan_hint) in cases {
+        let rs = vec![
+            reseller("provider", None, 0),
+            reseller("typo", Some(parent), 1),
+            reseller("a", Some("provider"), 2).with(|r| {
+                r.grants = vec![GrantFacts {
+                    plan: plan.into(),
+                    connection_override: None,
+                }]
+            }),
+        ];
+        let e = eval(rs, vec![eur_plan()], vec![eur_conn()], &settings());
+        let h = &e.resellers["typo"].hierarchy_valid;
+        assert_eq!(h.reason, reasons::PARENT_NOT_FOUND);
+        assert_eq!(
+            h.message.contains("(did you mean 'provider'?)"),
+            parent_hint,
+            "{}",
+            h.message
+        );
+        let p = eff(&e, "a", plan);
+        assert_eq!(p.reason.as_deref(), Some(reasons::PLAN_NOT_FOUND));
+        let m = p.message.as_deref().unwrap_or_default();
+        assert_eq!(m.contains(&format!("(did you mean '{EUR}'?)")), plan_hint, "{m}");
+    }
+}
