@@ -467,3 +467,77 @@ pub async fn run(args: WhatIfArgs) -> anyhow::Result<i32> {
     print!("{text}");
     Ok(i32::from(breaks))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = "apiVersion: channel.csp.dev/v1alpha1
+kind: CustomerPlan
+metadata: {name: nz-indirect-production}
+spec:
+  displayName: NZ Indirect Production
+  region: NZ
+  cspType: IndirectProvider
+  environment: Production
+  connectionRef: {namespace: csp-system, name: CONNECTION}
+";
+
+    fn live_plan() -> CustomerPlan {
+        let mut p: CustomerPlan = serde_saphyr::from_str(&PLAN.replace("CONNECTION", "contoso-nz-production")).unwrap();
+        p.metadata.uid = Some("u1".into());
+        p.metadata.generation = Some(4);
+        p.status = Some(Default::default());
+        p
+    }
+
+    #[test]
+    fn manifests_replace_the_spec_keep_identity_and_status_and_move_the_generation() {
+        // (manifest's connection, generation after, connectionRef after)
+        let cases = [
+            ("contoso-nz-production", 4, "contoso-nz-production"),
+            ("contoso-eur-sandbox", 5, "contoso-eur-sandbox"),
+        ];
+        for (connection, generation, want) in cases {
+            let mut m = Manifests::default();
+            m.parse(&PLAN.replace("CONNECTION", connection), "plans.yaml").unwrap();
+            let live = Live {
+                plans: vec![live_plan()],
+                ..Live::default()
+            };
+            let after = apply(&live, &m);
+            let p = &after.plans[0];
+            assert_eq!(after.plans.len(), 1, "{connection}");
+            assert_eq!(p.metadata.generation, Some(generation), "{connection}");
+            assert_eq!(p.metadata.uid.as_deref(), Some("u1"), "{connection}");
+            assert!(p.status.is_some(), "{connection}");
+            assert_eq!(p.spec.connection_ref.name, want);
+        }
+    }
+
+    #[test]
+    fn bad_manifests_are_refused_naming_the_document() {
+        let cases = [
+            (
+                "kind: List\napiVersion: v1\nitems: []\n",
+                "plans.yaml (document 1): a List",
+            ),
+            (
+                "apiVersion: channel.csp.dev/v1alpha1\nkind: PartnerCenterConnection\nmetadata: {name: x}\nspec: {}\n",
+                "plans.yaml (document 1): PartnerCenterConnection 'x'",
+            ),
+            ("a: [", "plans.yaml: not YAML"),
+        ];
+        for (text, want) in cases {
+            let err = Manifests::default().parse(text, "plans.yaml").unwrap_err().to_string();
+            assert!(err.starts_with(want), "{text:?}: {err}");
+        }
+        let mut m = Manifests::default();
+        m.parse(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n---\n",
+            "all.yaml",
+        )
+        .unwrap();
+        assert_eq!(m.skipped, ["Namespace ns"]);
+    }
+}
