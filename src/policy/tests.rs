@@ -2014,3 +2014,32 @@ fn references_to_nothing_suggest_the_closest_name() {
         assert_eq!(m.contains(&format!("(did you mean '{EUR}'?)")), plan_hint, "{m}");
     }
 }
+
+#[test]
+fn a_name_that_disagrees_is_refused_with_the_name_the_fields_give() {
+    // (display name, expected name in the message)
+    let cases = [
+        ("EUR Indirect Production", "'EUR Direct Production'"),
+        ("EUR Direct Sandbox", "'EUR Direct Production'"),
+        ("CSO NZ Direct Production", "'CSO EUR Direct Production'"),
+    ];
+    for (display, want) in cases {
+        let p = PlanFacts {
+            display_name: display.to_string(),
+            ..plan("eur", "EUR Direct Production", P, "eur-direct")
+        };
+        let e = eval(
+            vec![reseller("provider", None, 0).grant("eur")],
+            vec![p],
+            vec![eur_conn()],
+            &settings(),
+        );
+        let ready = &e.plans["eur"].ready;
+        assert_eq!(ready.reason, reasons::PLAN_NAME_MISMATCH, "{display}");
+        assert!(
+            ready.message.contains(&format!("(the name those fields give: {want})")),
+            "{display}: {}",
+            ready.message
+        );
+    }
+}
