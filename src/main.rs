@@ -1,4 +1,5 @@
-//! The operator binary: `run` (the operator), `crdgen`, `consent`, `check`. The emulator is its own
+//! The operator binary: `run` (the operator), `crdgen`, `consent`, `check`, and the tools for people
+//! (`trace`, ...; also the kubectl plugin src/bin/kubectl-channel.rs). The emulator is its own
 //! binary, `partner-center-emulator` (crates/emulator).
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,16 @@ enum Command {
     Consent(cli::consent::ConsentArgs),
     /// Authenticate with a connection's settings and print what Partner Center reports.
     Check(cli::check::CheckArgs),
+    #[command(flatten)]
+    Tool(cli::Tool),
+}
+
+/// Ends the process with a tool's exit code (what-if: 1 when something would break).
+fn exit_with(code: i32) -> anyhow::Result<()> {
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,5 +60,6 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Consent(args) => cli::consent::run(args).await,
         Command::Check(args) => cli::check::run(args).await,
+        Command::Tool(tool) => exit_with(cli::run_tool(tool).await?),
     }
 }

@@ -19,6 +19,7 @@ fn install(cp: &ControlPlane) {
         .expect("CRDs are accepted by the API server (CEL cost included)");
     apply_ok(cp, User::Admin, &read("deploy/admission/reseller-guard.yaml"));
     apply_ok(cp, User::Admin, &read("deploy/admission/in-use-protection.yaml"));
+    apply_ok(cp, User::Admin, &read("deploy/admission/delete-in-use.yaml"));
     apply_ok(cp, User::Admin, &read("deploy/rbac/provider-admin.yaml"));
     apply_ok(cp, User::Admin, &read("deploy/rbac/operator.yaml"));
     kubectl_ok(
@@ -1143,6 +1144,17 @@ fn finalizer_refusal(verb: &str, resource: &str, kind: &str) -> String {
     )
 }
 
+const DELETE_IN_USE: &str = "delete-in-use.channel.csp.dev";
+const IN_USE: &str = "channel.csp.dev/in-use-by";
+
+fn marker_refusal(kind: &str) -> String {
+    format!(
+        "metadata.annotations[channel.csp.dev/in-use-by]: only the operator or the provider may set or change it \
+         (RBAC: update on partnercenterconnections/protection in channel.csp.dev); the operator keeps it saying what \
+         uses this {kind}, so that deleting it while in use is refused: leave it as it is"
+    )
+}
+
 fn metadata_refusal(fields: &str) -> String {
     format!(
         "{fields}: only the provider may add or remove these (RBAC: update on resellers/entitlements in \
@@ -1299,6 +1311,76 @@ fn attacks() -> Vec<Attack> {
                 "the operator removes it",
                 operator,
                 pcc("ra-second", r#"{"metadata":{"finalizers":null}}"#),
+                Allowed,
+            )
+        },
+        // The operator's in-use marker, which deploy/admission/delete-in-use.yaml reads.
+        row(
+            "reseller admin marks its own connection in use (the marker is the operator's)",
+            a,
+            pcc(
+                "ra-second",
+                &format!(r#"{{"metadata":{{"annotations":{{"{IN_USE}":"x"}}}}}}"#),
+            ),
+            Refused(refused_by(
+                PROTECTION,
+                second,
+                &marker_refusal("PartnerCenterConnection"),
+            )),
+        ),
+        Attack {
+            then: Some((
+                own_obj,
+                "/metadata/annotations/channel.csp.dev~1in-use-by",
+                serde_json::json!("CustomerPlan/rsa-eur-direct-sandbox"),
+            )),
+            ..row(
+                "the operator marks the connection in use",
+                operator,
+                pcc(
+                    "ra-eur-direct-sandbox",
+                    &format!(
+                        r#"{{"metadata":{{"annotations":{{"{IN_USE}":"CustomerPlan/rsa-eur-direct-sandbox"}}}}}}"#
+                    ),
+                ),
+                Allowed,
+            )
+        },
+        row(
+            "reseller admin clears the marker before deleting",
+            a,
+            pcc(
+                "ra-eur-direct-sandbox",
+                &format!(r#"{{"metadata":{{"annotations":{{"{IN_USE}":null}}}}}}"#),
+            ),
+            Refused(refused_by(PROTECTION, own, &marker_refusal("PartnerCenterConnection"))),
+        ),
+        row(
+            "reseller admin deletes its connection while it is marked in use",
+            a,
+            s(&["delete", "pcc", "-n", "ra", "ra-eur-direct-sandbox", "--wait=false"]),
+            Refused(refused_by(
+                DELETE_IN_USE,
+                own,
+                "PartnerCenterConnection ra/ra-eur-direct-sandbox is in use by CustomerPlan/rsa-eur-direct-sandbox \
+                 (annotation channel.csp.dev/in-use-by, kept by the operator): deleting it would take them offline at \
+                 once; re-point or remove those references (spec.connectionRef of the plans, connectionOverride of the \
+                 Resellers) first",
+            )),
+        ),
+        Attack {
+            then: Some((
+                own_obj,
+                "/metadata/annotations/channel.csp.dev~1in-use-by",
+                serde_json::Value::Null,
+            )),
+            ..row(
+                "the operator clears the marker (nothing uses it any more)",
+                operator,
+                pcc(
+                    "ra-eur-direct-sandbox",
+                    &format!(r#"{{"metadata":{{"annotations":{{"{IN_USE}":null}}}}}}"#),
+                ),
                 Allowed,
             )
         },

@@ -217,6 +217,26 @@ fn healthy_only_for_ready_true_at_the_current_generation() {
             "Progressing",
             "No Ready condition",
         ),
+        (
+            "deleting, the operator's verdict: what still uses it",
+            |o, _, i| {
+                o["metadata"]["deletionTimestamp"] = "2026-12-01T14:00:00Z".into();
+                o["status"]["conditions"][i]["status"] = "False".into();
+                o["status"]["conditions"][i]["reason"] = "Deleting".into();
+                o["status"]["conditions"][i]["message"] = "deletion waits: referenced by X".into();
+            },
+            "Degraded",
+            "Deleting: deletion waits: referenced by X",
+        ),
+        (
+            "deleting, before the operator has looked (generation moved)",
+            |o, g, _| {
+                o["metadata"]["deletionTimestamp"] = "2026-12-01T14:00:00Z".into();
+                o["metadata"]["generation"] = (g + 1).into();
+            },
+            "Degraded",
+            "Deleting: waiting for the operator to release it",
+        ),
     ];
     for (name, edit, want_status, want_in_message) in cases {
         let mut obj = ready.clone();

@@ -115,6 +115,10 @@ fn rendered_crds_and_deploy_yaml_equal_their_sources() {
         for dir in sources {
             for entry in std::fs::read_dir(repo_root().join(dir)).unwrap() {
                 let path = entry.unwrap().path();
+                // Rendered by hand per reseller (its subtree and plans are lists the chart does not know).
+                if path.ends_with("reseller-viewer-template.yaml") {
+                    continue;
+                }
                 let mut text = std::fs::read_to_string(&path).unwrap();
                 for (from, to) in [
                     ("${RESELLER}", "r1"),

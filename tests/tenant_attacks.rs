@@ -175,10 +175,20 @@ async fn a_reseller_admin_swapping_the_overridden_connection_gains_nothing() {
             &format!("--from-literal=refreshToken={token}"),
         ],
     );
-    s.kubectl(
-        ATTACKER,
-        &["-n", NORTHWIND_NS, "delete", "pcc", CONNECTION, "--wait=false"],
+    // First line: the delete itself is refused, naming what uses the connection (the operator's
+    // in-use marker, deploy/admission/delete-in-use.yaml); then deleted as the cluster admin, as if
+    // that policy were not installed.
+    let delete = ["-n", NORTHWIND_NS, "delete", "pcc", CONNECTION, "--wait=false"];
+    let refused = cp.kubectl_run(ATTACKER, &delete);
+    assert!(
+        !refused.status.success()
+            && output_text(&refused).contains(&format!(
+                "PartnerCenterConnection {NORTHWIND_NS}/{CONNECTION} is in use by "
+            )),
+        "{}",
+        output_text(&refused)
     );
+    s.kubectl(User::Admin, &delete);
     let unfinalize = [
         "-n",
         NORTHWIND_NS,

@@ -4,9 +4,23 @@
 --                observedGeneration equal metadata.generation (the current spec was evaluated)
 --   Progressing  no status yet, the status is older than the spec, or Ready=Unknown (in progress)
 --   Degraded     Ready=False for the current spec: a real failure; the message says which and why
+--   Degraded     "Deleting: ..." while metadata.deletionTimestamp is set: the object is going away (a
+--                connection or plan waits until nothing uses it; the message says what still does)
 local hs = {status = "Progressing", message = "Waiting for the operator to evaluate this object"}
 local generation = obj.metadata and obj.metadata.generation
 local status = obj.status
+if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
+  hs.status = "Degraded"
+  hs.message = "Deleting: waiting for the operator to release it"
+  if status ~= nil and status.conditions ~= nil then
+    for _, c in ipairs(status.conditions) do
+      if c.type == "Ready" and c.reason == "Deleting" and c.message ~= nil and c.message ~= "" then
+        hs.message = "Deleting: " .. c.message
+      end
+    end
+  end
+  return hs
+end
 if status == nil then
   return hs
 end

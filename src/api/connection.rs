@@ -30,6 +30,11 @@ use serde::{Deserialize, Serialize};
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.cspType"),
     printcolumn(name = "Environment", type_ = "string", json_path = ".spec.environment"),
@@ -43,6 +48,14 @@ use serde::{Deserialize, Serialize};
         name = "Customers",
         type_ = "integer",
         json_path = ".status.customerCount",
+        priority = "1"
+    ),
+    printcolumn(name = "Last Sync", type_ = "date", json_path = ".status.lastSyncTime"),
+    printcolumn(name = "Used By", type_ = "integer", json_path = ".status.usedBy.references"),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
         priority = "1"
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")

@@ -29,12 +29,16 @@ use serde::{Deserialize, Serialize};
     doc = "A reseller in the provider's reseller tree and the customer plans granted to it.",
     validation = rules::not_own_parent(),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(name = "Plans", type_ = "string", json_path = ".status.plans"),
+    printcolumn(name = "Warnings", type_ = "integer", json_path = ".status.warningCount"),
     printcolumn(name = "Short Name", type_ = "string", json_path = ".spec.shortName"),
     printcolumn(name = "Parent", type_ = "string", json_path = ".spec.parent"),
     printcolumn(name = "Namespace", type_ = "string", json_path = ".spec.namespace"),
     printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.customerType", priority = "1"),
     printcolumn(name = "Display Name", type_ = "string", json_path = ".spec.displayName", priority = "1"),
+    printcolumn(name = "Message", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].message", priority = "1"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(validation = rules::namespace_fixed_once_set(), validation = rules::sandbox_only_consistent())]
@@ -190,6 +194,15 @@ pub struct ResellerStatus {
     /// Non-blocking findings (also sent as Warning Events).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+
+    /// How many entries `warnings` has (a column of `kubectl get rsl`: a Ready reseller may still warn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning_count: Option<i32>,
+
+    /// Usable and granted effective plans as `usable/granted`, e.g. `1/2` (a column of `kubectl get rsl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
+    pub plans: Option<String>,
 
     /// Names of the ancestors, parent first, ending at the root.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -55,20 +55,39 @@ fn key(secret: &Secret, name: &str) -> Option<String> {
 /// Reads the credentials out of `secret` for `auth_mode`, naming any missing key.
 pub fn parse_secret(secret: &Secret, app_plus_user: bool) -> Result<SecretCredentials, SecretProblem> {
     let name = secret.metadata.name.clone().unwrap_or_default();
-    let missing = |k: &str| SecretProblem {
-        reason: "SecretInvalid",
-        message: format!(
-            "Secret '{name}' has no key '{k}': add it (keys: clientId, clientSecret{})",
-            if app_plus_user { ", refreshToken" } else { "" }
-        ),
-    };
-    let client_id = key(secret, "clientId").ok_or_else(|| missing("clientId"))?;
-    let client_secret = key(secret, "clientSecret").ok_or_else(|| missing("clientSecret"))?;
-    let refresh_token = if app_plus_user {
-        Some(key(secret, "refreshToken").ok_or_else(|| missing("refreshToken"))?)
+    let client_id = key(secret, "clientId");
+    let client_secret = key(secret, "clientSecret");
+    let refresh_token = app_plus_user.then(|| key(secret, "refreshToken"));
+    // Every missing key at once: fixing them one sync at a time is slow.
+    let mut missing = Vec::new();
+    for (k, v) in [
+        ("clientId", client_id.is_some()),
+        ("clientSecret", client_secret.is_some()),
+        ("refreshToken", refresh_token.as_ref().is_none_or(Option::is_some)),
+    ] {
+        if !v {
+            missing.push(format!("'{k}'"));
+        }
+    }
+    let keys = if app_plus_user {
+        "clientId, clientSecret, refreshToken"
     } else {
-        None
+        "clientId, clientSecret"
     };
+    let (Some(client_id), Some(client_secret), true) = (client_id, client_secret, missing.is_empty()) else {
+        let message = match missing.as_slice() {
+            [one] => format!("Secret '{name}' has no key {one}: add it (keys: {keys})"),
+            many => format!(
+                "Secret '{name}' has no keys {}: add them (keys: {keys})",
+                many.join(", ")
+            ),
+        };
+        return Err(SecretProblem {
+            reason: "SecretInvalid",
+            message,
+        });
+    };
+    let refresh_token = refresh_token.flatten();
     let annotations = secret.metadata.annotations.clone().unwrap_or_default();
     let rotated_away = annotations
         .get(ROTATED_AWAY_ANNOTATION)
@@ -232,6 +251,16 @@ mod tests {
                 &[("clientId", "a"), ("clientSecret", "  "), ("refreshToken", "c")],
                 true,
                 Some("no key 'clientSecret'"),
+            ),
+            (
+                &[("clientSecret", "b")],
+                true,
+                Some("has no keys 'clientId', 'refreshToken': add them (keys: clientId, clientSecret, refreshToken)"),
+            ),
+            (
+                &[],
+                false,
+                Some("has no keys 'clientId', 'clientSecret': add them (keys: clientId, clientSecret)"),
             ),
         ];
         for (pairs, app_plus_user, want) in cases {

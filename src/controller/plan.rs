@@ -62,6 +62,8 @@ pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Act
     if !finalizer::has(plan.as_ref()) {
         finalizer::add(&api, plan.as_ref()).await?;
     }
+    let users: Vec<String> = eval.resellers.iter().map(|r| format!("Reseller/{r}")).collect();
+    finalizer::set_in_use(&api, plan.as_ref(), finalizer::in_use_text(&users, users.len())).await?;
 
     let c = &mut st.conditions;
     let cr = &eval.connection_ready;

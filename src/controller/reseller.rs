@@ -53,6 +53,8 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
         .collect();
     let previous_warnings = st.warnings.clone();
     st.warnings = eval.warnings.iter().map(warning_text).collect();
+    st.warning_count = Some(i32::try_from(st.warnings.len()).unwrap_or(i32::MAX));
+    st.plans = Some(plans_column(&st.effective_plans));
     let c = &mut st.conditions;
     for (type_, v) in [
         (conditions::types::HIERARCHY_VALID, &eval.hierarchy_valid),
@@ -96,6 +98,12 @@ fn set(
     now: jiff::Timestamp,
 ) {
     conditions::set(c, type_, v.status, &v.reason, &v.message, generation, now);
+}
+
+/// `usable/granted`, for the Plans column.
+fn plans_column(effective: &[EffectivePlan]) -> String {
+    let usable = effective.iter().filter(|p| p.usable).count();
+    format!("{usable}/{}", effective.len())
 }
 
 fn warning_text(w: &Finding) -> String {

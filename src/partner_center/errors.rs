@@ -33,7 +33,11 @@ pub enum PartnerCenterError {
     ConsentRevoked { detail: String },
     #[error("multi-factor authentication is required (the user token carries no MFA claim): {detail}")]
     MfaRequired { detail: String },
-    #[error("the client id or refresh token does not belong to this tenant/app: {detail}")]
+    #[error(
+        "Entra refused the tenant, the app or the refresh token: check that spec.partnerTenantId is the partner's \
+         tenant and that the Secret's clientId is an app registered in it, then consent again with that app \
+         (partner-center-operator consent): {detail}"
+    )]
     WrongTenantOrClient { detail: String },
     #[error("the client secret is invalid or expired: {detail}")]
     InvalidClientSecret { detail: String },

@@ -141,9 +141,10 @@ pub fn effective_plans(
             _ => problems.push(Finding::new(
                 reasons::PLAN_NOT_FOUND,
                 format!(
-                    "{entry} names CustomerPlan '{}', which does not exist (deleted?): create the plan \
+                    "{entry} names CustomerPlan '{}', which does not exist (deleted?){}: create the plan \
                      or remove the entry",
-                    grant.plan
+                    grant.plan,
+                    super::suggest::did_you_mean(&grant.plan, snapshot.plans.keys().map(String::as_str))
                 ),
             )),
         }

@@ -100,9 +100,10 @@ impl Hierarchy {
                     None => errs.push(Finding::new(
                         reasons::PARENT_NOT_FOUND,
                         format!(
-                            "spec.parent of Reseller '{}' names '{p}', which does not exist: create \
+                            "spec.parent of Reseller '{}' names '{p}', which does not exist{}: create \
                              Reseller '{p}' or set spec.parent to an existing reseller",
-                            r.name
+                            r.name,
+                            super::suggest::did_you_mean(p, snapshot.resellers.keys().map(String::as_str))
                         ),
                     )),
                     Some(parent) if parent.deleting => errs.push(Finding::new(

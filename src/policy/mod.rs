@@ -18,6 +18,7 @@ pub mod plans;
 pub mod refresh_token;
 pub mod regions;
 pub mod snapshot;
+pub mod suggest;
 pub mod verify;
 
 #[cfg(test)]

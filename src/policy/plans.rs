@@ -28,6 +28,20 @@ pub struct PlanCheck {
     pub binding: Option<ConnectionBinding>,
 }
 
+/// The display name the convention gives for the plan's fields (keeping the name's short name).
+fn expected_name(short_name: Option<&str>, plan: &PlanFacts) -> String {
+    let words = format!(
+        "{} {} {}",
+        plan.region,
+        plan.csp_type.name_word(),
+        plan.environment.name_word()
+    );
+    match short_name {
+        Some(s) => format!("{s} {words}"),
+        None => words,
+    }
+}
+
 pub fn check_plan(plan: &PlanFacts, snapshot: &Snapshot, hierarchy: &Hierarchy, settings: &Settings) -> PlanCheck {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -51,10 +65,12 @@ pub fn check_plan(plan: &PlanFacts, snapshot: &Snapshot, hierarchy: &Hierarchy, 
                     reasons::PLAN_NAME_MISMATCH,
                     format!(
                         "spec.displayName '{}' of CustomerPlan '{}' disagrees with its spec: {}; make \
-                         the name's words match spec.region, spec.cspType and spec.environment",
+                         the name's words match spec.region, spec.cspType and spec.environment (the name \
+                         those fields give: '{}')",
                         plan.display_name,
                         plan.name,
-                        disagreements.join("; ")
+                        disagreements.join("; "),
+                        expected_name(parsed.short_name.as_deref(), plan)
                     ),
                 ));
             }

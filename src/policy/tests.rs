@@ -1984,3 +1984,66 @@ fn a_definite_failure_outranks_a_pending_connection() {
     assert_eq!(root.plans_valid.status, Status::Unknown);
     assert!(eff(&e, "provider", EUR).usable);
 }
+
+#[test]
+fn references_to_nothing_suggest_the_closest_name() {
+    // (parent named, plan granted, whether the parent message suggests 'provider', the plan message 'eur-direct-prod')
+    let cases = [
+        ("provder", "eur-direct-prd", true, true),
+        ("elsewhere", "nz-something", false, false),
+    ];
+    for (parent, plan, parent_hint, plan_hint) in cases {
+        let rs = vec![
+            reseller("provider", None, 0),
+            reseller("typo", Some(parent), 1),
+            reseller("a", Some("provider"), 2).with(|r| {
+                r.grants = vec![GrantFacts {
+                    plan: plan.into(),
+                    connection_override: None,
+                }]
+            }),
+        ];
+        let e = eval(rs, vec![eur_plan()], vec![eur_conn()], &settings());
+        let h = &e.resellers["typo"].hierarchy_valid;
+        assert_eq!(h.reason, reasons::PARENT_NOT_FOUND);
+        assert_eq!(
+            h.message.contains("(did you mean 'provider'?)"),
+            parent_hint,
+            "{}",
+            h.message
+        );
+        let p = eff(&e, "a", plan);
+        assert_eq!(p.reason.as_deref(), Some(reasons::PLAN_NOT_FOUND));
+        let m = p.message.as_deref().unwrap_or_default();
+        assert_eq!(m.contains(&format!("(did you mean '{EUR}'?)")), plan_hint, "{m}");
+    }
+}
+
+#[test]
+fn a_name_that_disagrees_is_refused_with_the_name_the_fields_give() {
+    // (display name, expected name in the message)
+    let cases = [
+        ("EUR Indirect Production", "'EUR Direct Production'"),
+        ("EUR Direct Sandbox", "'EUR Direct Production'"),
+        ("CSO NZ Direct Production", "'CSO EUR Direct Production'"),
+    ];
+    for (display, want) in cases {
+        let p = PlanFacts {
+            display_name: display.to_string(),
+            ..plan("eur", "EUR Direct Production", P, "eur-direct")
+        };
+        let e = eval(
+            vec![reseller("provider", None, 0).grant("eur")],
+            vec![p],
+            vec![eur_conn()],
+            &settings(),
+        );
+        let ready = &e.plans["eur"].ready;
+        assert_eq!(ready.reason, reasons::PLAN_NAME_MISMATCH, "{display}");
+        assert!(
+            ready.message.contains(&format!("(the name those fields give: {want})")),
+            "{display}: {}",
+            ready.message
+        );
+    }
+}

@@ -97,6 +97,17 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, cctx: Arc<ConnectionC
     if !finalizer::has(conn.as_ref()) {
         finalizer::add(&api, conn.as_ref()).await?;
     }
+    if let Some(u) = usage.as_ref() {
+        // The same privacy as status.usedBy: a tenant's connection names only its own subtree.
+        let used_by = u.used_by();
+        let total = usize::try_from(used_by.references.unwrap_or(0)).unwrap_or(0);
+        let marker = if u.in_use() {
+            finalizer::in_use_text(&used_by.examples, total)
+        } else {
+            None
+        };
+        finalizer::set_in_use(&api, conn.as_ref(), marker).await?;
+    }
 
     if let Some(why) = decide::blocked(&conn, &ctx.settings, owner.as_ref()) {
         cctx.memory.forget(&uid);

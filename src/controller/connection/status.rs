@@ -231,6 +231,9 @@ pub fn blocked(
 /// The status of a connection whose deletion waits for what references it.
 pub fn deleting(conn: &PartnerCenterConnection, usage: &Usage, now: jiff::Timestamp) -> PartnerCenterConnectionStatus {
     let mut st = conn.status.clone().unwrap_or_default();
+    // Setting deletionTimestamp moves the generation: a status behind it would read as "not
+    // evaluated yet" (Argo CD: Progressing) instead of the Deleting verdict.
+    st.observed_generation = conn.metadata.generation;
     let message = format!(
         "deletion waits: {}; re-point or remove those references",
         usage.message()
@@ -403,7 +406,14 @@ mod tests {
             plans: vec!["nz".into()],
             ..Default::default()
         };
-        let st = deleting(&conn(), &usage, now);
+        // Deleting moved the generation past an older status: the status follows it.
+        let mut behind = conn();
+        behind.status = Some(PartnerCenterConnectionStatus {
+            observed_generation: Some(2),
+            ..Default::default()
+        });
+        let st = deleting(&behind, &usage, now);
+        assert_eq!(st.observed_generation, Some(3));
         let ready = conditions::find_condition(&st.conditions, types::READY).unwrap();
         assert_eq!(
             (ready.reason.as_str(), ready.message.as_str()),
