@@ -965,6 +965,7 @@ fn new_customer(domain: &str, company_name: &str) -> NewCustomer {
             },
         },
         associated_partner_id: None,
+        enable_gdap_by_default: Some(false),
     }
 }
 

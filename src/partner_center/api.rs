@@ -18,10 +18,11 @@ use uuid::Uuid;
 
 use super::auth::{Authenticator, CachedToken, RefreshTokenSink, TokenClaims, token_url};
 use super::config::{ConnectionSettings, Credentials, Timeouts, cloud_resource};
-use super::errors::{PartnerCenterError, api_error, decode_detail, strip_bom};
+use super::errors::{ApiFault, PartnerCenterError, api_error, decode_detail, redact_text, strip_bom};
 use super::http::{MS_CONTINUATION_TOKEN, RawResponse, RetryPolicy, USER_AGENT, send_with_retries, standard_headers};
 use super::models::{
-    Collection, Customer, LegalBusinessProfile, MpnProfile, NewCustomer, OrganizationProfile, PartnerRelationship,
+    AddressToValidate, AddressValidation, Collection, CountryRules, Customer, LegalBusinessProfile, MpnProfile,
+    NewCustomer, OrganizationProfile, PartnerRelationship,
 };
 use super::paging::{MAX_PAGES, NextPage, PAGE_SIZE, is_end_of_paging, next_page};
 
@@ -46,8 +47,23 @@ pub trait PartnerCenterApi: Send + Sync {
     async fn domain_available(&self, domain: &str) -> Result<bool>;
     /// The indirect resellers of an indirect provider (App+User only).
     async fn indirect_resellers(&self) -> Result<Vec<PartnerRelationship>>;
-    /// `POST /v1/customers`, idempotent on `request_id` (store it and reuse it when retrying).
+    /// `POST /v1/customers`, idempotent on `request_id` (store it and reuse it when retrying). Every
+    /// retry inside the call carries the same `request_id`. A create whose answer was lost (timeout,
+    /// dropped connection, 5xx, unreadable 201) fails with [`PartnerCenterError::is_outcome_unknown`]:
+    /// the customer may exist, so look the domain up before creating again. Business refusals keep
+    /// Partner Center's numeric code ([`PartnerCenterError::code`]: 600002, 600049, 2030, 800016, ...).
     async fn create_customer(&self, new: &NewCustomer, request_id: Uuid) -> Result<Customer>;
+    /// Customers whose domain is exactly `domain` (case-insensitive): `GET /v1/customers?size=0&filter=
+    /// {"Field":"Domain","Value":domain,"Operator":"starts_with"}`. The filter matches prefixes only,
+    /// so the other prefixes' matches are dropped here.
+    async fn customers_by_domain(&self, domain: &str) -> Result<Vec<Customer>>;
+    /// `POST /v1/validations/address`: a 400 with code 2007 is an answer
+    /// ([`AddressValidation::Invalid`] with the code, reason and corrected address), not an error.
+    async fn validate_address(&self, address: &AddressToValidate) -> Result<AddressValidation>;
+    /// `GET /v1/countryvalidationrules/{iso2}`.
+    async fn country_rules(&self, country: &str) -> Result<CountryRules>;
+    /// `DELETE /v1/customers/{id}` (integration sandbox only; production answers 403).
+    async fn delete_customer(&self, customer_tenant_id: &str) -> Result<()>;
     /// Claims (`tid`, `amr`, ...) of the access token in use, authenticating first if needed.
     async fn token_claims(&self) -> Result<TokenClaims>;
 }
@@ -213,6 +229,25 @@ impl PartnerCenterClient {
         decode(&resp, path_and_query)
     }
 
+    /// One request with an optional JSON body and a new request id; the raw response, whatever its status.
+    async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<RawResponse> {
+        let correlation_id = Uuid::new_v4().to_string();
+        let call = Call {
+            method,
+            path_and_query: path_and_query.to_string(),
+            json_body: body,
+            request_id: Uuid::new_v4().to_string(),
+            correlation_id: &correlation_id,
+            continuation_token: None,
+        };
+        self.execute(&call).await
+    }
+
     /// Walks every page of a seek-based collection, handing each page's items to `each`.
     /// Returns the number of list requests made.
     async fn for_each_page<T, F>(&self, first: &str, mut each: F) -> Result<u64>
@@ -284,6 +319,87 @@ fn customers_first_page() -> String {
     format!("/v1/customers?size={PAGE_SIZE}")
 }
 
+/// A domain as Partner Center names tenants: letters, digits, '-' and '.'.
+fn checked_domain(domain: &str) -> Result<&str> {
+    let d = domain.trim();
+    if d.is_empty() || d.len() > 253 || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        return Err(PartnerCenterError::config(
+            "domain",
+            "must be a DNS name such as contoso.onmicrosoft.com (letters, digits, '-' and '.')",
+        ));
+    }
+    Ok(d)
+}
+
+/// The prefix filter of the customer list, URL-encoded (a JSON object inside the query string).
+fn customers_filter_path(field: &str, value: &str) -> String {
+    let filter = serde_json::json!({"Field": field, "Value": value, "Operator": "starts_with"}).to_string();
+    let encoded: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    format!("/v1/customers?size=0&filter={encoded}")
+}
+
+/// Partner Center's code for an invalid address (`POST /v1/validations/address`).
+const ADDRESS_INVALID: &str = "2007";
+/// Longest validation reason kept (the documented ones are short names such as `ZipCityInvalid`).
+const MAX_REASON: usize = 64;
+
+/// Reads a 400/2007 answer of the address validation. Its `description` is itself a JSON string with
+/// the validation code, reason and corrected address; anything in it that is not well-formed is
+/// dropped (the reason becomes `Unknown`, the corrected address `None`) rather than failing the call,
+/// because the refusal itself is the answer. Nothing the server sent is kept unless it fits the shape
+/// of its field, and the client's secrets are redacted from what is kept.
+fn address_invalid(description: &str, secrets: &[&str]) -> AddressValidation {
+    let inner: serde_json::Value = serde_json::from_str(description.trim()).unwrap_or_default();
+    let field = |keys: &[&str]| keys.iter().find_map(|k| inner.get(*k)).cloned();
+    let code = field(&["code", "validation_code", "validationCode", "Code"]).and_then(|v| match v {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse::<u32>().ok(),
+        _ => None,
+    });
+    let reason = field(&["reason", "validation_reason", "validationReason", "Reason"])
+        .and_then(|v| v.as_str().map(str::trim).map(str::to_string))
+        .filter(|r| {
+            !r.is_empty() && r.len() <= MAX_REASON && r.chars().all(|c| c.is_ascii_alphanumeric() || " _-.".contains(c))
+        })
+        .map(|r| redact_text(r, secrets))
+        .unwrap_or_else(|| "Unknown".to_string());
+    let corrected = field(&["corrected_address", "correctedAddress", "CorrectedAddress"])
+        .and_then(|v| serde_json::from_value::<AddressToValidate>(v).ok())
+        .filter(plausible_address)
+        .map(|a| redact_address(a, secrets));
+    AddressValidation::Invalid {
+        code,
+        reason,
+        corrected,
+    }
+}
+
+/// Within the documented address limits (addressLine1 1-200 characters, ISO-2 country) and no
+/// control characters: a suggestion outside them is not one the caller could submit.
+fn plausible_address(a: &AddressToValidate) -> bool {
+    let ok = |s: &str, max: usize| s.chars().count() <= max && !s.chars().any(char::is_control);
+    !a.address_line1.trim().is_empty()
+        && ok(&a.address_line1, 200)
+        && a.address_line2.as_deref().is_none_or(|l| ok(l, 200))
+        && ok(&a.city, 100)
+        && a.state.as_deref().is_none_or(|s| ok(s, 100))
+        && ok(&a.postal_code, 20)
+        && a.country.len() == 2
+        && a.country.chars().all(|c| c.is_ascii_alphabetic())
+}
+
+fn redact_address(a: AddressToValidate, secrets: &[&str]) -> AddressToValidate {
+    let r = |s: String| redact_text(s, secrets);
+    AddressToValidate {
+        address_line1: r(a.address_line1),
+        address_line2: a.address_line2.map(r),
+        city: r(a.city),
+        state: a.state.map(r),
+        postal_code: r(a.postal_code),
+        country: a.country.to_ascii_uppercase(),
+    }
+}
+
 /// 900421 (no MFA claim) and 900420 (wrong audience) describe the token's kind, not its age.
 fn is_permanent_401(resp: &RawResponse) -> bool {
     matches!(
@@ -345,13 +461,7 @@ impl PartnerCenterApi for PartnerCenterClient {
     }
 
     async fn domain_available(&self, domain: &str) -> Result<bool> {
-        let d = domain.trim();
-        if d.is_empty() || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
-            return Err(PartnerCenterError::config(
-                "domain",
-                "must be a DNS name such as contoso.onmicrosoft.com (letters, digits, '-' and '.')",
-            ));
-        }
+        let d = checked_domain(domain)?;
         let correlation_id = Uuid::new_v4().to_string();
         let call = Call {
             method: Method::HEAD,
@@ -390,11 +500,63 @@ impl PartnerCenterApi for PartnerCenterClient {
             correlation_id: &correlation_id,
             continuation_token: None,
         };
-        let resp = self.execute(&call).await?;
+        const WHAT: &str = "Partner Center POST /v1/customers";
+        let resp = self.execute(&call).await.map_err(|e| e.for_create(WHAT))?;
+        if !resp.is_success() {
+            return Err(self.fail(&resp).for_create(WHAT));
+        }
+        decode(&resp, "/v1/customers").map_err(|e| e.for_create(WHAT))
+    }
+
+    async fn customers_by_domain(&self, domain: &str) -> Result<Vec<Customer>> {
+        let d = checked_domain(domain)?;
+        let mut all = Vec::new();
+        self.for_each_page(&customers_filter_path("Domain", d), |items: Vec<Customer>| {
+            all.extend(
+                items
+                    .into_iter()
+                    .filter(|c| c.domain().is_some_and(|cd| cd.trim().eq_ignore_ascii_case(d))),
+            )
+        })
+        .await?;
+        Ok(all)
+    }
+
+    async fn validate_address(&self, address: &AddressToValidate) -> Result<AddressValidation> {
+        let body = serde_json::to_value(address).map_err(|e| PartnerCenterError::config("address", &e.to_string()))?;
+        let resp = self.call(Method::POST, "/v1/validations/address", Some(&body)).await?;
+        if resp.is_success() {
+            return Ok(AddressValidation::Valid);
+        }
+        if resp.status == 400 {
+            let fault = ApiFault::parse(&resp.body);
+            if fault.code.0 == ADDRESS_INVALID {
+                let description = fault.description.as_deref().unwrap_or("");
+                return Ok(address_invalid(description, &[self.client_secret.expose_secret()]));
+            }
+        }
+        Err(self.fail(&resp))
+    }
+
+    async fn country_rules(&self, country: &str) -> Result<CountryRules> {
+        let c = country.trim();
+        if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+            return Err(PartnerCenterError::config(
+                "country",
+                "must be an ISO 3166 alpha-2 code such as US or DE",
+            ));
+        }
+        self.get_json(&format!("/v1/countryvalidationrules/{}", c.to_ascii_uppercase()))
+            .await
+    }
+
+    async fn delete_customer(&self, customer_tenant_id: &str) -> Result<()> {
+        let id = segment("customer id", customer_tenant_id)?;
+        let resp = self.call(Method::DELETE, &format!("/v1/customers/{id}"), None).await?;
         if !resp.is_success() {
             return Err(self.fail(&resp));
         }
-        decode(&resp, "/v1/customers")
+        Ok(())
     }
 
     async fn token_claims(&self) -> Result<TokenClaims> {
@@ -417,6 +579,74 @@ mod tests {
                     .to_string()
                     .contains("customer id")
             );
+        }
+    }
+
+    #[test]
+    fn domain_filter_is_url_encoded_json() {
+        let p = customers_filter_path("Domain", "wingtip.onmicrosoft.com");
+        let q = p.split_once("filter=").unwrap().1;
+        let decoded: String = url::form_urlencoded::parse(format!("f={q}").as_bytes())
+            .next()
+            .unwrap()
+            .1
+            .into_owned();
+        let v: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"Field":"Domain","Value":"wingtip.onmicrosoft.com","Operator":"starts_with"})
+        );
+        assert!(p.starts_with("/v1/customers?size=0&filter=%7B"), "{p}");
+        for bad in ["", "a b.com", "x/y", "a?b"] {
+            assert!(checked_domain(bad).unwrap_err().to_string().contains("domain"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn address_invalid_descriptions() {
+        let corrected = AddressToValidate {
+            address_line1: "1 Microsoft Way".into(),
+            address_line2: None,
+            city: "Redmond".into(),
+            state: Some("WA".into()),
+            postal_code: "98052-6399".into(),
+            country: "US".into(),
+        };
+        let long_line = "x".repeat(201);
+        let secret = "client-secret-value";
+        let cases: Vec<(String, Option<u32>, &str, Option<AddressToValidate>)> = vec![
+            (
+                r#"{"code":60071,"reason":"ZipCityInvalid","corrected_address":{"address_line1":"1 Microsoft Way","city":"Redmond","state":"WA","postal_code":"98052-6399","country":"US"}}"#.into(),
+                Some(60071),
+                "ZipCityInvalid",
+                Some(corrected.clone()),
+            ),
+            (
+                r#"{"validation_code":"60071","validation_reason":"ZipCityInvalid","correctedAddress":{"addressLine1":"1 Microsoft Way","city":"Redmond","state":"WA","postalCode":"98052-6399","country":"us"}}"#.into(),
+                Some(60071),
+                "ZipCityInvalid",
+                Some(corrected),
+            ),
+            ("not json at all".into(), None, "Unknown", None),
+            (String::new(), None, "Unknown", None),
+            (r#"{"code":-1,"reason":"has
+newline"}"#.into(), None, "Unknown", None),
+            (format!(r#"{{"code":99999999999,"reason":"{}"}}"#, "R".repeat(65)), None, "Unknown", None),
+            (
+                format!(r#"{{"code":1,"reason":"A","corrected_address":{{"address_line1":"{long_line}","city":"c","postal_code":"1","country":"US"}}}}"#),
+                Some(1),
+                "A",
+                None,
+            ),
+            (format!(r#"{{"code":2,"reason":"Leak {secret}"}}"#), Some(2), "Leak [redacted]", None),
+        ];
+        for (description, code, reason, corrected) in cases {
+            let want = AddressValidation::Invalid {
+                code,
+                reason: reason.to_string(),
+                corrected,
+            };
+            assert_eq!(address_invalid(&description, &[secret]), want, "{description}");
         }
     }
 

@@ -79,6 +79,16 @@ pub enum PartnerCenterError {
          dropped — the endpoint is not behaving like Partner Center or Entra: check spec.endpoints"
     )]
     ResponseTooLarge { what: String, limit: u64 },
+    /// A create whose answer never arrived (the connection dropped, the request timed out, the
+    /// server failed with 5xx, or the 201 could not be read): the object may or may not exist.
+    #[error(
+        "the outcome of {what} is unknown ({cause}); Partner Center may have created it: look it up before \
+         creating again"
+    )]
+    OutcomeUnknown {
+        what: String,
+        cause: Box<PartnerCenterError>,
+    },
 }
 
 fn code_part(code: &str) -> String {
@@ -137,6 +147,42 @@ impl PartnerCenterError {
             Decode { .. } => "DecodeError",
             PersistFailed { .. } => "PersistFailed",
             ResponseTooLarge { .. } => "ResponseTooLarge",
+            OutcomeUnknown { .. } => "OutcomeUnknown",
+        }
+    }
+
+    /// Partner Center's numeric error `code` (e.g. 600049, 2030, 800018), when the response had one.
+    pub fn code(&self) -> Option<u64> {
+        use PartnerCenterError::*;
+        match self {
+            Forbidden { code, .. } | NotFound { code, .. } | Rejected { code, .. } | Server { code, .. } => {
+                code.parse().ok()
+            }
+            SandboxLimitReached { .. } => Some(800018),
+            OutcomeUnknown { cause, .. } => cause.code(),
+            _ => None,
+        }
+    }
+
+    /// True when a create may have succeeded although no answer says so (see
+    /// [`PartnerCenterError::OutcomeUnknown`]): the caller must look the object up, not trust the error.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, PartnerCenterError::OutcomeUnknown { .. })
+    }
+
+    /// Wraps a failure of a create that may nevertheless have taken effect at Partner Center: no
+    /// answer (timeout, dropped connection), a 5xx after the retries, or a success that could not be
+    /// read. Every other error is a definite answer and is returned unchanged.
+    pub fn for_create(self, what: &str) -> Self {
+        use PartnerCenterError::*;
+        match self {
+            e @ (Timeout { .. } | Network { .. } | Server { .. } | Decode { .. } | ResponseTooLarge { .. }) => {
+                OutcomeUnknown {
+                    what: what.to_string(),
+                    cause: Box::new(e),
+                }
+            }
+            e => e,
         }
     }
 
@@ -146,7 +192,12 @@ impl PartnerCenterError {
         use PartnerCenterError::*;
         matches!(
             self,
-            Throttled { .. } | Server { .. } | Timeout { .. } | Network { .. } | PersistFailed { .. }
+            Throttled { .. }
+                | Server { .. }
+                | Timeout { .. }
+                | Network { .. }
+                | PersistFailed { .. }
+                | OutcomeUnknown { .. }
         )
     }
 
@@ -226,12 +277,16 @@ impl PartnerCenterError {
                 detail: r(detail),
             },
             PersistFailed { detail } => PersistFailed { detail: r(detail) },
+            OutcomeUnknown { what, cause } => OutcomeUnknown {
+                what,
+                cause: Box::new(cause.redact(secrets)),
+            },
             e @ (Throttled { .. } | Timeout { .. } | ResponseTooLarge { .. }) => e,
         }
     }
 }
 
-fn redact_text(mut s: String, secrets: &[&str]) -> String {
+pub(crate) fn redact_text(mut s: String, secrets: &[&str]) -> String {
     for secret in secrets {
         // Very short strings would redact ordinary words; real secrets are long.
         if secret.len() >= 6 && s.contains(secret) {

@@ -243,6 +243,9 @@ pub struct NewCustomer {
     /// The indirect reseller's tenant id (indirect providers only; App+User only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub associated_partner_id: Option<String>,
+    /// Whether Partner Center creates a default GDAP relationship; when omitted, production creates one.
+    #[serde(rename = "enableGDAPByDefault", skip_serializing_if = "Option::is_none")]
+    pub enable_gdap_by_default: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -261,6 +264,77 @@ pub struct NewBillingProfile {
     pub language: String,
     pub company_name: String,
     pub default_address: Address,
+}
+
+/// Body of `POST /v1/validations/address`, and the corrected address Partner Center may suggest.
+/// Deserialization accepts camelCase and snake_case: the corrected address comes inside a JSON string
+/// whose key style is not the envelope's.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddressToValidate {
+    #[serde(alias = "address_line1", alias = "AddressLine1")]
+    pub address_line1: String,
+    #[serde(
+        alias = "address_line2",
+        alias = "AddressLine2",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub address_line2: Option<String>,
+    #[serde(alias = "City")]
+    pub city: String,
+    #[serde(alias = "State", skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(alias = "postal_code", alias = "PostalCode")]
+    pub postal_code: String,
+    #[serde(alias = "Country")]
+    pub country: String,
+}
+
+/// The answer of `POST /v1/validations/address`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddressValidation {
+    Valid,
+    /// Partner Center refused the address (HTTP 400, code 2007). `code` is the validation code (e.g.
+    /// 60071), `reason` its name (e.g. `ZipCityInvalid`, or `Unknown` when none could be read) and
+    /// `corrected` the address Partner Center suggests instead, when it sent a well-formed one.
+    Invalid {
+        code: Option<u32>,
+        reason: String,
+        corrected: Option<AddressToValidate>,
+    },
+}
+
+/// `GET /v1/countryvalidationrules/{iso2}`: what Partner Center checks for a country.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CountryRules {
+    #[serde(rename = "iso2Code")]
+    pub iso2: String,
+    #[serde(rename = "iso3Code")]
+    pub iso3: Option<String>,
+    pub default_culture: Option<String>,
+    #[serde(rename = "isStateRequired")]
+    pub state_required: bool,
+    pub supported_states_list: Vec<String>,
+    pub supported_languages_list: Vec<String>,
+    #[serde(rename = "supportedCulturesList")]
+    pub supported_cultures: Vec<String>,
+    #[serde(rename = "isPostalCodeRequired")]
+    pub postal_code_required: bool,
+    pub postal_code_regex: Option<String>,
+    #[serde(rename = "isCityRequired")]
+    pub city_required: bool,
+    pub phone_number_regex: Option<String>,
+    #[serde(rename = "isVatIdSupported")]
+    pub vat_id_supported: bool,
+    pub vat_id_regex: Option<String>,
+    #[serde(rename = "isTaxIdSupported")]
+    pub tax_id_supported: bool,
+    #[serde(rename = "isTaxIdOptional")]
+    pub tax_id_optional: bool,
+    pub tax_id_format: Option<String>,
+    pub tax_id_sample: Option<String>,
+    pub country_calling_codes_list: Vec<String>,
 }
 
 #[cfg(test)]
@@ -348,13 +422,54 @@ mod tests {
                 },
             },
             associated_partner_id: None,
+            enable_gdap_by_default: Some(false),
         };
         let v = serde_json::to_value(&n).unwrap();
+        assert_eq!(v["enableGDAPByDefault"], false);
         assert_eq!(v["companyProfile"]["domain"], "wingtip123.onmicrosoft.com");
         assert_eq!(
             v["billingProfile"]["defaultAddress"],
             serde_json::json!({"country":"US"})
         );
         assert!(v.get("associatedPartnerId").is_none());
+    }
+
+    #[test]
+    fn country_rules_doc_fields() {
+        let r: CountryRules = serde_json::from_str(
+            r#"{"iso2Code":"US","iso3Code":"USA","defaultCulture":"en-US","isStateRequired":true,
+ "supportedStatesList":["WA"],"supportedLanguagesList":["en"],"supportedCulturesList":["en-US"],
+ "isPostalCodeRequired":true,"postalCodeRegex":"^\\d{5}$","isCityRequired":true,"isVatIdSupported":false,
+ "isTaxIdSupported":false,"isTaxIdOptional":false,"phoneNumberRegex":"^\\d{10}$","countryCallingCodesList":["1"],
+ "attributes":{"objectType":"CountryValidationRules"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.iso2, "US");
+        assert!(r.state_required);
+        assert_eq!(r.supported_cultures, vec!["en-US".to_string()]);
+        assert_eq!(r.default_culture.as_deref(), Some("en-US"));
+        assert_eq!(r.postal_code_regex.as_deref(), Some("^\\d{5}$"));
+    }
+
+    #[test]
+    fn address_to_validate_camel_out_either_in() {
+        let a = AddressToValidate {
+            address_line1: "1 Microsoft Way".into(),
+            city: "Redmond".into(),
+            state: Some("WA".into()),
+            postal_code: "98052".into(),
+            country: "US".into(),
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"addressLine1":"1 Microsoft Way","city":"Redmond","state":"WA","postalCode":"98052","country":"US"})
+        );
+        let snake: AddressToValidate = serde_json::from_str(
+            r#"{"address_line1":"1 Microsoft Way","city":"Redmond","state":"WA","postal_code":"98052","country":"US"}"#,
+        )
+        .unwrap();
+        assert_eq!(snake, a);
     }
 }

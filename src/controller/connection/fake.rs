@@ -2,7 +2,8 @@
 //! any call made to fail with a given error or to never answer.
 
 use crate::partner_center::models::{
-    Address, Customer, LegalBusinessProfile, MpnProfile, NewCustomer, OrganizationProfile, PartnerRelationship,
+    Address, AddressToValidate, AddressValidation, CountryRules, Customer, LegalBusinessProfile, MpnProfile,
+    NewCustomer, OrganizationProfile, PartnerRelationship,
 };
 use crate::partner_center::{PartnerCenterApi, PartnerCenterError, TokenClaims};
 use async_trait::async_trait;
@@ -123,6 +124,24 @@ impl PartnerCenterApi for FakePartnerCenter {
     async fn create_customer(&self, _new: &NewCustomer, _request_id: uuid::Uuid) -> Result<Customer> {
         self.enter("create_customer").await?;
         Ok(Customer::default())
+    }
+    async fn customers_by_domain(&self, _domain: &str) -> Result<Vec<Customer>> {
+        self.enter("customers_by_domain").await?;
+        Ok(Vec::new())
+    }
+    async fn validate_address(&self, _address: &AddressToValidate) -> Result<AddressValidation> {
+        self.enter("validate_address").await?;
+        Ok(AddressValidation::Valid)
+    }
+    async fn country_rules(&self, country: &str) -> Result<CountryRules> {
+        self.enter("country_rules").await?;
+        Ok(CountryRules {
+            iso2: country.to_ascii_uppercase(),
+            ..Default::default()
+        })
+    }
+    async fn delete_customer(&self, _customer_tenant_id: &str) -> Result<()> {
+        self.enter("delete_customer").await
     }
     async fn token_claims(&self) -> Result<TokenClaims> {
         self.enter("token").await?;
