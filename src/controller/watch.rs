@@ -105,6 +105,31 @@ where
     }
 }
 
+impl<K> SharedWatch<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    /// Drives a watch whose changes no rule of the three kinds reads (Customers): after each
+    /// change is in the store, `changed` gets the object (`None` after a (re)list).
+    pub async fn run_notifying(self, changed: impl Fn(Option<&K>) + Send + 'static) {
+        let events = decoded::<K>(watcher(self.api, watcher::Config::default()).default_backoff())
+            .modify(|o: &mut K| {
+                o.managed_fields_mut().clear();
+                o.annotations_mut().remove(LAST_APPLIED);
+            })
+            .reflect_shared(self.writer);
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::InitDone) => changed(None),
+                Ok(watcher::Event::Apply(obj) | watcher::Event::Delete(obj)) => changed(Some(&obj)),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(kind = %K::kind(&()), error = %e, "watch error; retrying with backoff"),
+            }
+        }
+    }
+}
+
 /// Decodes each watched object into `K`, skipping (and logging) those that do not decode.
 fn decoded<K>(
     events: impl Stream<Item = watcher::Result<watcher::Event<DynamicObject>>> + Send,
@@ -140,7 +165,10 @@ pub struct Triggers {
     connections: UnboundedSender<ObjectRef<PartnerCenterConnection>>,
     plans: UnboundedSender<ObjectRef<CustomerPlan>>,
     resellers: UnboundedSender<ObjectRef<Reseller>>,
+    /// Names of resellers whose evaluation may have changed, for the Customer controller.
+    customer_resellers: UnboundedSender<String>,
     receivers: Arc<Mutex<Option<Receivers>>>,
+    customer_receiver: Arc<Mutex<Option<UnboundedReceiver<String>>>>,
 }
 
 type Receivers = (
@@ -154,11 +182,14 @@ impl Triggers {
         let (c_tx, c_rx) = unbounded();
         let (p_tx, p_rx) = unbounded();
         let (r_tx, r_rx) = unbounded();
+        let (cr_tx, cr_rx) = unbounded();
         Self {
             connections: c_tx,
             plans: p_tx,
             resellers: r_tx,
+            customer_resellers: cr_tx,
             receivers: Arc::new(Mutex::new(Some((c_rx, p_rx, r_rx)))),
+            customer_receiver: Arc::new(Mutex::new(Some(cr_rx))),
         }
     }
 
@@ -169,6 +200,16 @@ impl Triggers {
             .expect("triggers")
             .take()
             .expect("receivers are taken once")
+    }
+
+    /// The names of resellers whose evaluation may have changed (each requeued reseller), taken
+    /// once by the Customer controller: their Customers are re-resolved.
+    pub fn customer_resellers(&self) -> UnboundedReceiver<String> {
+        self.customer_receiver
+            .lock()
+            .expect("triggers")
+            .take()
+            .expect("the receiver is taken once")
     }
 
     pub fn send(&self, d: Dependents) {
@@ -183,6 +224,7 @@ impl Triggers {
             let _ = self.plans.unbounded_send(ObjectRef::new(&p));
         }
         for r in d.resellers {
+            let _ = self.customer_resellers.unbounded_send(r.clone());
             let _ = self.resellers.unbounded_send(ObjectRef::new(&r));
         }
     }
