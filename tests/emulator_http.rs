@@ -2123,3 +2123,362 @@ async fn tls_listener_with_a_generated_ca_or_certificate_files() {
     .expect("a certificate is not a key");
     assert!(format!("{bad:#}").contains("--tls-key"), "{bad:#}");
 }
+
+const FIRST_UP: &str = "dddddddd-0000-4000-8000-000000000001";
+
+fn us_address(state: &str, postal_code: &str) -> Value {
+    json!({"addressLine1": "1 Microsoft Way", "city": "Redmond", "state": state, "postalCode": postal_code, "country": "US"})
+}
+
+/// A valid customer body for `country`, with `edit` applied to it.
+fn customer_in(domain: &str, country: &str, edit: impl FnOnce(&mut Value)) -> Value {
+    let mut v = new_customer(domain);
+    v["billingProfile"]["defaultAddress"]["country"] = json!(country);
+    v["billingProfile"]["defaultAddress"]["state"] = Value::Null;
+    v["billingProfile"]["defaultAddress"]["postalCode"] = json!("12345");
+    edit(&mut v);
+    v
+}
+
+/// Every new provisioning endpoint and creation error code: request → status and Partner Center code.
+#[tokio::test]
+async fn provisioning_endpoints_and_creation_codes_table() {
+    let emu = Emu::basic().await;
+    let direct = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let provider = emu.provider_user().await;
+    let direct_user = emu.direct_user().await;
+    let post = |path: &'static str, body: Value| (Method::POST, path.to_string(), Some(body));
+    let get = |path: String| (Method::GET, path, None);
+    #[rustfmt::skip]
+    let cases: Vec<(&str, &str, (Method, String, Option<Value>), u16, Option<i64>)> = vec![
+        ("valid US address", &direct, post("/v1/validations/address", us_address("WA", "98052")), 200, None),
+        ("ZIP of another state", &direct, post("/v1/validations/address", us_address("NY", "98052")), 400, Some(2007)),
+        ("fixture-invalid ZIP", &direct, post("/v1/validations/address", us_address("WA", "00000")), 400, Some(2007)),
+        ("unknown US state", &direct, post("/v1/validations/address", us_address("XX", "98052")), 400, Some(2007)),
+        ("state not checked in DE", &direct, post("/v1/validations/address", json!({"addressLine1": "Unter den Linden 1", "city": "Berlin", "state": "Anywhere", "postalCode": "10117", "country": "DE"})), 200, None),
+        ("address without addressLine1", &direct, post("/v1/validations/address", json!({"city": "Redmond", "postalCode": "98052", "country": "US"})), 400, Some(3000)),
+        ("address body not JSON", &direct, post("/v1/validations/address", json!("text")), 400, Some(3000)),
+        ("rules for US", &direct, get("/v1/countryvalidationrules/US".into()), 200, None),
+        ("rules for an unknown country", &direct, get("/v1/countryvalidationrules/ZZ".into()), 404, Some(1000)),
+        ("rules for a non-ISO-2 code", &direct, get("/v1/countryvalidationrules/USA".into()), 400, Some(2000)),
+        ("RU without registration number", &direct, post("/v1/customers", customer_in("regru1.onmicrosoft.com", "RU", |_| {})), 400, Some(600049)),
+        ("US with a registration number", &direct, post("/v1/customers", customer_in("regus1.onmicrosoft.com", "US", |v| v["companyProfile"]["organizationRegistrationNumber"] = json!("123"))), 400, Some(600002)),
+        ("HU registration number of the wrong shape", &direct, post("/v1/customers", customer_in("reghu1.onmicrosoft.com", "HU", |v| v["companyProfile"]["organizationRegistrationNumber"] = json!("12345"))), 400, Some(600050)),
+        ("IN without phone number", &direct, post("/v1/customers", customer_in("phonein1.onmicrosoft.com", "IN", |v| v["billingProfile"]["defaultAddress"]["phoneNumber"] = Value::Null)), 400, Some(600051)),
+        ("reseller unknown to the provider", &provider, post("/v1/customers", customer_in("badres1.onmicrosoft.com", "NL", |v| v["associatedPartnerId"] = json!("dddddddd-0000-4000-8000-000000000099"))), 400, Some(800016)),
+        ("direct partner naming a reseller", &direct_user, post("/v1/customers", customer_in("badres2.onmicrosoft.com", "US", |v| v["associatedPartnerId"] = json!(FIRST_UP))), 400, Some(800016)),
+        ("enableGDAPByDefault not a bool", &direct, post("/v1/customers", customer_in("gdapbad1.onmicrosoft.com", "US", |v| v["enableGDAPByDefault"] = json!("no"))), 400, Some(3000)),
+        ("delete in production", &direct, (Method::DELETE, "/v1/customers/cccccccc-0000-4000-8000-000000000001".into(), None), 403, Some(600006)),
+        ("delete another partner's customer", &provider, (Method::DELETE, "/v1/customers/cccccccc-0000-4000-8000-000000000001".into(), None), 403, Some(20002)),
+        ("delete an unknown customer", &provider, (Method::DELETE, "/v1/customers/cccccccc-0000-4000-8000-0000000000ff".into(), None), 404, Some(1000)),
+        ("delete with a non-GUID id", &provider, (Method::DELETE, "/v1/customers/not-a-guid".into(), None), 400, Some(2000)),
+    ];
+    for (name, token, (method, path, body), status, code) in cases {
+        let (got, _, bytes) = emu.call(method, &path, Some(token), &[], body).await;
+        let body = json_body(&bytes);
+        assert_eq!(got.as_u16(), status, "{name}: {body}");
+        assert_eq!(body.get("code").and_then(Value::as_i64), code, "{name}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn address_invalid_description_is_json_with_the_corrected_address() {
+    let emu = Emu::basic().await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let (status, _, body) = emu
+        .call(
+            Method::POST,
+            "/v1/validations/address",
+            Some(&token),
+            &[],
+            Some(us_address("NY", "98052")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body = json_body(&body);
+    assert_eq!(body["source"], "PartnerFD");
+    let inner: Value = serde_json::from_str(body["description"].as_str().unwrap()).unwrap();
+    assert_eq!(inner["code"], json!(60071));
+    assert_eq!(inner["reason"], "ZipCityInvalid");
+    assert_eq!(
+        inner["corrected_address"],
+        json!({"address_line1": "1 Microsoft Way", "address_line2": null, "city": "Redmond", "state": "WA", "postal_code": "98052", "country": "US"})
+    );
+    let (status, _, valid) = emu
+        .call(
+            Method::POST,
+            "/v1/validations/address",
+            Some(&token),
+            &[],
+            Some(us_address("WA", "98052")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(valid.is_empty(), "a valid address answers an empty body");
+    let (_, rules) = emu.get("/v1/countryvalidationrules/us", &token).await;
+    assert_eq!(rules["iso2Code"], "US");
+    assert_eq!(rules["isStateRequired"], true);
+    assert!(rules["supportedStatesList"].as_array().unwrap().contains(&json!("WA")));
+    assert_eq!(rules["supportedCulturesList"], json!(["en-US", "es-US"]));
+    assert_eq!(rules["attributes"]["objectType"], "CountryValidationRules");
+}
+
+#[tokio::test]
+async fn partner_and_reseller_conditions_refuse_creation_with_their_codes() {
+    let emu = Emu::basic().await;
+    let direct = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let provider = emu.provider_user().await;
+    let create = |token: String, body: Value| {
+        let emu = &emu;
+        async move {
+            let (status, _, bytes) = emu
+                .call(Method::POST, "/v1/customers", Some(&token), &[], Some(body))
+                .await;
+            (status.as_u16(), json_body(&bytes)["code"].as_i64())
+        }
+    };
+    let (s, _) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/partners/{DIRECT}"),
+            json!({"sellCountries": ["DE", "AT"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        create(direct.clone(), new_customer("sellus1.onmicrosoft.com")).await,
+        (403, Some(2030)),
+        "US is not among the partner's countries"
+    );
+    let de = customer_in("sellde1.onmicrosoft.com", "DE", |v| {
+        v["billingProfile"]["defaultAddress"]["postalCode"] = json!("10117")
+    });
+    assert_eq!(create(direct.clone(), de).await, (201, None));
+    emu.control(
+        Method::POST,
+        &format!("/_emulator/partners/{DIRECT}"),
+        json!({"sellEverywhere": true}),
+    )
+    .await;
+    assert_eq!(
+        create(direct.clone(), new_customer("sellus2.onmicrosoft.com")).await,
+        (201, None)
+    );
+
+    emu.control(
+        Method::POST,
+        &format!("/_emulator/partners/{DIRECT}"),
+        json!({"customerCreationAllowed": false}),
+    )
+    .await;
+    assert_eq!(
+        create(direct.clone(), new_customer("blocked1.onmicrosoft.com")).await,
+        (403, Some(600006))
+    );
+
+    let indirect = |domain: &str| {
+        let mut v = new_customer(domain);
+        v["associatedPartnerId"] = json!(FIRST_UP);
+        v
+    };
+    let (s, _) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/partners/{PROVIDER}/indirect-resellers"),
+            json!({"id": FIRST_UP, "name": "First Up Consultants", "mpnId": "4847383", "location": "NZ", "mpaAccepted": false}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        create(provider.clone(), indirect("nompa1.onmicrosoft.com")).await,
+        (403, Some(900123))
+    );
+    emu.control(
+        Method::POST,
+        &format!("/_emulator/partners/{PROVIDER}/indirect-resellers"),
+        json!({"id": FIRST_UP, "name": "First Up Consultants", "mpnId": "4847383", "location": "NZ", "state": "Inactive"}),
+    )
+    .await;
+    assert_eq!(
+        create(provider.clone(), indirect("inactive1.onmicrosoft.com")).await,
+        (400, Some(800016)),
+        "an inactive relationship is not a valid indirect reseller"
+    );
+    let (s, body) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/partners/{DIRECT}/indirect-resellers"),
+            json!({"id": FIRST_UP, "name": "x", "mpnId": "1", "location": "NZ"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("partnerType"), "{body}");
+}
+
+#[tokio::test]
+async fn created_customers_record_gdap_and_reseller_and_sandbox_deletion_rules() {
+    let emu = Emu::basic().await;
+    let provider = emu.provider_user().await;
+    let mut body = new_customer("gdapind1.onmicrosoft.com");
+    body["associatedPartnerId"] = json!(FIRST_UP);
+    body["enableGDAPByDefault"] = json!(false);
+    let (status, _, created) = emu
+        .call(Method::POST, "/v1/customers", Some(&provider), &[], Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let created = json_body(&created);
+    assert_eq!(created["relationshipToPartner"], "reseller");
+    assert_eq!(created["associatedPartnerId"], FIRST_UP);
+    let id = created["id"].as_str().unwrap().to_string();
+    let (_, got) = emu.get(&format!("/v1/customers/{id}"), &provider).await;
+    assert_eq!(got["enableGDAPByDefault"], false);
+    assert_eq!(got["associatedPartnerId"], FIRST_UP);
+    let (_, listed) = emu
+        .control(
+            Method::GET,
+            &format!("/_emulator/customers?partner={PROVIDER}&domain=GDAPIND1.onmicrosoft.com"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["enableGDAPByDefault"], false);
+    assert_eq!(listed[0]["addressInvalid"], false);
+
+    // Sandbox: a valid customer can be deleted (204, domain free again); one created with an
+    // invalid address cannot.
+    let (status, _, _) = emu
+        .call(
+            Method::DELETE,
+            &format!("/v1/customers/{id}"),
+            Some(&provider),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        emu.get(&format!("/v1/customers/{id}"), &provider).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _, _) = emu
+        .call(
+            Method::HEAD,
+            "/v1/domains/gdapind1.onmicrosoft.com",
+            Some(&provider),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let mut bad = new_customer("badaddr1.onmicrosoft.com");
+    bad["billingProfile"]["defaultAddress"]["state"] = json!("NY");
+    let (status, _, created) = emu
+        .call(Method::POST, "/v1/customers", Some(&provider), &[], Some(bad))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "creation does not validate the address");
+    let bad_id = json_body(&created)["id"].as_str().unwrap().to_string();
+    let (status, _, refused) = emu
+        .call(
+            Method::DELETE,
+            &format!("/v1/customers/{bad_id}"),
+            Some(&provider),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let refused = json_body(&refused);
+    assert_eq!(refused["code"], json!(600006));
+    assert!(refused["description"].as_str().unwrap().contains("invalid address"));
+    let (_, listed) = emu
+        .control(
+            Method::GET,
+            &format!("/_emulator/customers?partner={PROVIDER}&domain=badaddr1.onmicrosoft.com"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(listed[0]["addressInvalid"], true);
+    let (status, _) = emu.control(Method::GET, "/_emulator/customers", Value::Null).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "partner is required");
+}
+
+/// `after: true` faults: the create takes effect, its answer is lost (dropped) or late (delayed);
+/// the same MS-RequestId then replays the same customer without creating a second.
+#[tokio::test]
+async fn create_then_drop_or_delay_creates_once_and_replays_by_request_id() {
+    let emu = Emu::basic().await;
+    let token = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let count = |domain: &'static str| {
+        let emu = &emu;
+        async move {
+            let (_, v) = emu
+                .control(
+                    Method::GET,
+                    &format!("/_emulator/customers?partner={DIRECT}&domain={domain}"),
+                    Value::Null,
+                )
+                .await;
+            v.as_array().unwrap().len()
+        }
+    };
+    let cases = [
+        (
+            json!({"kind": "dropConnection", "after": true}),
+            "dropped1.onmicrosoft.com",
+            "dropConnectionAfter",
+        ),
+        (
+            json!({"kind": "delay", "millis": 1500, "after": true}),
+            "delayed1.onmicrosoft.com",
+            "delayAfter",
+        ),
+    ];
+    for (fault, domain, logged) in cases {
+        emu.control(
+            Method::POST,
+            "/_emulator/faults",
+            json!({"match": {"pathPrefix": "/v1/customers", "method": "POST"}, "fault": fault, "count": 1}),
+        )
+        .await;
+        let rid = uuid::Uuid::new_v4().to_string();
+        let lost = emu
+            .http
+            .post(emu.url("/v1/customers"))
+            .bearer_auth(&token)
+            .header("MS-RequestId", &rid)
+            .timeout(std::time::Duration::from_millis(500))
+            .json(&new_customer(domain))
+            .send()
+            .await;
+        assert!(lost.is_err(), "{logged}: the client never sees an answer");
+        // The delayed handler finished before the answer was held, so the tenant exists at once.
+        assert_eq!(count(domain).await, 1, "{logged}: the tenant was created");
+        let (status, _, replay) = emu
+            .call(
+                Method::POST,
+                "/v1/customers",
+                Some(&token),
+                &[("MS-RequestId", rid.as_str())],
+                Some(new_customer(domain)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{logged}");
+        assert_eq!(json_body(&replay)["companyProfile"]["domain"], domain);
+        assert_eq!(count(domain).await, 1, "{logged}: the replay did not create a second");
+        // The delayed answer is logged when it is finally sent.
+        let mut logged_it = false;
+        for _ in 0..40 {
+            let log = emu.requests().await;
+            if log
+                .iter()
+                .any(|e| e["fault"] == logged && e["requestId"] == rid.as_str())
+            {
+                logged_it = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(logged_it, "{logged}: the fault is in the request log");
+    }
+}

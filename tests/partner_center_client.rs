@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use partner_center_emulator::{self as emulator, EmulatorConfig, Fixtures, RunningEmulator};
 use partner_center_operator::api::{AuthMode, Cloud};
 use partner_center_operator::partner_center::consent::{ConsentFlow, code_from_redirect, new_state};
-use partner_center_operator::partner_center::models::{Address, NewBillingProfile, NewCompanyProfile, NewCustomer};
+use partner_center_operator::partner_center::models::{
+    Address, AddressToValidate, AddressValidation, NewBillingProfile, NewCompanyProfile, NewCustomer,
+};
 use partner_center_operator::partner_center::{
     ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterApi, PartnerCenterClient,
     PartnerCenterError, RefreshTokenSink, Timeouts,
@@ -79,6 +81,10 @@ partners:
     indirectResellers:
       - {{ id: 484e548c-0000-4000-8000-000000000001, name: First Up Consultants, mpnId: "4847383", location: NZ }}
       - {{ id: 484e548c-0000-4000-8000-000000000002, name: Second Up, mpnId: "4847384", location: NL, state: Active }}
+    customers:
+      - {{ tenantId: c0000000-0000-4000-8000-00000000d001, companyName: Contoso, domain: contoso.com }}
+      - {{ tenantId: c0000000-0000-4000-8000-00000000d002, companyName: Contoso AU, domain: contoso.com.au }}
+      - {{ tenantId: c0000000-0000-4000-8000-00000000d003, companyName: Contoso Community, domain: contoso.community }}
 "#
     );
     Fixtures::from_yaml(&yaml).unwrap_or_else(|e| panic!("fixtures: {e}\n{yaml}"))
@@ -1080,4 +1086,376 @@ async fn bad_settings_are_refused_with_the_field() {
         assert_eq!(err.reason(), "InvalidConfiguration");
         assert!(err.to_string().contains(field), "{err} names {field}");
     }
+}
+
+impl Env {
+    fn provider_client(&self) -> PartnerCenterClient {
+        self.client_with(
+            self.settings(PROVIDER, AuthMode::AppPlusUser),
+            creds(PROVIDER_APP, PROVIDER_SECRET, Some(PROVIDER_RT)),
+            Arc::new(MemoryRefreshTokenSink::default()),
+        )
+    }
+
+    /// How many customers with exactly `domain` the emulator holds for `partner` (its control API).
+    async fn customers_at_emulator(&self, partner: &str, domain: &str) -> usize {
+        let v: Value = self
+            .http
+            .get(self.url(&format!("/_emulator/customers?partner={partner}&domain={domain}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.as_array().unwrap().len()
+    }
+
+    async fn clear_faults(&self) {
+        self.http.delete(self.url("/_emulator/faults")).send().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn customers_by_domain_keeps_only_the_exact_domain_among_prefix_matches() {
+    let env = Env::default().await;
+    let client = env.provider_client();
+    // The emulator's prefix filter matches contoso.com, contoso.com.au and contoso.community.
+    let cases: [(&str, &[&str]); 5] = [
+        ("contoso.com", &["c0000000-0000-4000-8000-00000000d001"]),
+        ("CONTOSO.COM", &["c0000000-0000-4000-8000-00000000d001"]),
+        ("contoso.com.au", &["c0000000-0000-4000-8000-00000000d002"]),
+        ("contoso.co", &[]),
+        ("nobody.onmicrosoft.com", &[]),
+    ];
+    for (domain, want) in cases {
+        let got: Vec<String> = client
+            .customers_by_domain(domain)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(got, want, "{domain}");
+    }
+    let lookups: Vec<Value> = env
+        .api_requests()
+        .await
+        .into_iter()
+        .filter(|r| r["path"] == "/v1/customers")
+        .collect();
+    assert_eq!(lookups.len(), 5, "one list request per lookup");
+    let query = lookups[0]["query"].as_str().unwrap();
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    assert_eq!(params["size"], "0");
+    let filter: Value = serde_json::from_str(&params["filter"]).unwrap();
+    assert_eq!(
+        filter,
+        json!({"Field": "Domain", "Value": "contoso.com", "Operator": "starts_with"})
+    );
+    let err = client.customers_by_domain("contoso.com\"}").await.unwrap_err();
+    assert!(err.to_string().contains("domain"), "{err}");
+}
+
+fn address(state: &str, postal_code: &str, country: &str) -> AddressToValidate {
+    AddressToValidate {
+        address_line1: "1 Microsoft Way".into(),
+        address_line2: None,
+        city: "Redmond".into(),
+        state: Some(state.into()),
+        postal_code: postal_code.into(),
+        country: country.into(),
+    }
+}
+
+#[tokio::test]
+async fn address_validation_and_country_rules_against_the_emulator() {
+    let env = Env::default().await;
+    let client = env.app_client();
+    let invalid = |code: u32, reason: &str, corrected: Option<AddressToValidate>| AddressValidation::Invalid {
+        code: Some(code),
+        reason: reason.into(),
+        corrected,
+    };
+    let cases = [
+        (address("WA", "98052", "US"), AddressValidation::Valid),
+        (address("Anywhere", "10117", "DE"), AddressValidation::Valid),
+        (
+            address("NY", "98052", "US"),
+            invalid(60071, "ZipCityInvalid", Some(address("WA", "98052", "US"))),
+        ),
+        (address("WA", "00000", "US"), invalid(60071, "ZipCityInvalid", None)),
+        (address("XX", "98052", "US"), invalid(60072, "StateInvalid", None)),
+        (address("ON", "12345", "CA"), invalid(60073, "PostalCodeInvalid", None)),
+    ];
+    for (a, want) in cases {
+        assert_eq!(client.validate_address(&a).await.unwrap(), want, "{a:?}");
+    }
+    // A malformed request is an error naming Partner Center's code, not an invalid address.
+    let mut no_city = address("WA", "98052", "US");
+    no_city.city.clear();
+    let err = client.validate_address(&no_city).await.unwrap_err();
+    assert_eq!((err.reason(), err.code()), ("RequestRejected", Some(3000)), "{err}");
+
+    let de = client.country_rules("de").await.unwrap();
+    assert_eq!(de.iso2, "DE");
+    assert_eq!(de.default_culture.as_deref(), Some("de-DE"));
+    assert!(!de.state_required);
+    let us = client.country_rules("US").await.unwrap();
+    assert!(us.state_required);
+    assert_eq!(us.postal_code_regex.as_deref(), Some(r"^\d{5}(-\d{4})?$"));
+    assert!(us.supported_cultures.contains(&"en-US".to_string()));
+    let unknown = client.country_rules("ZZ").await.unwrap_err();
+    assert_eq!(
+        (unknown.reason(), unknown.code()),
+        ("NotFound", Some(1000)),
+        "{unknown}"
+    );
+    let bad = client.country_rules("USA").await.unwrap_err();
+    assert!(bad.to_string().contains("country"), "{bad}");
+}
+
+/// The answer of every attempt is lost after the emulator created the tenant: the client reports
+/// an unknown outcome (not a plain network error), every retry carried the caller's MS-RequestId,
+/// and the tenant exists exactly once — which a domain lookup then finds.
+#[tokio::test]
+async fn a_lost_create_response_is_outcome_unknown_and_the_tenant_exists_once() {
+    let env = Env::default().await;
+    let client = env.app_client();
+    let cases = [
+        (
+            json!({"kind": "dropConnection", "after": true}),
+            "lostdrop1.onmicrosoft.com",
+            "NetworkError",
+        ),
+        (
+            json!({"kind": "delay", "millis": 1500, "after": true}),
+            "lostdelay1.onmicrosoft.com",
+            "Timeout",
+        ),
+    ];
+    for (fault, domain, cause) in cases {
+        let client = if cause == "Timeout" {
+            let mut settings = env.settings(PARTNER, AuthMode::AppOnly);
+            settings.timeouts.request = Duration::from_millis(300);
+            env.client_with(
+                settings,
+                creds(APP, SECRET, None),
+                Arc::new(MemoryRefreshTokenSink::default()),
+            )
+        } else {
+            env.app_client()
+        };
+        client.token_claims().await.unwrap();
+        env.clear_requests().await;
+        env.fault("/v1/customers", fault, None).await;
+        let request_id = uuid::Uuid::new_v4();
+        let err = client
+            .create_customer(&new_customer(domain, "Lost Answer"), request_id)
+            .await
+            .unwrap_err();
+        env.clear_faults().await;
+        assert!(err.is_outcome_unknown(), "{cause}: {err:?}");
+        assert_eq!(err.reason(), "OutcomeUnknown");
+        assert!(err.is_transient());
+        assert!(format!("{err}").contains("look it up"), "{err}");
+        let PartnerCenterError::OutcomeUnknown { cause: inner, .. } = &err else {
+            unreachable!()
+        };
+        assert_eq!(inner.reason(), cause, "{err}");
+        assert_no_secrets(&format!("{err} {err:?}"), &[]);
+        let posts: Vec<Value> = env
+            .api_requests()
+            .await
+            .into_iter()
+            .filter(|r| r["method"] == "POST")
+            .collect();
+        assert_eq!(posts.len(), 4, "{cause}: first attempt + 3 retries");
+        assert!(
+            posts
+                .iter()
+                .all(|r| header(r, "MS-RequestId") == Some(request_id.to_string().as_str())),
+            "{cause}: every retry reuses the caller's request id"
+        );
+        assert_eq!(env.customers_at_emulator(PARTNER, domain).await, 1, "{cause}");
+        let found = client.customers_by_domain(domain).await.unwrap();
+        assert_eq!(found.len(), 1, "{cause}: the lookup finds the tenant");
+        // Creating again with the same request id answers the same customer and creates none.
+        let again = env
+            .app_client()
+            .create_customer(&new_customer(domain, "Lost Answer"), request_id)
+            .await
+            .unwrap();
+        assert_eq!(again.id, found[0].id, "{cause}");
+        assert_eq!(env.customers_at_emulator(PARTNER, domain).await, 1, "{cause}");
+    }
+    // A definite refusal stays what it is.
+    let taken = client
+        .create_customer(
+            &new_customer("lostdrop1.onmicrosoft.com", "Again"),
+            uuid::Uuid::new_v4(),
+        )
+        .await
+        .unwrap_err();
+    assert!(!taken.is_outcome_unknown(), "{taken:?}");
+}
+
+#[tokio::test]
+async fn a_create_retried_with_the_same_request_id_creates_once() {
+    let env = Env::default().await;
+    let client = env.app_client();
+    client.token_claims().await.unwrap();
+    env.clear_requests().await;
+    env.fault(
+        "/v1/customers",
+        json!({"kind": "dropConnection", "after": true}),
+        Some(1),
+    )
+    .await;
+    let request_id = uuid::Uuid::new_v4();
+    let created = client
+        .create_customer(&new_customer("retried1.onmicrosoft.com", "Retried"), request_id)
+        .await
+        .unwrap();
+    assert_eq!(created.domain(), Some("retried1.onmicrosoft.com"));
+    let posts: Vec<Value> = env
+        .api_requests()
+        .await
+        .into_iter()
+        .filter(|r| r["method"] == "POST")
+        .collect();
+    assert_eq!(posts.len(), 2, "dropped once, answered on the retry");
+    assert!(posts[0]["status"].is_null());
+    assert_eq!(posts[1]["status"], 201);
+    assert!(
+        posts
+            .iter()
+            .all(|r| header(r, "MS-RequestId") == Some(request_id.to_string().as_str()))
+    );
+    assert_eq!(env.customers_at_emulator(PARTNER, "retried1.onmicrosoft.com").await, 1);
+    let dbg = format!("{created:?}");
+    let password = created
+        .user_credentials
+        .as_ref()
+        .and_then(|c| c.password.as_ref())
+        .expect("the create response carries the initial password")
+        .expose_secret()
+        .to_string();
+    assert!(!dbg.contains(&password), "{dbg}");
+}
+
+/// Creation refusals keep Partner Center's numeric code, and none is mistaken for an unknown outcome.
+#[tokio::test]
+async fn creation_refusals_expose_the_partner_center_code() {
+    let env = Env::default().await;
+    let client = env.app_client();
+    let with = |domain: &str, edit: &dyn Fn(&mut NewCustomer)| {
+        let mut n = new_customer(domain, "Refused");
+        edit(&mut n);
+        n
+    };
+    let country = |c: &'static str| {
+        move |n: &mut NewCustomer| {
+            n.billing_profile.default_address.country = Some(c.into());
+            n.billing_profile.default_address.state = None;
+            n.billing_profile.default_address.postal_code = Some("12345".into());
+        }
+    };
+    let cases: Vec<(&str, NewCustomer, &str, u64)> = vec![
+        (
+            "RU without registration number",
+            with("refru1.onmicrosoft.com", &country("RU")),
+            "RequestRejected",
+            600049,
+        ),
+        (
+            "US with a registration number",
+            with("refus1.onmicrosoft.com", &|n| {
+                n.company_profile.organization_registration_number = Some("123".into())
+            }),
+            "RequestRejected",
+            600002,
+        ),
+        (
+            "IN without phone",
+            with("refin1.onmicrosoft.com", &|n| {
+                country("IN")(n);
+                n.billing_profile.default_address.phone_number = None;
+            }),
+            "RequestRejected",
+            600051,
+        ),
+    ];
+    for (name, new, reason, code) in cases {
+        let err = client.create_customer(&new, uuid::Uuid::new_v4()).await.unwrap_err();
+        assert_eq!((err.reason(), err.code()), (reason, Some(code)), "{name}: {err}");
+        assert!(!err.is_outcome_unknown(), "{name}");
+        assert!(err.to_string().contains(&code.to_string()), "{name}: {err}");
+    }
+    env.post(
+        &format!("/_emulator/partners/{PARTNER}"),
+        json!({"sellCountries": ["DE"]}),
+    )
+    .await;
+    let err = client
+        .create_customer(
+            &new_customer("refsell1.onmicrosoft.com", "Refused"),
+            uuid::Uuid::new_v4(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((err.reason(), err.code()), ("Forbidden", Some(2030)), "{err}");
+    env.post(
+        &format!("/_emulator/partners/{PARTNER}"),
+        json!({"customerCreationAllowed": false}),
+    )
+    .await;
+    let err = client
+        .create_customer(
+            &new_customer("refblock1.onmicrosoft.com", "Refused"),
+            uuid::Uuid::new_v4(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((err.reason(), err.code()), ("Forbidden", Some(600006)), "{err}");
+}
+
+#[tokio::test]
+async fn delete_customer_only_in_the_sandbox() {
+    let env = Env::default().await;
+    let sandbox = env.app_client();
+    let created = sandbox
+        .create_customer(
+            &new_customer("deleteme1.onmicrosoft.com", "Delete Me"),
+            uuid::Uuid::new_v4(),
+        )
+        .await
+        .unwrap();
+    sandbox.delete_customer(&created.id).await.unwrap();
+    let gone = sandbox.get_customer(&created.id).await.unwrap_err();
+    assert_eq!(gone.reason(), "NotFound", "{gone}");
+    assert_eq!(env.customers_at_emulator(PARTNER, "deleteme1.onmicrosoft.com").await, 0);
+
+    let production = env.client_with(
+        env.settings(OTHER_PARTNER, AuthMode::AppOnly),
+        creds(OTHER_APP, OTHER_SECRET, None),
+        Arc::new(MemoryRefreshTokenSink::default()),
+    );
+    let kept = production
+        .create_customer(
+            &new_customer("keepme1.onmicrosoft.com", "Keep Me"),
+            uuid::Uuid::new_v4(),
+        )
+        .await
+        .unwrap();
+    let err = production.delete_customer(&kept.id).await.unwrap_err();
+    assert_eq!((err.reason(), err.code()), ("Forbidden", Some(600006)), "{err}");
+    assert_eq!(
+        env.customers_at_emulator(OTHER_PARTNER, "keepme1.onmicrosoft.com")
+            .await,
+        1
+    );
+    let err = sandbox.delete_customer("..").await.unwrap_err();
+    assert!(err.to_string().contains("customer id"), "{err}");
 }

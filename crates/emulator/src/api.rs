@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::fixtures::{NextLinkStyle, PartnerType};
 use super::login::PARTNER_CENTER_RESOURCE;
 use super::state::{Address, Billing, Cursor, Customer, EmulatorState, Inner, SANDBOX_CUSTOMER_QUOTA, new_guid};
+use super::validation::{self, PostalAddress};
 use super::wire::{self, pc_error, pc_json};
 
 type Shared = Arc<EmulatorState>;
@@ -417,6 +418,33 @@ const PHONE_COUNTRIES: &[&str] = &[
     "VN",
 ];
 
+/// The pattern a registration number must match per country (600050 names it), as
+/// (shape, regex): `9` a digit; `*` any of 1-50 letters, digits and '-'.
+fn registration_rule(country: &str) -> (&'static str, &'static str) {
+    match country {
+        "HU" => ("99-99-999999", r"^\d{2}-\d{2}-\d{6}$"),
+        "RU" => ("9999999999999", r"^\d{13}$"),
+        _ => ("*", r"^[A-Za-z0-9-]{1,50}$"),
+    }
+}
+
+fn registration_pattern(country: &str) -> &'static str {
+    registration_rule(country).1
+}
+
+fn registration_number_valid(country: &str, value: &str) -> bool {
+    match registration_rule(country).0 {
+        "*" => (1..=50).contains(&value.len()) && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        shape => {
+            shape.len() == value.len()
+                && shape.chars().zip(value.chars()).all(|(s, v)| match s {
+                    '9' => v.is_ascii_digit(),
+                    other => other == v,
+                })
+        }
+    }
+}
+
 /// Request bodies are accepted in PascalCase too: normalise every key to camelCase.
 fn camel_keys(v: Value) -> Value {
     match v {
@@ -473,6 +501,7 @@ fn optional(v: &Value, path: &str) -> Option<String> {
 
 /// Validated customer request (field names as documented in create-a-customer).
 struct NewCustomer {
+    enable_gdap_by_default: Option<bool>,
     domain: String,
     billing: Billing,
     associated_partner_id: Option<String>,
@@ -528,10 +557,13 @@ fn validate_new_customer(v: &Value) -> Result<NewCustomer, Invalid> {
                 format!("companyProfile.organizationRegistrationNumber is not accepted for country {country}"),
             ));
         }
-        (Some(r), true) if !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || r.len() > 50 => {
+        (Some(r), true) if !registration_number_valid(&country, r) => {
             return Err(invalid(
                 600050,
-                "companyProfile.organizationRegistrationNumber has an invalid format",
+                format!(
+                    "companyProfile.organizationRegistrationNumber has an invalid format; it must match {}",
+                    registration_pattern(&country)
+                ),
             ));
         }
         _ => {}
@@ -548,7 +580,13 @@ fn validate_new_customer(v: &Value) -> Result<NewCustomer, Invalid> {
             "userCredentials.password: is not accepted; Partner Center generates the password",
         ));
     }
+    let enable_gdap_by_default = match v.get("enableGDAPByDefault") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(invalid(3000, "enableGDAPByDefault: must be true or false")),
+    };
     Ok(NewCustomer {
+        enable_gdap_by_default,
         domain,
         billing: Billing {
             id: new_guid(),
@@ -591,16 +629,47 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         );
     };
     let result = (|| {
-        let new = validate_new_customer(&v)?;
         let partner = inner.partner(&caller.tenant).expect("authorized tenant exists");
-        if let Some(ap) = &new.associated_partner_id
-            && !(partner.partner_type == PartnerType::IndirectProvider
-                && partner.resellers.iter().any(|r| r.id.eq_ignore_ascii_case(ap)))
+        if !partner.customer_creation_allowed {
+            return Err(Invalid {
+                status: StatusCode::FORBIDDEN,
+                code: 600006,
+                description: "This action is not allowed for this partner.".into(),
+            });
+        }
+        let new = validate_new_customer(&v)?;
+        let country = &new.billing.address.country;
+        if partner
+            .sell_countries
+            .as_ref()
+            .is_some_and(|list| !list.iter().any(|c| c.eq_ignore_ascii_case(country)))
         {
-            return Err(invalid(
-                2204,
-                format!("associatedPartnerId: {ap} is not an indirect reseller associated with this partner"),
-            ));
+            return Err(Invalid {
+                status: StatusCode::FORBIDDEN,
+                code: 2030,
+                description: format!("The partner is not onboarded to sell in country {country}."),
+            });
+        }
+        if let Some(ap) = &new.associated_partner_id {
+            let reseller = (partner.partner_type == PartnerType::IndirectProvider)
+                .then(|| partner.resellers.iter().find(|r| r.id.eq_ignore_ascii_case(ap)))
+                .flatten()
+                .filter(|r| r.state.eq_ignore_ascii_case("active"));
+            let Some(reseller) = reseller else {
+                return Err(invalid(
+                    800016,
+                    format!("associatedPartnerId: {ap} is not a valid indirect reseller of this partner"),
+                ));
+            };
+            if !reseller.mpa_accepted {
+                return Err(Invalid {
+                    status: StatusCode::FORBIDDEN,
+                    code: 900123,
+                    description: format!(
+                        "The indirect reseller {ap} has not accepted the Microsoft Partner Agreement."
+                    ),
+                });
+            }
         }
         if partner.sandbox && partner.customers.len() >= SANDBOX_CUSTOMER_QUOTA {
             return Err(invalid(800018, "The sandbox limit has been met"));
@@ -622,6 +691,17 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         Err(e) => return pc_error(bom, e.status, e.code, &e.description),
     };
     let id = new_guid();
+    let a = &new.billing.address;
+    let address_invalid = validation::validate_address(&PostalAddress {
+        address_line1: a.address_line1.clone(),
+        address_line2: a.address_line2.clone(),
+        city: a.city.clone(),
+        state: a.state.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone(),
+    })
+    .is_err();
+    let associated = new.associated_partner_id.is_some();
     let customer = Customer {
         commerce_id: new_guid(),
         company_name: new.billing.company_name.clone(),
@@ -631,11 +711,15 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         billing: new.billing,
         etag: new_guid(),
         generated: false,
+        enable_gdap_by_default: new.enable_gdap_by_default,
+        address_invalid,
         id,
     };
     let mut response = wire::customer_full(&customer);
-    // The documented create response reports relationshipToPartner "none" and the new admin's credentials.
-    response["relationshipToPartner"] = json!("none");
+    // The documented create response reports relationshipToPartner "none" (the provider's own
+    // customer) or "reseller" with associatedPartnerId (created for an indirect reseller), and the
+    // new admin's credentials.
+    response["relationshipToPartner"] = json!(if associated { "reseller" } else { "none" });
     response["userCredentials"] = json!({"userName": "admin", "password": generated_password()});
     inner
         .partner_mut(&caller.tenant)
@@ -646,6 +730,138 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
         inner.created_by_request.insert((caller.tenant, rid), response.clone());
     }
     pc_json(bom, StatusCode::CREATED, &response)
+}
+
+/// `POST /v1/validations/address` (both auth modes): 200 with an empty body, or 400 code 2007 whose
+/// description is a JSON string (code, reason, corrected_address); rules in validation.rs.
+pub async fn validate_address(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut inner = s.lock();
+    let _caller = caller!(inner, s, headers, Access::AppOrUser);
+    let bom = inner.settings.bom;
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
+    let Some(v) = serde_json::from_slice::<Value>(body).ok().map(camel_keys) else {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The request body must be a JSON Address object.",
+        );
+    };
+    let parsed = (|| {
+        let country = text(&v, "country", 2, 2)?;
+        if !country.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(invalid(3000, "country: must be an ISO-3166 alpha-2 code such as US"));
+        }
+        Ok(PostalAddress {
+            address_line1: text(&v, "addressLine1", 1, 200)?,
+            address_line2: optional(&v, "addressLine2"),
+            city: text(&v, "city", 1, 100)?,
+            state: optional(&v, "state"),
+            postal_code: optional(&v, "postalCode").unwrap_or_default(),
+            country: country.to_ascii_uppercase(),
+        })
+    })();
+    let address = match parsed {
+        Ok(a) => a,
+        Err(e) => return pc_error(bom, e.status, e.code, &e.description),
+    };
+    match validation::validate_address(&address) {
+        Ok(()) => {
+            let mut resp = Response::new(Body::empty());
+            *resp.status_mut() = StatusCode::OK;
+            resp
+        }
+        Err(problem) => pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2007,
+            &validation::problem_description(&problem),
+        ),
+    }
+}
+
+/// `GET /v1/countryvalidationrules/{iso2}` (both auth modes) for the countries validation.rs knows.
+pub async fn country_rules(State(s): State<Shared>, headers: HeaderMap, Path(iso2): Path<String>) -> Response {
+    let mut inner = s.lock();
+    let _caller = caller!(inner, s, headers, Access::AppOrUser);
+    let bom = inner.settings.bom;
+    if iso2.len() != 2 || !iso2.chars().all(|c| c.is_ascii_alphabetic()) {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The country must be an ISO-3166 alpha-2 code such as US.",
+        );
+    }
+    match validation::country_rules(&iso2) {
+        Some(rules) => pc_json(bom, StatusCode::OK, &rules),
+        None => pc_error(
+            bom,
+            StatusCode::NOT_FOUND,
+            1000,
+            &format!(
+                "No validation rules were found for country {}.",
+                iso2.to_ascii_uppercase()
+            ),
+        ),
+    }
+}
+
+/// `DELETE /v1/customers/{id}`: integration sandbox only (production answers 403 code 600006); a
+/// customer created with an invalid address can never be deleted (403 code 600006 as well, with
+/// its own description). Success is 204 and frees the domain.
+pub async fn delete_customer(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::AppOrUser);
+    let bom = inner.settings.bom;
+    let id = id.to_lowercase();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The customer id must be a GUID (the customer's tenant id).",
+        );
+    }
+    let partner = inner.partner_mut(&caller.tenant).expect("authorized tenant exists");
+    let Some(index) = partner.customers.iter().position(|c| c.id == id) else {
+        let other_owner = inner.customer_owner(&id).is_some();
+        return if other_owner {
+            pc_error(
+                bom,
+                StatusCode::FORBIDDEN,
+                20002,
+                "The partner has no commerce relationship with the customer.",
+            )
+        } else {
+            pc_error(
+                bom,
+                StatusCode::NOT_FOUND,
+                1000,
+                &format!("Customer {id} was not found."),
+            )
+        };
+    };
+    if !partner.sandbox {
+        return pc_error(
+            bom,
+            StatusCode::FORBIDDEN,
+            600006,
+            "This action is not allowed: customers can only be deleted in an integration sandbox.",
+        );
+    }
+    if partner.customers[index].address_invalid {
+        return pc_error(
+            bom,
+            StatusCode::FORBIDDEN,
+            600006,
+            "This action is not allowed: the customer was created with an invalid address and cannot be deleted.",
+        );
+    }
+    partner.customers.remove(index);
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
 }
 
 fn generated_password() -> String {

@@ -178,6 +178,11 @@ struct PartnerPatch {
     indirect_resellers: Option<Vec<ResellerFixture>>,
     generated_customers: Option<usize>,
     users: Option<Vec<UserPatch>>,
+    /// Replaces the list of countries the partner may sell in; `sellEverywhere: true` removes the
+    /// list (every country again).
+    sell_countries: Option<Vec<String>>,
+    sell_everywhere: Option<bool>,
+    customer_creation_allowed: Option<bool>,
 }
 
 pub async fn patch_partner(State(s): State<Shared>, Path(tenant): Path<String>, body: Bytes) -> Response {
@@ -210,6 +215,16 @@ pub async fn patch_partner(State(s): State<Shared>, Path(tenant): Path<String>, 
             }
         }
     }
+    for (i, c) in patch.sell_countries.iter().flatten().enumerate() {
+        if c.len() != 2 || !c.chars().all(|x| x.is_ascii_uppercase()) {
+            return bad_request(format!(
+                "sellCountries[{i}]: must be an ISO-3166 alpha-2 code in capitals, e.g. DE"
+            ));
+        }
+    }
+    if patch.sell_countries.is_some() && patch.sell_everywhere == Some(true) {
+        return bad_request("sellEverywhere: cannot be combined with sellCountries; send one of them");
+    }
     let new_type = patch.partner_type.unwrap_or(partner.partner_type);
     let resellers_after = patch.indirect_resellers.as_ref().unwrap_or(&partner.resellers);
     if new_type != PartnerType::IndirectProvider && !resellers_after.is_empty() {
@@ -227,6 +242,15 @@ pub async fn patch_partner(State(s): State<Shared>, Path(tenant): Path<String>, 
     if let Some(r) = patch.indirect_resellers {
         partner.resellers = r;
     }
+    if let Some(list) = patch.sell_countries {
+        partner.sell_countries = Some(list);
+    }
+    if patch.sell_everywhere == Some(true) {
+        partner.sell_countries = None;
+    }
+    if let Some(allowed) = patch.customer_creation_allowed {
+        partner.customer_creation_allowed = allowed;
+    }
     if let Some(n) = patch.generated_customers {
         partner.customers.retain(|c| !c.generated);
         let generated = generated_customers(&partner.tenant_id, &partner.country, n);
@@ -241,4 +265,61 @@ pub async fn patch_partner(State(s): State<Shared>, Path(tenant): Path<String>, 
         }
     }
     Json(json!({"tenantId": tenant, "customers": partner.customers.len()})).into_response()
+}
+
+/// `POST /_emulator/partners/{t}/indirect-resellers`: adds the reseller, or replaces the one with
+/// the same id (e.g. to change its `state` or `mpaAccepted`). The partner must be an IndirectProvider.
+pub async fn upsert_reseller(State(s): State<Shared>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    let reseller: ResellerFixture = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    if !is_guid(&reseller.id) {
+        return bad_request("id: must be a GUID");
+    }
+    let tenant = tenant.to_lowercase();
+    let mut inner = s.lock();
+    let Some(partner) = inner.partner_mut(&tenant) else {
+        return not_found(format!("tenantId: no partner {tenant} in the fixtures"));
+    };
+    if partner.partner_type != PartnerType::IndirectProvider {
+        return bad_request(
+            "partnerType: only an IndirectProvider has indirect resellers; patch the partner's partnerType first",
+        );
+    }
+    partner.resellers.retain(|r| !r.id.eq_ignore_ascii_case(&reseller.id));
+    partner.resellers.push(reseller);
+    Json(json!({"tenantId": tenant, "indirectResellers": partner.resellers.len()})).into_response()
+}
+
+/// `GET /_emulator/customers?partner=<tenant>[&domain=<d>]`: the partner's customers (exact domain,
+/// case-insensitive, when given) with what Partner Center recorded at creation. Exactly-once tests
+/// count these.
+pub async fn list_customers(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let Some(tenant) = q.get("partner").map(|t| t.to_lowercase()) else {
+        return bad_request("partner: required (the partner tenant id)");
+    };
+    let inner = s.lock();
+    let Some(partner) = inner.partner(&tenant) else {
+        return not_found(format!("partner: no partner {tenant} in the fixtures"));
+    };
+    let domain = q.get("domain").map(|d| d.trim().to_lowercase());
+    let items: Vec<_> = partner
+        .customers
+        .iter()
+        .filter(|c| domain.as_deref().is_none_or(|d| c.domain.eq_ignore_ascii_case(d)))
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "domain": c.domain,
+                "companyName": c.company_name,
+                "relationshipToPartner": c.relationship,
+                "associatedPartnerId": c.associated_partner_id,
+                "enableGDAPByDefault": c.enable_gdap_by_default,
+                "addressInvalid": c.address_invalid,
+                "country": c.billing.address.country,
+            })
+        })
+        .collect();
+    Json(items).into_response()
 }

@@ -23,12 +23,22 @@ pub enum FaultKind {
     },
     /// Answer with this status and an error body of the path family's shape.
     Status { status: u16 },
-    /// Wait this long (real time), then handle normally.
-    Delay { millis: u64 },
+    /// Wait this long (real time), then handle normally. With `after: true`, handle first (a
+    /// create takes effect) and hold the answer this long instead, so a client timeout fires after
+    /// the work is done.
+    Delay {
+        millis: u64,
+        #[serde(default)]
+        after: bool,
+    },
     /// 200 with a truncated JSON body.
     Malformed,
-    /// Close the TCP connection without answering.
-    DropConnection,
+    /// Close the TCP connection without answering. With `after: true`, handle the request first (a
+    /// create takes effect), then close without sending the answer: the client cannot know.
+    DropConnection {
+        #[serde(default)]
+        after: bool,
+    },
 }
 
 impl FaultKind {
@@ -36,9 +46,11 @@ impl FaultKind {
         match self {
             FaultKind::Throttle { .. } => "throttle",
             FaultKind::Status { .. } => "status",
-            FaultKind::Delay { .. } => "delay",
+            FaultKind::Delay { after: false, .. } => "delay",
+            FaultKind::Delay { after: true, .. } => "delayAfter",
             FaultKind::Malformed => "malformed",
-            FaultKind::DropConnection => "dropConnection",
+            FaultKind::DropConnection { after: false } => "dropConnection",
+            FaultKind::DropConnection { after: true } => "dropConnectionAfter",
         }
     }
 }
@@ -140,9 +152,26 @@ mod tests {
                 FaultKind::Throttle { retry_after_seconds: 2 },
             ),
             (r#"{"kind":"status","status":503}"#, FaultKind::Status { status: 503 }),
-            (r#"{"kind":"delay","millis":5}"#, FaultKind::Delay { millis: 5 }),
+            (
+                r#"{"kind":"delay","millis":5}"#,
+                FaultKind::Delay {
+                    millis: 5,
+                    after: false,
+                },
+            ),
+            (
+                r#"{"kind":"delay","millis":5,"after":true}"#,
+                FaultKind::Delay { millis: 5, after: true },
+            ),
             (r#"{"kind":"malformed"}"#, FaultKind::Malformed),
-            (r#"{"kind":"dropConnection"}"#, FaultKind::DropConnection),
+            (
+                r#"{"kind":"dropConnection"}"#,
+                FaultKind::DropConnection { after: false },
+            ),
+            (
+                r#"{"kind":"dropConnection","after":true}"#,
+                FaultKind::DropConnection { after: true },
+            ),
         ] {
             let spec: FaultSpec = serde_json::from_str(&format!(r#"{{"fault":{json},"count":1}}"#)).unwrap();
             assert_eq!(spec.fault, want);

@@ -81,6 +81,13 @@ pub struct PartnerFixture {
     pub generated_customers: usize,
     #[serde(default)]
     pub indirect_resellers: Vec<ResellerFixture>,
+    /// Countries the partner is onboarded to sell in (ISO-2); creating a customer elsewhere is 403
+    /// code 2030. Not set: every country.
+    #[serde(default)]
+    pub sell_countries: Option<Vec<String>>,
+    /// `false`: creating a customer is refused with 403 code 600006 (action not allowed).
+    #[serde(default = "yes")]
+    pub customer_creation_allowed: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -170,6 +177,10 @@ pub struct ResellerFixture {
     pub location: String,
     #[serde(default = "active")]
     pub state: String,
+    /// Whether the reseller has accepted the Microsoft Partner Agreement; `false`: creating a
+    /// customer for it is 403 code 900123.
+    #[serde(default = "yes")]
+    pub mpa_accepted: bool,
 }
 
 fn active() -> String {
@@ -296,6 +307,14 @@ impl Fixtures {
             for (r, reseller) in partner.indirect_resellers.iter().enumerate() {
                 if !is_guid(&reseller.id) {
                     return Err(bad(format!("{at}.indirectResellers[{r}].id"), "must be a GUID"));
+                }
+            }
+            for (i, c) in partner.sell_countries.iter().flatten().enumerate() {
+                if c.len() != 2 || !c.chars().all(|x| x.is_ascii_uppercase()) {
+                    return Err(bad(
+                        format!("{at}.sellCountries[{i}]"),
+                        "must be an ISO-3166 alpha-2 code in capitals, e.g. DE",
+                    ));
                 }
             }
             if !partner.indirect_resellers.is_empty() && partner.partner_type != PartnerType::IndirectProvider {

@@ -20,6 +20,7 @@ mod login;
 mod pipeline;
 mod state;
 mod tls;
+mod validation;
 mod wire;
 
 use std::convert::Infallible;
@@ -100,7 +101,12 @@ fn router(state: Arc<EmulatorState>) -> Router {
         .route("/v1/profiles/mpn", get(api::mpn_profile))
         .route("/v1/customers", get(api::list_customers).post(api::create_customer))
         .route("/v1/customers/relationshiprequests", get(api::relationship_request))
-        .route("/v1/customers/{id}", get(api::get_customer))
+        .route(
+            "/v1/customers/{id}",
+            get(api::get_customer).delete(api::delete_customer),
+        )
+        .route("/v1/validations/address", post(api::validate_address))
+        .route("/v1/countryvalidationrules/{iso2}", get(api::country_rules))
         .route("/v1/domains/{domain}", head(api::head_domain))
         .route("/v1/relationships", get(api::relationships))
         .route(
@@ -140,7 +146,12 @@ fn router(state: Arc<EmulatorState>) -> Router {
         .route("/_emulator/refresh-tokens", post(control::issue_refresh_token))
         .route("/_emulator/refresh-tokens/revoke", post(control::revoke_refresh_tokens))
         .route("/_emulator/clock/advance", post(control::advance_clock))
-        .route("/_emulator/partners/{tenant_id}", post(control::patch_partner));
+        .route("/_emulator/partners/{tenant_id}", post(control::patch_partner))
+        .route(
+            "/_emulator/partners/{tenant_id}/indirect-resellers",
+            post(control::upsert_reseller),
+        )
+        .route("/_emulator/customers", get(control::list_customers));
     control.merge(partner_center).with_state(state)
 }
 

@@ -133,10 +133,13 @@ pub async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request, nex
 
     let mut resp = match &fault {
         None => next.run(req).await,
-        Some(FaultKind::Delay { millis }) => {
+        Some(FaultKind::Delay { millis, after: false }) => {
             tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
             next.run(req).await
         }
+        // Held below, after logging: a client that gives up closes the connection, which drops
+        // this future mid-wait.
+        Some(FaultKind::Delay { after: true, .. }) => next.run(req).await,
         Some(FaultKind::Throttle { retry_after_seconds }) => wire::throttled(*retry_after_seconds),
         Some(FaultKind::Status { status }) => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -153,7 +156,11 @@ pub async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request, nex
             }
         }
         Some(FaultKind::Malformed) => wire::malformed(),
-        Some(FaultKind::DropConnection) => {
+        Some(FaultKind::DropConnection { after }) => {
+            if *after {
+                // The request takes effect; only its answer is lost.
+                drop(next.run(req).await);
+            }
             log(None);
             if let Some(handle) = drop_handle {
                 handle.0.notify_one();
@@ -180,5 +187,8 @@ pub async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request, nex
     );
     h.insert("MS-ServerId", HeaderValue::from_static("emulator-1"));
     log(Some(resp.status().as_u16()));
+    if let Some(FaultKind::Delay { millis, after: true }) = &fault {
+        tokio::time::sleep(std::time::Duration::from_millis(*millis)).await;
+    }
     resp
 }

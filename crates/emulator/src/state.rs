@@ -70,6 +70,10 @@ pub struct Customer {
     pub etag: String,
     /// Synthesised from `generatedCustomers` (regenerated when that count is patched).
     pub generated: bool,
+    /// As sent at creation (`enableGDAPByDefault`); None for fixture customers and when omitted.
+    pub enable_gdap_by_default: Option<bool>,
+    /// Created with an address the validator refuses: such a sandbox customer can never be deleted.
+    pub address_invalid: bool,
 }
 
 pub struct Partner {
@@ -86,6 +90,9 @@ pub struct Partner {
     pub users: Vec<User>,
     pub customers: Vec<Customer>,
     pub resellers: Vec<ResellerFixture>,
+    /// None: onboarded in every country.
+    pub sell_countries: Option<Vec<String>>,
+    pub customer_creation_allowed: bool,
 }
 
 #[derive(Clone)]
@@ -360,6 +367,8 @@ fn build_partner(p: &PartnerFixture) -> Partner {
             .collect(),
         customers,
         resellers: p.indirect_resellers.clone(),
+        sell_countries: p.sell_countries.clone(),
+        customer_creation_allowed: p.customer_creation_allowed,
     }
 }
 
@@ -400,6 +409,8 @@ fn fixture_customer(
         relationship,
         associated_partner_id,
         generated,
+        enable_gdap_by_default: None,
+        address_invalid: false,
     }
 }
 

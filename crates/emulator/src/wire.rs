@@ -257,6 +257,9 @@ pub fn customer_full(c: &Customer) -> Value {
     if let Some(ap) = &c.associated_partner_id {
         v["associatedPartnerId"] = json!(ap);
     }
+    if let Some(gdap) = c.enable_gdap_by_default {
+        v["enableGDAPByDefault"] = json!(gdap);
+    }
     v
 }
 
