@@ -182,3 +182,131 @@ pub fn connection_health(c: &PartnerCenterConnection) -> ConnectionHealth {
         _ => ConnectionHealth::Unknown,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ConnectionSource, ProvisioningPhase};
+    use serde_json::json;
+
+    fn customer(tenant: serde_json::Value, status: serde_json::Value) -> Customer {
+        serde_json::from_value(json!({
+            "apiVersion": "channel.csp.dev/v1alpha1",
+            "kind": "Customer",
+            "metadata": {"name": "c1", "namespace": "ns-a", "uid": "u1",
+                         "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"plan": "eur", "tenant": tenant, "deletionPolicy": "Delete"},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn customer_facts_normalise_what_the_rules_compare() {
+        let new = json!({"new": {"domainPrefix": "Contoso", "companyName": "C", "email": "a@b.de",
+            "culture": "de-DE", "language": "de", "address": {"addressLine1": "x", "city": "y",
+            "postalCode": "1", "country": "de", "firstName": "f", "lastName": "l"}}});
+        let existing = json!({"existing": {"tenantId": "ABCDEF01-0000-0000-0000-000000000000"}});
+        let pinned = json!({"connection": {"namespace": "pc-system", "name": "eur"}, "source": "Override",
+            "tenantId": "ABC", "provisioning": {"phase": "Creating", "startedAt": "2026-01-01T00:01:00Z"}});
+        // (spec.tenant, status, tenant, pinned, phase, startedAt, status.tenantId)
+        let rows = [
+            (
+                new.clone(),
+                json!({}),
+                TenantRequest::New {
+                    domain: "contoso.onmicrosoft.com".into(),
+                    country: "DE".into(),
+                },
+                None,
+                None,
+                None,
+                None,
+            ),
+            (
+                existing,
+                pinned.clone(),
+                TenantRequest::Existing {
+                    tenant_id: Some("abcdef01-0000-0000-0000-000000000000".into()),
+                    domain: None,
+                },
+                Some(Pinned {
+                    connection: ConnectionRef {
+                        namespace: "pc-system".into(),
+                        name: "eur".into(),
+                    },
+                    source: ConnectionSource::Override,
+                }),
+                Some(ProvisioningPhase::Creating),
+                Some(1_767_225_660),
+                Some("abc".to_string()),
+            ),
+        ];
+        for (tenant, status, want_tenant, want_pinned, phase, started, tenant_id) in rows {
+            let f = customer_facts(&customer(tenant, status));
+            assert_eq!(f.tenant, want_tenant);
+            assert_eq!(f.pinned, want_pinned);
+            assert_eq!((f.phase, f.started_at, f.tenant_id), (phase, started, tenant_id));
+            assert_eq!(
+                (f.created, f.uid.as_str(), f.namespace.as_str()),
+                (1_767_225_600, "u1", "ns-a")
+            );
+            assert!(f.delete_on_deletion && f.reseller.is_none() && !f.deleting);
+        }
+    }
+
+    #[test]
+    fn connection_facts_carry_the_last_sync_clamped() {
+        let conn = |status: serde_json::Value| -> PartnerCenterConnection {
+            serde_json::from_value(json!({
+                "apiVersion": "channel.csp.dev/v1alpha1",
+                "kind": "PartnerCenterConnection",
+                "metadata": {"name": "eur", "namespace": "pc-system"},
+                "spec": {"partnerTenantId": "00000000-0000-0000-0000-000000000001", "region": "EUR",
+                         "cspType": "IndirectProvider", "environment": "Sandbox",
+                         "auth": {"secretRef": {"name": "s"}}},
+                "status": status,
+            }))
+            .unwrap()
+        };
+        // (status, customer_count, last_sync, linked)
+        let rows = [
+            (json!({}), None, None, vec![]),
+            (
+                json!({"customerCount": 12, "lastSyncTime": "2026-01-01T00:00:00Z",
+                       "linkedIndirectResellers": [" ABC ", "def"]}),
+                Some(12),
+                Some(1_767_225_600),
+                vec!["abc", "def"],
+            ),
+            (json!({"customerCount": -5}), Some(0), None, vec![]),
+        ];
+        for (status, count, sync, linked) in rows {
+            let f = connection_facts(&conn(status));
+            assert_eq!((f.customer_count, f.last_sync), (count, sync));
+            assert_eq!(
+                f.linked_indirect_resellers
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+                linked
+            );
+        }
+    }
+
+    #[test]
+    fn reseller_facts_carry_the_indirect_reseller_lowercased() {
+        let r: Reseller = serde_json::from_value(json!({
+            "apiVersion": "channel.csp.dev/v1alpha1",
+            "kind": "Reseller",
+            "metadata": {"name": "a"},
+            "spec": {"displayName": "A", "shortName": "A1", "parent": "root", "namespace": "ns-a",
+                     "indirectReseller": {"tenantId": "ABCDEF01-0000-0000-0000-000000000000"}},
+        }))
+        .unwrap();
+        assert_eq!(
+            reseller_facts(&r).indirect_reseller_tenant_id.as_deref(),
+            Some("abcdef01-0000-0000-0000-000000000000")
+        );
+    }
+}

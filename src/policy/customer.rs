@@ -211,7 +211,7 @@ fn route(c: &CustomerFacts, others: &[CustomerFacts], ev: &Evaluator, settings: 
     };
 
     // Rule 15: a pinned Customer stays on its connection whatever the effective plan says now.
-    let (connection, source, mut warnings) = match &c.pinned {
+    let (connection, source, warnings) = match &c.pinned {
         Some(pinned) if effective.connection.as_ref() != Some(&pinned.connection) => {
             // What concerns the grant itself still blocks; what concerns only the new effective
             // connection does not, since that connection is not used.
@@ -313,7 +313,6 @@ fn route(c: &CustomerFacts, others: &[CustomerFacts], ev: &Evaluator, settings: 
         ));
     }
 
-    warnings.shrink_to_fit();
     Ok(Route {
         connection: conn_ref,
         source,
@@ -521,9 +520,10 @@ fn check_duplicates(
     };
     let winner = others
         .iter()
-        .filter(|o| o.uid != c.uid && o.claim_cmp(c) == Ordering::Less)
-        .filter(|o| hierarchy.reseller_for_namespace(&o.namespace).is_some())
+        .filter(|o| o.uid != c.uid)
         .filter_map(|o| same(o).map(|what| (o, what)))
+        .filter(|(o, _)| o.claim_cmp(c) == Ordering::Less)
+        .filter(|(o, _)| hierarchy.reseller_for_namespace(&o.namespace).is_some())
         .min_by(|(a, _), (b, _)| a.claim_cmp(b));
     let Some((other, what)) = winner else {
         return Ok(());
@@ -536,15 +536,15 @@ fn check_duplicates(
         "another Customer".to_string()
     };
     let why = if other.holds_tenant() && !c.holds_tenant() {
-        "already holds it"
+        "already holds"
     } else {
-        "is older and keeps it"
+        "keeps, being older (ties: namespace, then name)"
     };
     Err(Finding::new(
         reasons::DUPLICATE_TENANT,
         format!(
-            "{} names {what}, which {holder} also names and {why}: one tenant has one Customer; delete {} or \
-             name another tenant",
+            "{} names {what}, which {holder} also names and {why}: one tenant has one Customer; delete {} \
+             or name another tenant",
             c.who(),
             c.who()
         ),

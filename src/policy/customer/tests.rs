@@ -4,7 +4,7 @@ use super::*;
 use crate::api::{ConnectionRef, ConnectionSource, CustomerType, MasterDirectory, ProvisioningPhase};
 use crate::policy::{
     ConnectionFacts, ConnectionHealth, Evaluator, GrantFacts, PlanFacts, ResellerFacts, Settings, Snapshot,
-    parse_plan_name, reasons,
+    parse_plan_name,
 };
 use std::collections::BTreeSet;
 
@@ -344,6 +344,38 @@ fn customer_decisions() {
             },
         },
         Row {
+            case: "indirect: an existing tenant is associated too",
+            fix: none,
+            customer: cust("ns-a1", "c1", 10).with(|c| {
+                c.plan = IND.into();
+                existing_id(c, "t-9");
+            }),
+            others: vec![],
+            expect: Proceed {
+                connection: (P, "eur-ind"),
+                source: Plan,
+                reseller: "a1",
+                associated_partner_id: Some("tid-a"),
+                warnings: &[],
+            },
+        },
+        Row {
+            case: "indirect: a creation in flight is not refused when the link disappears",
+            fix: |w| w.connection("eur-ind").linked_indirect_resellers.clear(),
+            customer: cust("ns-a1", "c1", 10).with(|c| {
+                c.plan = IND.into();
+                pinned(c, P, "eur-ind", Plan, Creating);
+            }),
+            others: vec![],
+            expect: Proceed {
+                connection: (P, "eur-ind"),
+                source: Plan,
+                reseller: "a1",
+                associated_partner_id: Some("tid-a"),
+                warnings: &[],
+            },
+        },
+        Row {
             case: "indirect: the root's customers are the provider's own",
             fix: none,
             customer: cust(P, "root1", 10).with(|c| c.plan = IND.into()),
@@ -484,35 +516,62 @@ fn customer_decisions() {
             fix: none,
             customer: cust("nowhere", "c1", 10),
             others: vec![],
-            expect: Refused("NamespaceNotOwned", "TODO"),
+            expect: Refused(
+                "NamespaceNotOwned",
+                "Customer 'nowhere/c1' is in namespace 'nowhere', which is neither the provider namespace \
+                    nor any Reseller's spec.namespace: create Customers in the namespace of the reseller \
+                    that manages them",
+            ),
         },
         Row {
             case: "NotInSubtree: a sibling's reseller",
             fix: none,
             customer: cust("ns-a", "c1", 10).with(|c| c.reseller = Some("b1".into())),
             others: vec![],
-            expect: Refused("NotInSubtree", "TODO"),
+            expect: Refused(
+                "NotInSubtree",
+                "spec.reseller of Customer 'ns-a/c1' names 'b1', which is neither 'a' (the Reseller that \
+                    owns namespace 'ns-a') nor in its subtree: name 'a' or one of its sub-resellers, or \
+                    leave spec.reseller out",
+            ),
         },
         Row {
             case: "NotInSubtree: the parent",
             fix: none,
             customer: cust("ns-a1", "c1", 10).with(|c| c.reseller = Some("a".into())),
             others: vec![],
-            expect: Refused("NotInSubtree", "TODO"),
+            expect: Refused(
+                "NotInSubtree",
+                "spec.reseller of Customer 'ns-a1/c1' names 'a', which is neither 'a1' (the Reseller that \
+                    owns namespace 'ns-a1') nor in its subtree: name 'a1' or one of its sub-resellers, or \
+                    leave spec.reseller out",
+            ),
         },
         Row {
             case: "PlanNotGranted",
             fix: |w| w.reseller("a").grants.retain(|g| g.plan != EUR),
             customer: cust("ns-a", "c1", 10),
             others: vec![],
-            expect: Refused("PlanNotGranted", "TODO"),
+            expect: Refused(
+                "PlanNotGranted",
+                "spec.plan of Customer 'ns-a/c1' is 'eur-direct-prod', which is not granted to Reseller \
+                    'a' (it is granted eur-direct-prod-adopt, eur-direct-sbx, eur-indirect-prod): choose a \
+                    granted plan, or have the provider grant 'eur-direct-prod' in \
+                    spec.services.azureAD.customerPlans of 'a'",
+            ),
         },
         Row {
             case: "PlanNotGranted: the Azure AD service is disabled",
             fix: |w| w.reseller("a").azure_ad_enabled = false,
             customer: cust("ns-a", "c1", 10),
             others: vec![],
-            expect: Refused("PlanNotGranted", "TODO"),
+            expect: Refused(
+                "PlanNotGranted",
+                "spec.plan of Customer 'ns-a/c1' is 'eur-direct-prod', which is not granted to Reseller \
+                    'a' (its spec.services.azureAD.enabled is false, so no plan is active): choose a granted \
+                    plan, or have the provider grant 'eur-direct-prod' in \
+                    spec.services.azureAD.customerPlans of 'a'",
+            ),
         },
         Row {
             case: "the effective plan's own reason: its connection is not ready",
@@ -524,14 +583,22 @@ fn customer_decisions() {
             },
             customer: cust("ns-a", "c1", 10),
             others: vec![],
-            expect: Refused("ConsentRevoked", "TODO"),
+            expect: Refused(
+                "ConsentRevoked",
+                "PartnerCenterConnection pc-system/eur-direct (named by spec.connectionRef of \
+                    CustomerPlan 'eur-direct-prod') is not ready: the refresh token was revoked",
+            ),
         },
         Row {
             case: "the effective plan's own reason: a pinned customer on that connection",
             fix: |w| w.connection("eur-direct").health = ConnectionHealth::Unknown,
             customer: cust("ns-a", "c1", 10).with(|c| pinned(c, P, "eur-direct", Plan, Created)),
             others: vec![],
-            expect: Refused("ConnectionPending", "TODO"),
+            expect: Refused(
+                "ConnectionPending",
+                "PartnerCenterConnection pc-system/eur-direct (named by spec.connectionRef of \
+                    CustomerPlan 'eur-direct-prod') has not been verified against Partner Center yet",
+            ),
         },
         // ---- rule 15
         Row {
@@ -539,7 +606,12 @@ fn customer_decisions() {
             fix: none,
             customer: cust("ns-a", "c1", 10).with(|c| pinned(c, P, "gone", Plan, Created)),
             others: vec![],
-            expect: Refused("ConnectionNotFound", "TODO"),
+            expect: Refused(
+                "ConnectionNotFound",
+                "the pinned PartnerCenterConnection pc-system/gone of Customer 'ns-a/c1' \
+                    (status.connection) does not exist: the tenant stays under that Partner Center account \
+                    and nothing is called until the connection exists again",
+            ),
         },
         Row {
             case: "pinned connection not ready (the effective one is)",
@@ -554,14 +626,37 @@ fn customer_decisions() {
                 pinned(c, "ns-b", "own", Override, Created);
             }),
             others: vec![],
-            expect: Refused("ConsentExpired", "TODO"),
+            expect: Refused(
+                "ConsentExpired",
+                "the pinned PartnerCenterConnection ns-b/own of Customer 'ns-b/c1' is not ready: the \
+                    refresh token has expired",
+            ),
+        },
+        Row {
+            case: "pinned connection being deleted",
+            fix: |w| w.connection("own").deleting = true,
+            customer: cust("ns-b", "c1", 10).with(|c| {
+                c.plan = SBX.into();
+                pinned(c, "ns-b", "own", Override, Created);
+            }),
+            others: vec![],
+            expect: Refused(
+                "Deleting",
+                "the pinned PartnerCenterConnection ns-b/own of Customer 'ns-b/c1' (status.connection) is \
+                     being deleted: nothing is called through it; keep the connection, or delete this Customer \
+                     first",
+            ),
         },
         Row {
             case: "pinned elsewhere, but the grant itself is invalid",
             fix: |w| w.reseller("b").region = Some("NZ".into()),
             customer: cust("ns-b", "c1", 10).with(|c| pinned(c, P, "eur-direct", Plan, Created)),
             others: vec![],
-            expect: Refused("PlanRegionNotAllowed", "TODO"),
+            expect: Refused(
+                "PlanRegionNotAllowed",
+                "Reseller 'b' has spec.region 'NZ' and may only be granted plans of region 'NZ', but \
+                    CustomerPlan 'eur-direct-prod' is region 'EUR': remove the entry or grant a 'NZ' plan",
+            ),
         },
         // ---- rule 12
         Row {
@@ -575,14 +670,26 @@ fn customer_decisions() {
                 c.delete_on_deletion = true; // rule 18 fails too, later in the order
             }),
             others: vec![],
-            expect: Refused("CountryOutsideRegion", "TODO"),
+            expect: Refused(
+                "CountryOutsideRegion",
+                "spec.tenant.new.address.country of Customer 'ns-a/c1' is 'US', which is not in region \
+                    'EUR' of CustomerPlan 'eur-direct-prod': choose a plan (spec.plan) whose region holds \
+                    'US' (the country is immutable; for another country create another Customer)",
+            ),
         },
         Row {
             case: "TenantCreationNotAllowed",
             fix: none,
             customer: cust("ns-a", "c1", 10).with(|c| c.plan = NOCREATE.into()),
             others: vec![],
-            expect: Refused("TenantCreationNotAllowed", "TODO"),
+            expect: Refused(
+                "TenantCreationNotAllowed",
+                "Customer 'ns-a/c1' asks for a new tenant (spec.tenant.new), but CustomerPlan \
+                    'eur-direct-prod-adopt' does not allow tenant creation (spec.allowTenantCreation is not \
+                    true): choose a plan that allows it, have the provider set spec.allowTenantCreation: \
+                    true on 'eur-direct-prod-adopt', or adopt an existing tenant with another Customer \
+                    (spec.tenant.existing)",
+            ),
         },
         Row {
             case: "TenantCreationNotAllowed: pinned at the availability check, not yet created",
@@ -592,14 +699,28 @@ fn customer_decisions() {
                 pinned(c, P, "eur-direct", Plan, Pending);
             }),
             others: vec![],
-            expect: Refused("TenantCreationNotAllowed", "TODO"),
+            expect: Refused(
+                "TenantCreationNotAllowed",
+                "Customer 'ns-a/c1' asks for a new tenant (spec.tenant.new), but CustomerPlan \
+                    'eur-direct-prod-adopt' does not allow tenant creation (spec.allowTenantCreation is not \
+                    true): choose a plan that allows it, have the provider set spec.allowTenantCreation: \
+                    true on 'eur-direct-prod-adopt', or adopt an existing tenant with another Customer \
+                    (spec.tenant.existing)",
+            ),
         },
         Row {
             case: "SandboxQuotaExceeded: 10 + 65 + this one = 76",
             fix: none,
             customer: cust("ns-a", "c1", 60).with(|c| c.plan = SBX.into()),
             others: sandbox_others(65),
-            expect: Refused("SandboxQuotaExceeded", "TODO"),
+            expect: Refused(
+                "SandboxQuotaExceeded",
+                "Sandbox PartnerCenterConnection pc-system/eur-sbx held 10 customers at its last sync \
+                    (2023-11-14T22:30:00Z) and 65 more have been created or are being created through it \
+                    since; creating Customer 'ns-a/c1' would make 76, above the sandbox quota of 75: delete \
+                    sandbox customers (Customers with spec.deletionPolicy: Delete) or use another sandbox \
+                    connection",
+            ),
         },
         // ---- rule 13
         Row {
@@ -607,14 +728,29 @@ fn customer_decisions() {
             fix: |w| w.connection("eur-ind").linked_indirect_resellers.clear(),
             customer: cust("ns-a1", "c1", 10).with(|c| c.plan = IND.into()),
             others: vec![],
-            expect: Refused("IndirectResellerNotLinked", "TODO"),
+            expect: Refused(
+                "IndirectResellerNotLinked",
+                "Customer 'ns-a1/c1' would be created on behalf of Reseller 'a' (the nearest with \
+                    spec.indirectReseller on the path from 'a1'), but its indirect reseller tenant id tid-a \
+                    is not among the linked indirect resellers of PartnerCenterConnection pc-system/eur-ind \
+                    as of its last sync (2023-11-14T22:30:00Z): the connection lists an indirect reseller \
+                    only once its reseller relationship with the provider is Active in Partner Center; have \
+                    'a' accept the relationship, then wait for the next connection sync",
+            ),
         },
         Row {
             case: "IndirectResellerNotLinked: no reseller on the path declares one",
             fix: none,
             customer: cust("ns-b1", "c1", 10).with(|c| c.plan = IND.into()),
             others: vec![],
-            expect: Refused("IndirectResellerNotLinked", "TODO"),
+            expect: Refused(
+                "IndirectResellerNotLinked",
+                "Customer 'ns-b1/c1' would be provisioned through the provider's IndirectProvider \
+                    connection pc-system/eur-ind for Reseller 'b1', but no reseller on the path from 'b1' to \
+                    the root declares spec.indirectReseller, so there is no indirect reseller to associate \
+                    it with: have the provider set spec.indirectReseller on 'b1' or an ancestor, or use a \
+                    Direct plan",
+            ),
         },
         // ---- rule 14
         Row {
@@ -632,28 +768,48 @@ fn customer_decisions() {
                     country: "DE".into(),
                 }
             })],
-            expect: Refused("DuplicateTenant", "TODO"),
+            expect: Refused(
+                "DuplicateTenant",
+                "Customer 'ns-a1/newer' names domain 'contoso.onmicrosoft.com', which Customer \
+                    'ns-a1/older' also names and keeps, being older (ties: namespace, then name): one tenant \
+                    has one Customer; delete Customer 'ns-a1/newer' or name another tenant",
+            ),
         },
         Row {
             case: "DuplicateTenant: tie on age, the namespace decides; the parent's Customer is not named",
             fix: none,
             customer: cust("ns-a1", "c1", 10).with(|c| existing_id(c, "t-1")),
             others: vec![cust("ns-a", "c1", 10).with(|c| existing_id(c, "t-1"))],
-            expect: Refused("DuplicateTenant", "TODO"),
+            expect: Refused(
+                "DuplicateTenant",
+                "Customer 'ns-a1/c1' names tenant t-1, which another Customer also names and keeps, being \
+                    older (ties: namespace, then name): one tenant has one Customer; delete Customer \
+                    'ns-a1/c1' or name another tenant",
+            ),
         },
         Row {
             case: "DuplicateTenant: tie on age and namespace, the name decides",
             fix: none,
             customer: cust("ns-a", "y", 10).with(|c| existing_id(c, "t-1")),
             others: vec![cust("ns-a", "x", 10).with(|c| c.tenant_id = Some("t-1".into()))],
-            expect: Refused("DuplicateTenant", "TODO"),
+            expect: Refused(
+                "DuplicateTenant",
+                "Customer 'ns-a/y' names tenant t-1, which Customer 'ns-a/x' also names and keeps, being \
+                    older (ties: namespace, then name): one tenant has one Customer; delete Customer \
+                    'ns-a/y' or name another tenant",
+            ),
         },
         Row {
             case: "DuplicateTenant: another reseller's Customer is not named",
             fix: none,
             customer: cust("ns-b", "c1", 11).with(|c| existing_id(c, "t-1")),
             others: vec![cust("ns-a", "theirs", 10).with(|c| existing_id(c, "t-1"))],
-            expect: Refused("DuplicateTenant", "TODO"),
+            expect: Refused(
+                "DuplicateTenant",
+                "Customer 'ns-b/c1' names tenant t-1, which another Customer also names and keeps, being \
+                    older (ties: namespace, then name): one tenant has one Customer; delete Customer \
+                    'ns-b/c1' or name another tenant",
+            ),
         },
         Row {
             case: "DuplicateTenant: the one that already holds the tenant keeps it, even if newer",
@@ -664,7 +820,12 @@ fn customer_decisions() {
                 pinned(c, P, "eur-direct", Plan, ProvisioningPhase::Adopted);
                 c.tenant_id = Some("t-1".into());
             })],
-            expect: Refused("DuplicateTenant", "TODO"),
+            expect: Refused(
+                "DuplicateTenant",
+                "Customer 'ns-a/older' names tenant t-1, which Customer 'ns-a/newer' also names and \
+                    already holds: one tenant has one Customer; delete Customer 'ns-a/older' or name another \
+                    tenant",
+            ),
         },
         // ---- rule 18
         Row {
@@ -672,7 +833,13 @@ fn customer_decisions() {
             fix: none,
             customer: cust("ns-a", "c1", 10).with(|c| c.delete_on_deletion = true),
             others: vec![],
-            expect: Refused("DeletionPolicyNotAllowed", "TODO"),
+            expect: Refused(
+                "DeletionPolicyNotAllowed",
+                "spec.deletionPolicy of Customer 'ns-a/c1' is Delete, but its connection \
+                    pc-system/eur-direct is a Production account: the operator deletes only sandbox tenants; \
+                    set spec.deletionPolicy to Orphan (or remove it). Until then nothing is provisioned, and \
+                    deleting the Customer leaves the tenant in place",
+            ),
         },
     ];
 
@@ -714,4 +881,33 @@ fn customer_decisions() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_route_names_the_account_and_only_sandbox_tenants_are_deleted() {
+    // (plan, spec.deletionPolicy Delete, sandbox, partner tenant, may_delete_tenant)
+    let rows = [
+        (SBX, true, true, "tenant-pc-system-eur-sbx", true),
+        (SBX, false, true, "tenant-pc-system-eur-sbx", false),
+        (EUR, false, false, "tenant-pc-system-eur-direct", false),
+    ];
+    let evaluator = World::new().evaluator();
+    for (plan, delete, sandbox, tenant, may_delete) in rows {
+        let c = cust("ns-a", "c1", 10).with(|c| {
+            c.plan = plan.into();
+            c.delete_on_deletion = delete;
+        });
+        let CustomerDecision::Proceed(route) = decide(&c, &[], &evaluator, &Settings::new(P)) else {
+            panic!("{plan} delete={delete}: refused");
+        };
+        assert_eq!(
+            (
+                route.sandbox,
+                route.partner_tenant_id.as_str(),
+                may_delete_tenant(&route, &c)
+            ),
+            (sandbox, tenant, may_delete),
+            "{plan} delete={delete}"
+        );
+    }
 }
