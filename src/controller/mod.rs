@@ -264,8 +264,8 @@ async fn run_controllers(
         let world = ctx.world.clone();
         let store = customers.facts.store().clone();
         triggers
-            .customer_resellers()
-            .flat_map(move |r| futures::stream::iter(customer::of_reseller(&world, &store, &r)))
+            .customer_keys()
+            .flat_map(move |k| futures::stream::iter(customer::reading(&world, &store, &k)))
     };
     let customers = Controller::for_shared_stream(customers.sub.stream, customers.sub.reader)
         .with_config(config())

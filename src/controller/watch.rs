@@ -87,16 +87,19 @@ where
                     // The store swaps in the (re)listed objects now.
                     world.facts_changed();
                     for (key, digest) in changed_while_away.drain(..) {
-                        triggers.send(tracker.changed(&world, &key, Some(digest)));
+                        triggers.send_changed(&key, tracker.changed(&world, &key, Some(digest)));
                     }
                 }
                 Ok(watcher::Event::Apply(obj)) => {
                     let (key, digest) = change(&obj);
-                    triggers.send(tracker.changed(&world, &key, Some(digest)));
+                    if tracker.unchanged(&key, digest) {
+                        continue;
+                    }
+                    triggers.send_changed(&key, tracker.changed(&world, &key, Some(digest)));
                 }
                 Ok(watcher::Event::Delete(obj)) => {
                     let (key, _) = change(&obj);
-                    triggers.send(tracker.changed(&world, &key, None));
+                    triggers.send_changed(&key, tracker.changed(&world, &key, None));
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(kind = %K::kind(&()), error = %e, "watch error; retrying with backoff"),
@@ -165,10 +168,10 @@ pub struct Triggers {
     connections: UnboundedSender<ObjectRef<PartnerCenterConnection>>,
     plans: UnboundedSender<ObjectRef<CustomerPlan>>,
     resellers: UnboundedSender<ObjectRef<Reseller>>,
-    /// Names of resellers whose evaluation may have changed, for the Customer controller.
-    customer_resellers: UnboundedSender<String>,
+    /// Objects that changed or whose evaluation may have, for the Customer controller.
+    customer_keys: UnboundedSender<ObjectKey>,
     receivers: Arc<Mutex<Option<Receivers>>>,
-    customer_receiver: Arc<Mutex<Option<UnboundedReceiver<String>>>>,
+    customer_receiver: Arc<Mutex<Option<UnboundedReceiver<ObjectKey>>>>,
 }
 
 type Receivers = (
@@ -187,7 +190,7 @@ impl Triggers {
             connections: c_tx,
             plans: p_tx,
             resellers: r_tx,
-            customer_resellers: cr_tx,
+            customer_keys: cr_tx,
             receivers: Arc::new(Mutex::new(Some((c_rx, p_rx, r_rx)))),
             customer_receiver: Arc::new(Mutex::new(Some(cr_rx))),
         }
@@ -202,9 +205,9 @@ impl Triggers {
             .expect("receivers are taken once")
     }
 
-    /// The names of resellers whose evaluation may have changed (each requeued reseller), taken
-    /// once by the Customer controller: their Customers are re-resolved.
-    pub fn customer_resellers(&self) -> UnboundedReceiver<String> {
+    /// The objects that changed (their facts) and their dependents, taken once by the Customer
+    /// controller: the Customers that read them are re-resolved.
+    pub fn customer_keys(&self) -> UnboundedReceiver<ObjectKey> {
         self.customer_receiver
             .lock()
             .expect("triggers")
@@ -212,19 +215,28 @@ impl Triggers {
             .expect("the receiver is taken once")
     }
 
+    /// An object whose facts changed: its dependents among the three kinds are not the only ones
+    /// to requeue, the Customers reading it are too.
+    pub fn send_changed(&self, key: &ObjectKey, d: Dependents) {
+        let _ = self.customer_keys.unbounded_send(key.clone());
+        self.send(d);
+    }
+
     pub fn send(&self, d: Dependents) {
         // A closed channel means the controllers are not running (not leader yet): nothing to do,
         // they reconcile everything when they start.
         for c in d.connections {
+            let _ = self.customer_keys.unbounded_send(ObjectKey::Connection(c.clone()));
             let _ = self
                 .connections
                 .unbounded_send(ObjectRef::new(&c.name).within(&c.namespace));
         }
         for p in d.plans {
+            let _ = self.customer_keys.unbounded_send(ObjectKey::Plan(p.clone()));
             let _ = self.plans.unbounded_send(ObjectRef::new(&p));
         }
         for r in d.resellers {
-            let _ = self.customer_resellers.unbounded_send(r.clone());
+            let _ = self.customer_keys.unbounded_send(ObjectKey::Reseller(r.clone()));
             let _ = self.resellers.unbounded_send(ObjectRef::new(&r));
         }
     }

@@ -157,6 +157,27 @@ pub fn same_claims(store: &Store<Customer>, changed: &Customer) -> Vec<ObjectRef
         .collect()
 }
 
+/// The Customers whose decision reads `key`: a reseller they resolve to, a plan they name, a
+/// connection they are pinned to (or their reseller's plan resolves to, through its dependents).
+pub fn reading(world: &World, store: &Store<Customer>, key: &crate::policy::ObjectKey) -> Vec<ObjectRef<Customer>> {
+    use crate::policy::ObjectKey;
+    match key {
+        ObjectKey::Reseller(r) => of_reseller(world, store, r),
+        ObjectKey::Plan(p) => store
+            .state()
+            .iter()
+            .filter(|c| &c.spec.plan == p)
+            .map(|c| ObjectRef::from_obj(c.as_ref()))
+            .collect(),
+        ObjectKey::Connection(conn) => store
+            .state()
+            .iter()
+            .filter(|c| c.status.as_ref().and_then(|s| s.connection.as_ref()) == Some(conn))
+            .map(|c| ObjectRef::from_obj(c.as_ref()))
+            .collect(),
+    }
+}
+
 /// The Customers whose resolved reseller is `reseller` (named in spec.reseller, or owning their
 /// namespace): requeued when that reseller's evaluation may have changed.
 pub fn of_reseller(world: &World, store: &Store<Customer>, reseller: &str) -> Vec<ObjectRef<Customer>> {
