@@ -213,7 +213,8 @@ async fn customers_are_provisioned_through_the_effective_connection_only() {
 
     // --- Refused before any Partner Center call: one row per rule, the reason in status.
     // (case, namespace, name, plan, domain prefix, country, extra spec, reason, message holds)
-    let refusals: &[(&str, &str, &str, &str, &str, &str, &str, &str, &str)] = &[
+    type Refusal<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
+    let refusals: &[Refusal] = &[
         (
             "a namespace no reseller owns",
             "default",
