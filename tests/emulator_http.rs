@@ -2124,6 +2124,9 @@ async fn tls_listener_with_a_generated_ca_or_certificate_files() {
     assert!(format!("{bad:#}").contains("--tls-key"), "{bad:#}");
 }
 
+/// Method, path and JSON body of one request.
+type Request = (Method, String, Option<Value>);
+
 const FIRST_UP: &str = "dddddddd-0000-4000-8000-000000000001";
 
 fn us_address(state: &str, postal_code: &str) -> Value {
@@ -2150,7 +2153,7 @@ async fn provisioning_endpoints_and_creation_codes_table() {
     let post = |path: &'static str, body: Value| (Method::POST, path.to_string(), Some(body));
     let get = |path: String| (Method::GET, path, None);
     #[rustfmt::skip]
-    let cases: Vec<(&str, &str, (Method, String, Option<Value>), u16, Option<i64>)> = vec![
+    let cases: Vec<(&str, &str, Request, u16, Option<i64>)> = vec![
         ("valid US address", &direct, post("/v1/validations/address", us_address("WA", "98052")), 200, None),
         ("ZIP of another state", &direct, post("/v1/validations/address", us_address("NY", "98052")), 400, Some(2007)),
         ("fixture-invalid ZIP", &direct, post("/v1/validations/address", us_address("WA", "00000")), 400, Some(2007)),

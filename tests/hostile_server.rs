@@ -10,6 +10,7 @@
 use base64::Engine;
 use partner_center_operator::api::{AuthMode, Cloud};
 use partner_center_operator::partner_center::http::MAX_RESPONSE_BYTES;
+use partner_center_operator::partner_center::models::{AddressToValidate, AddressValidation};
 use partner_center_operator::partner_center::{
     ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterApi, PartnerCenterClient,
     PartnerCenterError, ThrottleObserver, Timeouts,
@@ -838,4 +839,112 @@ async fn endless_paging_ends_in_an_error() {
         2000,
         "exactly the page limit was requested"
     );
+}
+
+// ---------- absurd address validation answers ----------
+
+/// The address validation's 400/2007 answer carries server text the client keeps (the reason and
+/// the corrected address inside the description's JSON string). Absurd descriptions never crash,
+/// never grow without bound and never carry a secret into the result.
+#[tokio::test]
+async fn absurd_address_validation_answers_never_crash_or_leak() {
+    fn fault(description: String) -> Reply {
+        json_reply(
+            400,
+            json!({"code": 2007, "description": description, "source": "PartnerFD"}),
+        )
+    }
+    fn corrected(line1: &str, reason: &str) -> String {
+        json!({"code": 60071, "reason": reason, "corrected_address": {"address_line1": line1, "city": "Redmond", "state": "WA", "postal_code": "98052", "country": "US"}}).to_string()
+    }
+    let echo_line: String = encodings(CANARY_SECRET)
+        .into_iter()
+        .filter(|e| e.chars().count() > 8 && !e.chars().any(char::is_control))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let unknown = Ok(AddressValidation::Invalid {
+        code: None,
+        reason: "Unknown".into(),
+        corrected: None,
+    });
+    let dropped = |reason: &str| {
+        Ok(AddressValidation::Invalid {
+            code: Some(60071),
+            reason: reason.into(),
+            corrected: None,
+        })
+    };
+    type Outcome = Result<AddressValidation, &'static str>;
+    let rows: Vec<(&str, String, Outcome)> = vec![
+        ("a 1 MB description", "x".repeat(MB as usize), unknown.clone()),
+        (
+            "a description that is not JSON",
+            "{\"code\": 60071, \"reason\": ".into(),
+            unknown.clone(),
+        ),
+        ("JSON that is not an object", "[1,2,3]".into(), unknown.clone()),
+        (
+            "a 3 MB corrected address",
+            corrected(&"y".repeat(3 * MB as usize), "ZipCityInvalid"),
+            dropped("ZipCityInvalid"),
+        ),
+        (
+            "a 10 MB corrected address",
+            corrected(&"z".repeat(10 * MB as usize), "ZipCityInvalid"),
+            Err("ResponseTooLarge"),
+        ),
+        (
+            "a corrected address echoing the secret",
+            corrected(&echo_line, "ZipCityInvalid"),
+            dropped("ZipCityInvalid"),
+        ),
+        (
+            "a reason echoing the secret",
+            corrected("1 Microsoft Way", &echo_line),
+            Ok(AddressValidation::Invalid {
+                code: Some(60071),
+                reason: "Unknown".into(),
+                corrected: Some(AddressToValidate {
+                    address_line1: "1 Microsoft Way".into(),
+                    address_line2: None,
+                    city: "Redmond".into(),
+                    state: Some("WA".into()),
+                    postal_code: "98052".into(),
+                    country: "US".into(),
+                }),
+            }),
+        ),
+    ];
+    let address = AddressToValidate {
+        address_line1: "1 Microsoft Way".into(),
+        city: "Redmond".into(),
+        state: Some("WA".into()),
+        postal_code: "98052".into(),
+        country: "US".into(),
+        ..Default::default()
+    };
+    for (name, description, want) in rows {
+        let body = Arc::new(description);
+        let server = Hostile::start(move |req| {
+            if is_token(req) {
+                token_ok()
+            } else {
+                fault(body.to_string())
+            }
+        })
+        .await;
+        let c = client(server.settings(TENANT, AuthMode::AppOnly), AuthMode::AppOnly);
+        let got = tokio::time::timeout(Duration::from_secs(60), c.validate_address(&address))
+            .await
+            .expect("answers in time");
+        assert_no_canary(name, &format!("{got:?}"));
+        let got = got.map_err(|e| e.reason());
+        assert_eq!(got, want, "{name}");
+        assert_eq!(
+            server.count("/v1/validations/address"),
+            1,
+            "{name}: a 400 is not retried"
+        );
+    }
 }

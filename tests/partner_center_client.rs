@@ -1097,22 +1097,21 @@ impl Env {
         )
     }
 
-    /// How many customers with exactly `domain` the emulator holds for `partner` (its control API).
+    /// How many customers with exactly `domain` the emulator holds for `partner` (the test kit's
+    /// client of its control API).
     async fn customers_at_emulator(&self, partner: &str, domain: &str) -> usize {
-        let v: Value = self
-            .http
-            .get(self.url(&format!("/_emulator/customers?partner={partner}&domain={domain}")))
-            .send()
+        pco_test_kit::EmulatorControl::new(&self.emu)
+            .customers(partner, Some(domain))
             .await
             .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v.as_array().unwrap().len()
+            .len()
     }
 
     async fn clear_faults(&self) {
-        self.http.delete(self.url("/_emulator/faults")).send().await.unwrap();
+        pco_test_kit::EmulatorControl::new(&self.emu)
+            .clear_faults()
+            .await
+            .unwrap();
     }
 }
 

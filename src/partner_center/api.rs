@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::auth::{Authenticator, CachedToken, RefreshTokenSink, TokenClaims, token_url};
 use super::config::{ConnectionSettings, Credentials, Timeouts, cloud_resource};
-use super::errors::{ApiFault, PartnerCenterError, api_error, decode_detail, redact_text, strip_bom};
+use super::errors::{ApiFault, PartnerCenterError, api_error, decode_detail, echoes_secret, strip_bom};
 use super::http::{MS_CONTINUATION_TOKEN, RawResponse, RetryPolicy, USER_AGENT, send_with_retries, standard_headers};
 use super::models::{
     AddressToValidate, AddressValidation, Collection, CountryRules, Customer, LegalBusinessProfile, MpnProfile,
@@ -347,7 +347,7 @@ const MAX_REASON: usize = 64;
 /// the validation code, reason and corrected address; anything in it that is not well-formed is
 /// dropped (the reason becomes `Unknown`, the corrected address `None`) rather than failing the call,
 /// because the refusal itself is the answer. Nothing the server sent is kept unless it fits the shape
-/// of its field, and the client's secrets are redacted from what is kept.
+/// of its field, and a field that echoes a client secret (any encoding) is dropped.
 fn address_invalid(description: &str, secrets: &[&str]) -> AddressValidation {
     let inner: serde_json::Value = serde_json::from_str(description.trim()).unwrap_or_default();
     let field = |keys: &[&str]| keys.iter().find_map(|k| inner.get(*k)).cloned();
@@ -361,12 +361,26 @@ fn address_invalid(description: &str, secrets: &[&str]) -> AddressValidation {
         .filter(|r| {
             !r.is_empty() && r.len() <= MAX_REASON && r.chars().all(|c| c.is_ascii_alphanumeric() || " _-.".contains(c))
         })
-        .map(|r| redact_text(r, secrets))
+        .filter(|r| !echoes_secret(r, secrets))
         .unwrap_or_else(|| "Unknown".to_string());
     let corrected = field(&["corrected_address", "correctedAddress", "CorrectedAddress"])
         .and_then(|v| serde_json::from_value::<AddressToValidate>(v).ok())
         .filter(plausible_address)
-        .map(|a| redact_address(a, secrets));
+        .filter(|a| {
+            let fields = [
+                Some(&a.address_line1),
+                a.address_line2.as_ref(),
+                Some(&a.city),
+                a.state.as_ref(),
+                Some(&a.postal_code),
+                Some(&a.country),
+            ];
+            !fields.into_iter().flatten().any(|f| echoes_secret(f, secrets))
+        })
+        .map(|mut a| {
+            a.country.make_ascii_uppercase();
+            a
+        });
     AddressValidation::Invalid {
         code,
         reason,
@@ -386,18 +400,6 @@ fn plausible_address(a: &AddressToValidate) -> bool {
         && ok(&a.postal_code, 20)
         && a.country.len() == 2
         && a.country.chars().all(|c| c.is_ascii_alphabetic())
-}
-
-fn redact_address(a: AddressToValidate, secrets: &[&str]) -> AddressToValidate {
-    let r = |s: String| redact_text(s, secrets);
-    AddressToValidate {
-        address_line1: r(a.address_line1),
-        address_line2: a.address_line2.map(r),
-        city: r(a.city),
-        state: a.state.map(r),
-        postal_code: r(a.postal_code),
-        country: a.country.to_ascii_uppercase(),
-    }
 }
 
 /// 900421 (no MFA claim) and 900420 (wrong audience) describe the token's kind, not its age.
@@ -638,7 +640,13 @@ newline"}"#.into(), None, "Unknown", None),
                 "A",
                 None,
             ),
-            (format!(r#"{{"code":2,"reason":"Leak {secret}"}}"#), Some(2), "Leak [redacted]", None),
+            (format!(r#"{{"code":2,"reason":"Leak {secret}"}}"#), Some(2), "Unknown", None),
+            (
+                r#"{"code":3,"reason":"R","corrected_address":{"address_line1":"1 client-secret Way","city":"c","postal_code":"1","country":"US"}}"#.to_string(),
+                Some(3),
+                "R",
+                None,
+            ),
         ];
         for (description, code, reason, corrected) in cases {
             let want = AddressValidation::Invalid {

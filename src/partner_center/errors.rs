@@ -286,7 +286,7 @@ impl PartnerCenterError {
     }
 }
 
-pub(crate) fn redact_text(mut s: String, secrets: &[&str]) -> String {
+fn redact_text(mut s: String, secrets: &[&str]) -> String {
     for secret in secrets {
         // Very short strings would redact ordinary words; real secrets are long.
         if secret.len() >= 6 && s.contains(secret) {
@@ -294,6 +294,42 @@ pub(crate) fn redact_text(mut s: String, secrets: &[&str]) -> String {
         }
     }
     s
+}
+
+/// True when `text` carries any 8-character run of a secret, raw or in the encodings a server
+/// echoing the request would use (percent/form, JSON-escaped, base64 and base64url). For the few
+/// answers whose server text is itself the result (the address validation's reason and corrected
+/// address): such a field is dropped whole rather than redacted, since a partial match means the
+/// server is echoing.
+pub(crate) fn echoes_secret(text: &str, secrets: &[&str]) -> bool {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    const RUN: usize = 8;
+    secrets.iter().filter(|s| s.len() >= 6).any(|secret| {
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let pct_all: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let mut forms = vec![
+            secret.to_string(),
+            form.clone(),
+            form.to_lowercase(),
+            form.replace('+', "%20"),
+            pct_all.clone(),
+            pct_all.to_lowercase(),
+            json.trim_matches('"').to_string(),
+        ];
+        for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+            forms.push(engine.encode(secret.as_bytes()));
+        }
+        forms.extend(secret.lines().map(str::to_string));
+        forms.iter().any(|f| {
+            let chars: Vec<char> = f.chars().collect();
+            if chars.len() < RUN {
+                return !f.is_empty() && text.contains(f.as_str());
+            }
+            chars.windows(RUN).any(|w| text.contains(&w.iter().collect::<String>()))
+        })
+    })
 }
 
 /// Keeps at most `MAX_DETAIL` characters of server text, on a char boundary.

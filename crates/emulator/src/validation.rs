@@ -22,7 +22,7 @@ pub struct PostalAddress {
 pub struct AddressProblem {
     pub code: u32,
     pub reason: &'static str,
-    pub corrected: Option<PostalAddress>,
+    pub corrected: Option<Box<PostalAddress>>,
 }
 
 /// The documented code: the postal code does not belong to the city/state.
@@ -382,10 +382,10 @@ pub fn validate_address(a: &PostalAddress) -> Result<(), AddressProblem> {
             return Err(AddressProblem {
                 code: ZIP_CITY_INVALID,
                 reason: "ZipCityInvalid",
-                corrected: Some(PostalAddress {
+                corrected: Some(Box::new(PostalAddress {
                     state: Some(zip_state.to_string()),
                     ..a.clone()
-                }),
+                })),
             });
         }
     }

@@ -43,6 +43,60 @@ impl EmulatorControl {
         Ok(resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// The partner's customers with exactly `domain` (case-insensitive; every customer when None),
+    /// as the emulator holds them: `id`, `domain`, `associatedPartnerId`, `enableGDAPByDefault`,
+    /// `addressInvalid`, ... (docs/emulator.md, control API). Exactly-once tests count these.
+    pub async fn customers(&self, partner: &str, domain: Option<&str>) -> anyhow::Result<Vec<Value>> {
+        let mut query = format!("partner={}", percent(partner));
+        if let Some(d) = domain {
+            query.push_str(&format!("&domain={}", percent(d)));
+        }
+        let list = self
+            .call(reqwest::Method::GET, &format!("/_emulator/customers?{query}"), None)
+            .await?;
+        Ok(list.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Adds a fault (`{"match": {...}, "fault": {"kind": ...}, "count": N}`, docs/emulator.md) and
+    /// returns its id. For a create whose answer is lost after the tenant exists:
+    /// `{"match": {"pathPrefix": "/v1/customers", "method": "POST"}, "fault": {"kind": "dropConnection", "after": true}}`.
+    pub async fn add_fault(&self, spec: Value) -> anyhow::Result<u64> {
+        let created = self
+            .call(reqwest::Method::POST, "/_emulator/faults", Some(spec))
+            .await?;
+        created["id"]
+            .as_u64()
+            .ok_or_else(|| anyhow::anyhow!("/_emulator/faults: no id in {created}"))
+    }
+
+    /// Removes every fault.
+    pub async fn clear_faults(&self) -> anyhow::Result<()> {
+        self.call(reqwest::Method::DELETE, "/_emulator/faults", None)
+            .await
+            .map(drop)
+    }
+
+    /// Changes a partner (`country`, `sandbox`, `sellCountries`, `customerCreationAllowed`, ...).
+    pub async fn patch_partner(&self, tenant: &str, patch: Value) -> anyhow::Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/_emulator/partners/{tenant}"),
+            Some(patch),
+        )
+        .await
+    }
+
+    /// Adds or replaces an indirect reseller of an indirect provider (`id`, `name`, `mpnId`,
+    /// `location`, `state`?, `mpaAccepted`?).
+    pub async fn upsert_reseller(&self, provider: &str, reseller: Value) -> anyhow::Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/_emulator/partners/{provider}/indirect-resellers"),
+            Some(reseller),
+        )
+        .await
+    }
+
     /// The emulator's request log after sequence number `since` (0: all of it), oldest first.
     pub async fn requests_since(&self, since: u64) -> anyhow::Result<Vec<Value>> {
         let log = self
@@ -54,4 +108,15 @@ impl EmulatorControl {
             .await?;
         Ok(log.as_array().cloned().unwrap_or_default())
     }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn percent(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
