@@ -213,7 +213,17 @@ async fn customers_are_provisioned_through_the_effective_connection_only() {
 
     // --- Refused before any Partner Center call: one row per rule, the reason in status.
     // (case, namespace, name, plan, domain prefix, country, extra spec, reason, message holds)
-    type Refusal<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
+    type Refusal<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+    );
     let refusals: &[Refusal] = &[
         (
             "a namespace no reseller owns",
