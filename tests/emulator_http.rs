@@ -2485,3 +2485,78 @@ async fn create_then_drop_or_delay_creates_once_and_replays_by_request_id() {
         assert!(logged_it, "{logged}: the fault is in the request log");
     }
 }
+
+#[tokio::test]
+async fn agreements_and_invitations_table() {
+    let emu = Emu::basic().await;
+    let user = emu.direct_user().await;
+    let app = emu.app_token(DIRECT, DIRECT_APP, DIRECT_SECRET).await;
+    let fabrikam = "cccccccc-0000-4000-8000-000000000001";
+    let (_, templates) = emu
+        .get("/v1/agreements?agreementType=MicrosoftCustomerAgreement", &user)
+        .await;
+    let template = templates["items"][0]["templateId"].as_str().unwrap().to_string();
+    let agreement = |email: &str, template: &str| {
+        json!({"primaryContact": {"firstName": "Gena", "lastName": "Soto", "email": email},
+               "templateId": template, "dateAgreed": "2026-12-01T00:00:00Z", "type": "MicrosoftCustomerAgreement"})
+    };
+    let path = format!("/v1/customers/{fabrikam}/agreements");
+    #[rustfmt::skip]
+    let cases: Vec<(&str, &str, Request, u16, Option<i64>)> = vec![
+        ("templates app-only", &app, (Method::GET, "/v1/agreements?agreementType=MicrosoftCustomerAgreement".into(), None), 403, Some(403)),
+        ("templates of an unknown type", &user, (Method::GET, "/v1/agreements?agreementType=Other".into(), None), 400, Some(2000)),
+        ("default templates are the Microsoft Cloud Agreement", &user, (Method::GET, "/v1/agreements".into(), None), 200, None),
+        ("record", &user, (Method::POST, path.clone(), Some(agreement("gena@fabrikam.example", &template))), 201, None),
+        ("record again for the same contact", &user, (Method::POST, path.clone(), Some(agreement("GENA@fabrikam.example", &template))), 409, Some(600061)),
+        ("record for another contact", &user, (Method::POST, path.clone(), Some(agreement("ops@fabrikam.example", &template))), 201, None),
+        ("record with an unknown template", &user, (Method::POST, path.clone(), Some(agreement("x@fabrikam.example", "nope"))), 400, Some(3000)),
+        ("record app-only", &app, (Method::POST, path.clone(), Some(agreement("y@fabrikam.example", &template))), 403, Some(403)),
+        ("record for an unknown customer", &user, (Method::POST, "/v1/customers/cccccccc-0000-4000-8000-0000000000ff/agreements".into(), Some(agreement("z@x.example", &template))), 404, Some(1000)),
+        ("read back", &user, (Method::GET, format!("{path}?agreementType=MicrosoftCustomerAgreement"), None), 200, None),
+    ];
+    for (name, token, (method, path, body), status, code) in cases {
+        let (got, _, bytes) = emu.call(method, &path, Some(token), &[], body).await;
+        let body = json_body(&bytes);
+        assert_eq!(got.as_u16(), status, "{name}: {body}");
+        assert_eq!(body.get("code").and_then(Value::as_i64), code, "{name}: {body}");
+    }
+    let (_, read) = emu
+        .get(&format!("{path}?agreementType=MicrosoftCustomerAgreement"), &user)
+        .await;
+    assert_eq!(read["totalCount"], json!(2), "{read}");
+
+    // Invitations: a production partner's accepted tenant becomes a customer; a sandbox cannot invite.
+    let accepted = "cccccccc-0000-4000-8000-0000000000a1";
+    assert_eq!(
+        emu.get(&format!("/v1/customers/{accepted}"), &app).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/partners/{DIRECT}/invitations/accept"),
+            json!({"tenantId": accepted, "domain": "accepted1.onmicrosoft.com", "companyName": "Accepted"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, got) = emu.get(&format!("/v1/customers/{accepted}"), &app).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got["relationshipToPartner"], "reseller");
+    let (status, body) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/partners/{PROVIDER}/invitations/accept"),
+            json!({"tenantId": "cccccccc-0000-4000-8000-0000000000a2", "domain": "accepted2.onmicrosoft.com", "companyName": "No"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("sandbox"), "{body}");
+    let (status, _) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/partners/{DIRECT}/invitations/accept"),
+            json!({"tenantId": accepted, "domain": "accepted3.onmicrosoft.com", "companyName": "Twice"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "already a customer");
+}

@@ -1458,3 +1458,99 @@ async fn delete_customer_only_in_the_sandbox() {
     let err = sandbox.delete_customer("..").await.unwrap_err();
     assert!(err.to_string().contains("customer id"), "{err}");
 }
+
+/// The next issue's calls (adoption and the Microsoft Customer Agreement) against the emulator.
+#[tokio::test]
+async fn adoption_agreements_and_reseller_customers() {
+    use partner_center_operator::partner_center::models::{AgreementContact, AgreementOutcome, NewAgreement};
+    let env = Env::default().await;
+    let provider = env.provider_client();
+    let url = provider.relationship_request_url().await.unwrap();
+    assert!(url.starts_with("https://admin.microsoft.com/"), "{url}");
+    assert!(url.contains(&format!("partnerId={PROVIDER}")), "{url}");
+
+    // Before the tenant accepts, Partner Center does not know it as a customer; afterwards it does.
+    let adopted = "c0000000-0000-4000-8000-00000000e001";
+    assert_eq!(provider.get_customer(adopted).await.unwrap_err().reason(), "NotFound");
+    env.post(
+        &format!("/_emulator/partners/{PROVIDER}/invitations/accept"),
+        json!({"tenantId": adopted, "domain": "adopted1.onmicrosoft.com", "companyName": "Adopted"}),
+    )
+    .await;
+    let got = provider.get_customer(adopted).await.unwrap();
+    assert_eq!(got.domain(), Some("adopted1.onmicrosoft.com"));
+    assert_eq!(
+        provider
+            .customers_by_domain("adopted1.onmicrosoft.com")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let templates = provider.agreement_templates().await.unwrap();
+    assert_eq!(templates.len(), 1);
+    assert_eq!(
+        templates[0].agreement_type.as_deref(),
+        Some("MicrosoftCustomerAgreement")
+    );
+    let new = NewAgreement {
+        primary_contact: AgreementContact {
+            first_name: "Gena".into(),
+            last_name: "Soto".into(),
+            email: "gena@adopted1.example".into(),
+            phone_number: None,
+        },
+        template_id: templates[0].template_id.clone(),
+        date_agreed: "2026-12-01T00:00:00Z".into(),
+        agreement_type: "MicrosoftCustomerAgreement".into(),
+    };
+    let AgreementOutcome::Recorded(first) = provider.record_agreement(adopted, &new).await.unwrap() else {
+        panic!("the first record is new");
+    };
+    assert_eq!(first.template_id.as_deref(), Some(templates[0].template_id.as_str()));
+    assert!(first.user_id.is_some(), "the user comes from the token");
+    assert_eq!(
+        provider.record_agreement(adopted, &new).await.unwrap(),
+        AgreementOutcome::AlreadyRecorded,
+        "600061 is success"
+    );
+    let recorded = provider.customer_agreements(adopted).await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        recorded[0].primary_contact.as_ref().map(|c| c.email.as_str()),
+        Some("gena@adopted1.example")
+    );
+    let bad = NewAgreement {
+        template_id: "not-a-template".into(),
+        ..new.clone()
+    };
+    let err = provider.record_agreement(adopted, &bad).await.unwrap_err();
+    assert_eq!(err.code(), Some(3000), "{err}");
+
+    // Customers of one indirect reseller (the IndirectReseller filter).
+    let reseller = "484e548c-0000-4000-8000-000000000001";
+    let mut for_reseller = new_customer("resold1.onmicrosoft.com", "Resold");
+    for_reseller.associated_partner_id = Some(reseller.into());
+    let created = provider
+        .create_customer(&for_reseller, uuid::Uuid::new_v4())
+        .await
+        .unwrap();
+    assert_eq!(created.relationship_to_partner.as_deref(), Some("reseller"));
+    assert_eq!(created.associated_partner_id.as_deref(), Some(reseller));
+    let resold: Vec<String> = provider
+        .customers_of_reseller(reseller)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(resold, vec![created.id]);
+    assert!(
+        provider
+            .customers_of_reseller("484e548c-0000-4000-8000-000000000002")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

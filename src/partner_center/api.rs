@@ -21,8 +21,9 @@ use super::config::{ConnectionSettings, Credentials, Timeouts, cloud_resource};
 use super::errors::{ApiFault, PartnerCenterError, api_error, decode_detail, echoes_secret, strip_bom};
 use super::http::{MS_CONTINUATION_TOKEN, RawResponse, RetryPolicy, USER_AGENT, send_with_retries, standard_headers};
 use super::models::{
-    AddressToValidate, AddressValidation, Collection, CountryRules, Customer, LegalBusinessProfile, MpnProfile,
-    NewCustomer, OrganizationProfile, PartnerRelationship,
+    AddressToValidate, AddressValidation, Agreement, AgreementOutcome, AgreementTemplate, Collection, CountryRules,
+    Customer, LegalBusinessProfile, MpnProfile, NewAgreement, NewCustomer, OrganizationProfile, PartnerRelationship,
+    RelationshipRequest,
 };
 use super::paging::{MAX_PAGES, NextPage, PAGE_SIZE, is_end_of_paging, next_page};
 
@@ -305,6 +306,74 @@ impl PartnerCenterClient {
         }
     }
 
+    /// `GET /v1/customers/relationshiprequests` (App+User): the invitation link an existing tenant's
+    /// Global Admin opens to accept the partner as its reseller.
+    ///
+    /// This and the agreement calls below are not (yet) on [`PartnerCenterApi`]: no controller uses
+    /// them, and adding trait methods breaks every other implementation of the trait.
+    pub async fn relationship_request_url(&self) -> Result<String> {
+        let r: RelationshipRequest = self.get_json("/v1/customers/relationshiprequests").await?;
+        match Url::parse(r.url.trim()) {
+            Ok(u) if u.scheme() == "https" => Ok(u.to_string()),
+            _ => Err(PartnerCenterError::Decode {
+                what: "Partner Center GET /v1/customers/relationshiprequests".into(),
+                detail: "the invitation url is not an https URL".into(),
+            }),
+        }
+    }
+
+    /// `GET /v1/agreements?agreementType=MicrosoftCustomerAgreement` (App+User).
+    pub async fn agreement_templates(&self) -> Result<Vec<AgreementTemplate>> {
+        let page: Collection<AgreementTemplate> = self
+            .get_json("/v1/agreements?agreementType=MicrosoftCustomerAgreement")
+            .await?;
+        Ok(page.items)
+    }
+
+    /// `POST /v1/customers/{id}/agreements` (App+User). Partner Center's code 600061 (the agreement
+    /// already exists for this contact) is [`AgreementOutcome::AlreadyRecorded`], matched on the code
+    /// because the HTTP status it comes with is not documented consistently.
+    pub async fn record_agreement(&self, customer_tenant_id: &str, new: &NewAgreement) -> Result<AgreementOutcome> {
+        let id = segment("customer id", customer_tenant_id)?;
+        let body = serde_json::to_value(new).map_err(|e| PartnerCenterError::config("agreement", &e.to_string()))?;
+        let path = format!("/v1/customers/{id}/agreements");
+        let resp = self.call(Method::POST, &path, Some(&body)).await?;
+        if resp.is_success() {
+            return Ok(AgreementOutcome::Recorded(Box::new(decode(&resp, &path)?)));
+        }
+        let err = self.fail(&resp);
+        if err.code() == Some(AGREEMENT_ALREADY_EXISTS) {
+            return Ok(AgreementOutcome::AlreadyRecorded);
+        }
+        Err(err)
+    }
+
+    /// `GET /v1/customers/{id}/agreements?agreementType=MicrosoftCustomerAgreement` (App+User).
+    pub async fn customer_agreements(&self, customer_tenant_id: &str) -> Result<Vec<Agreement>> {
+        let id = segment("customer id", customer_tenant_id)?;
+        let page: Collection<Agreement> = self
+            .get_json(&format!(
+                "/v1/customers/{id}/agreements?agreementType=MicrosoftCustomerAgreement"
+            ))
+            .await?;
+        Ok(page.items)
+    }
+
+    /// The customers of one indirect reseller (App+User): the `IndirectReseller` list filter.
+    pub async fn customers_of_reseller(&self, reseller_tenant_id: &str) -> Result<Vec<Customer>> {
+        let r = reseller_tenant_id.trim();
+        if Uuid::parse_str(r).is_err() {
+            return Err(PartnerCenterError::config(
+                "indirect reseller",
+                "must be the reseller's tenant id (a GUID)",
+            ));
+        }
+        let mut all = Vec::new();
+        self.for_each_page(&customers_filter_path("IndirectReseller", r), |items| all.extend(items))
+            .await?;
+        Ok(all)
+    }
+
     /// Counts customers and returns `(customers, list requests made)`; used by the benchmark.
     pub async fn count_customers_with_calls(&self) -> Result<(u64, u64)> {
         let mut count = 0u64;
@@ -337,6 +406,9 @@ fn customers_filter_path(field: &str, value: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
     format!("/v1/customers?size=0&filter={encoded}")
 }
+
+/// PartnerConfirmedAgreementAlreadyExists.
+const AGREEMENT_ALREADY_EXISTS: u64 = 600061;
 
 /// Partner Center's code for an invalid address (`POST /v1/validations/address`).
 const ADDRESS_INVALID: &str = "2007";

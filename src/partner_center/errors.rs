@@ -966,6 +966,49 @@ mod tests {
     }
 
     #[test]
+    fn codes_and_unknown_outcomes_of_a_create() {
+        let body = |code: &str| format!(r#"{{"code":{code},"description":"d"}}"#).into_bytes();
+        let timeout = PartnerCenterError::Timeout { what: "x".into() };
+        let network = PartnerCenterError::Network {
+            what: "x".into(),
+            detail: "reset".into(),
+        };
+        let decode = PartnerCenterError::Decode {
+            what: "x".into(),
+            detail: "eof".into(),
+        };
+        // (error, its code, unknown outcome once a create failed with it)
+        let cases: Vec<(PartnerCenterError, Option<u64>, bool)> = vec![
+            (api_error(400, &body("600049"), None), Some(600049), false),
+            (api_error(400, &body("\"600002\""), None), Some(600002), false),
+            (api_error(403, &body("2030"), None), Some(2030), false),
+            (api_error(403, &body("900123"), None), Some(900123), false),
+            (api_error(400, &body("800016"), None), Some(800016), false),
+            (api_error(400, &body("800018"), None), Some(800018), false),
+            (api_error(409, &body("600061"), None), Some(600061), false),
+            (api_error(400, b"not json", None), None, false),
+            (api_error(503, &body("500"), None), Some(500), true),
+            (api_error(504, b"", None), None, true),
+            (api_error(429, b"", None), None, false),
+            (timeout, None, true),
+            (network, None, true),
+            (decode, None, true),
+            (PartnerCenterError::config("domain", "bad"), None, false),
+        ];
+        for (e, code, unknown) in cases {
+            let shown = format!("{e}");
+            assert_eq!(e.code(), code, "{shown}");
+            let c = e.for_create("Partner Center POST /v1/customers");
+            assert_eq!(c.is_outcome_unknown(), unknown, "{shown}");
+            assert_eq!(c.code(), code, "the code survives the wrapping: {shown}");
+            if unknown {
+                assert_eq!(c.reason(), "OutcomeUnknown");
+                assert!(c.to_string().contains(&shown), "{c}");
+            }
+        }
+    }
+
+    #[test]
     fn bom_strip() {
         assert_eq!(strip_bom(b"\xEF\xBB\xBF{}"), b"{}");
         assert_eq!(strip_bom(b"{}"), b"{}");

@@ -337,6 +337,68 @@ pub struct CountryRules {
     pub country_calling_codes_list: Vec<String>,
 }
 
+/// `GET /v1/customers/relationshiprequests`: the invitation link a partner sends to an existing tenant.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RelationshipRequest {
+    pub url: String,
+}
+
+/// An item of `GET /v1/agreements?agreementType=...`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AgreementTemplate {
+    pub template_id: String,
+    pub agreement_type: Option<String>,
+    pub agreement_link: Option<String>,
+    pub version_rank: Option<i64>,
+}
+
+/// The person who accepted an agreement on the customer's behalf.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AgreementContact {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+}
+
+/// Body of `POST /v1/customers/{id}/agreements`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewAgreement {
+    pub primary_contact: AgreementContact,
+    pub template_id: String,
+    /// ISO 8601, e.g. `2026-12-01T00:00:00Z`.
+    pub date_agreed: String,
+    /// `MicrosoftCustomerAgreement`.
+    #[serde(rename = "type")]
+    pub agreement_type: String,
+}
+
+/// A recorded agreement (`POST` answer and `GET /v1/customers/{id}/agreements` items).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Agreement {
+    pub primary_contact: Option<AgreementContact>,
+    pub template_id: Option<String>,
+    pub date_agreed: Option<String>,
+    #[serde(rename = "type")]
+    pub agreement_type: Option<String>,
+    pub agreement_link: Option<String>,
+    pub user_id: Option<String>,
+}
+
+/// What recording an agreement did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgreementOutcome {
+    Recorded(Box<Agreement>),
+    /// Partner Center already holds one for this contact (code 600061, whatever the HTTP status).
+    AlreadyRecorded,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

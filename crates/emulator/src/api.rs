@@ -33,6 +33,8 @@ enum Access {
 
 struct Caller {
     tenant: String,
+    /// None for app-only tokens.
+    upn: Option<String>,
 }
 
 fn unauthorized(bom: bool, description: &str) -> Response {
@@ -108,7 +110,10 @@ fn authorize(inner: &mut Inner, now: Timestamp, headers: &HeaderMap, access: Acc
             APP_CREDENTIALS_REFUSED,
         )));
     }
-    Ok(Caller { tenant: record.tenant })
+    Ok(Caller {
+        tenant: record.tenant,
+        upn: record.upn,
+    })
 }
 
 macro_rules! caller {
@@ -862,6 +867,200 @@ pub async fn delete_customer(State(s): State<Shared>, headers: HeaderMap, Path(i
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp
+}
+
+/// The Microsoft Customer Agreement template the emulator offers (and the older Microsoft Cloud
+/// Agreement, the default without `agreementType`).
+const MCA_TEMPLATE: &str = "117a15ad-fe9d-4ed2-8bd2-8d6f2c0a0001";
+const MCA_LINK: &str = "https://aka.ms/customeragreement";
+const MCLOUD_TEMPLATE: &str = "998b88de-aa99-4388-a42c-8d6f2c0a0002";
+
+fn agreement_type(q: &HashMap<String, String>) -> Result<&'static str, String> {
+    match q.get("agreementType").map(String::as_str) {
+        None => Ok("MicrosoftCloudAgreement"),
+        Some(t) if t.eq_ignore_ascii_case("MicrosoftCustomerAgreement") => Ok("MicrosoftCustomerAgreement"),
+        Some(t) if t.eq_ignore_ascii_case("MicrosoftCloudAgreement") => Ok("MicrosoftCloudAgreement"),
+        Some(t) => Err(format!(
+            "agreementType: unsupported value {t:?}; use MicrosoftCustomerAgreement or MicrosoftCloudAgreement"
+        )),
+    }
+}
+
+/// `GET /v1/agreements[?agreementType=...]` (App+User): the current template of that agreement type.
+pub async fn agreement_templates(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = s.lock();
+    let _caller = caller!(inner, s, headers, Access::UserOnly);
+    let bom = inner.settings.bom;
+    let kind = match agreement_type(&q) {
+        Ok(k) => k,
+        Err(msg) => return pc_error(bom, StatusCode::BAD_REQUEST, 2000, &msg),
+    };
+    let (template, link) = if kind == "MicrosoftCustomerAgreement" {
+        (MCA_TEMPLATE, MCA_LINK)
+    } else {
+        (MCLOUD_TEMPLATE, "https://aka.ms/microsoftcloudagreement")
+    };
+    let item = json!({
+        "templateId": template,
+        "agreementType": kind,
+        "agreementLink": link,
+        "versionRank": 0,
+        "attributes": {"objectType": "AgreementMetaData"},
+    });
+    pc_json(bom, StatusCode::OK, &wire::collection(vec![item], "/v1/agreements"))
+}
+
+/// The partner's own customer, or the error answer Partner Center gives for it.
+fn own_customer(inner: &Inner, tenant: &str, id: &str, bom: bool) -> Result<String, Box<Response>> {
+    let id = id.to_lowercase();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(Box::new(pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The customer id must be a GUID (the customer's tenant id).",
+        )));
+    }
+    let partner = inner.partner(tenant).expect("authorized tenant exists");
+    if partner.customers.iter().any(|c| c.id == id) {
+        return Ok(id);
+    }
+    if inner.customer_owner(&id).is_some() {
+        return Err(Box::new(pc_error(
+            bom,
+            StatusCode::FORBIDDEN,
+            20002,
+            "The partner has no commerce relationship with the customer.",
+        )));
+    }
+    Err(Box::new(pc_error(
+        bom,
+        StatusCode::NOT_FOUND,
+        1000,
+        &format!("Customer {id} was not found."),
+    )))
+}
+
+/// `POST /v1/customers/{id}/agreements` (App+User): records the customer's acceptance; 201 with the
+/// agreement. The same contact (e-mail) and type again answers 409 code 600061.
+pub async fn record_agreement(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::UserOnly);
+    let bom = inner.settings.bom;
+    let id = match own_customer(&inner, &caller.tenant, &id, bom) {
+        Ok(id) => id,
+        Err(resp) => return *resp,
+    };
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
+    let Some(v) = serde_json::from_slice::<Value>(body).ok().map(camel_keys) else {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "The request body must be a JSON Agreement object.",
+        );
+    };
+    let parsed = (|| {
+        let first = text(&v, "primaryContact.firstName", 1, 50)?;
+        let last = text(&v, "primaryContact.lastName", 1, 50)?;
+        let email = text(&v, "primaryContact.email", 3, 256)?;
+        if !email.contains('@') {
+            return Err(invalid(3000, "primaryContact.email: must be an email address"));
+        }
+        let template = text(&v, "templateId", 1, 64)?;
+        let date = text(&v, "dateAgreed", 1, 64)?;
+        if date.parse::<Timestamp>().is_err() && date.parse::<jiff::civil::Date>().is_err() {
+            return Err(invalid(
+                3000,
+                "dateAgreed: must be an ISO 8601 date such as 2026-12-01T00:00:00Z",
+            ));
+        }
+        let kind = text(&v, "type", 1, 64)?;
+        if !kind.eq_ignore_ascii_case("MicrosoftCustomerAgreement") || !template.eq_ignore_ascii_case(MCA_TEMPLATE) {
+            return Err(invalid(
+                3000,
+                "templateId/type: must be the MicrosoftCustomerAgreement template from GET /v1/agreements?agreementType=MicrosoftCustomerAgreement",
+            ));
+        }
+        Ok(json!({
+            "primaryContact": {"firstName": first, "lastName": last, "email": email,
+                "phoneNumber": optional(&v, "primaryContact.phoneNumber")},
+            "templateId": MCA_TEMPLATE,
+            "dateAgreed": date,
+            "type": "MicrosoftCustomerAgreement",
+            "agreementLink": MCA_LINK,
+            "userId": super::state::derived_guid(caller.upn.as_deref().unwrap_or(&caller.tenant), 9),
+            "attributes": {"objectType": "Agreement"},
+        }))
+    })();
+    let agreement = match parsed {
+        Ok(a) => a,
+        Err(e) => return pc_error(bom, e.status, e.code, &e.description),
+    };
+    let recorded = inner.agreements.entry(id).or_default();
+    let email = agreement["primaryContact"]["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    if recorded.iter().any(|a| {
+        a["primaryContact"]["email"]
+            .as_str()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+    }) {
+        return pc_error(
+            bom,
+            StatusCode::CONFLICT,
+            600061,
+            "PartnerConfirmedAgreementAlreadyExists: an agreement for this contact was already recorded.",
+        );
+    }
+    recorded.push(agreement.clone());
+    pc_json(bom, StatusCode::CREATED, &agreement)
+}
+
+/// `GET /v1/customers/{id}/agreements[?agreementType=...]` (App+User).
+pub async fn customer_agreements(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::UserOnly);
+    let bom = inner.settings.bom;
+    let id = match own_customer(&inner, &caller.tenant, &id, bom) {
+        Ok(id) => id,
+        Err(resp) => return *resp,
+    };
+    let kind = match q.get("agreementType") {
+        None => None,
+        Some(_) => match agreement_type(&q) {
+            Ok(k) => Some(k),
+            Err(msg) => return pc_error(bom, StatusCode::BAD_REQUEST, 2000, &msg),
+        },
+    };
+    let items: Vec<Value> = inner
+        .agreements
+        .get(&id)
+        .into_iter()
+        .flatten()
+        .filter(|a| kind.is_none_or(|k| a["type"] == k))
+        .cloned()
+        .collect();
+    pc_json(
+        bom,
+        StatusCode::OK,
+        &wire::collection(items, &format!("/v1/customers/{id}/agreements")),
+    )
 }
 
 fn generated_password() -> String {

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::faults::{Fault, FaultSpec};
 use super::fixtures::{PartnerType, ResellerFixture, is_guid};
 use super::login::new_refresh_token;
-use super::state::{EmulatorState, RefreshState, generated_customers};
+use super::state::{EmulatorState, RefreshState, adopted_customer, generated_customers};
 
 type Shared = Arc<EmulatorState>;
 
@@ -322,4 +322,52 @@ pub async fn list_customers(State(s): State<Shared>, Query(q): Query<HashMap<Str
         })
         .collect();
     Json(items).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Acceptance {
+    tenant_id: String,
+    domain: String,
+    company_name: String,
+    country: Option<String>,
+}
+
+/// `POST /_emulator/partners/{t}/invitations/accept`: an existing tenant's Global Admin accepts the
+/// partner's reseller invitation (`GET /v1/customers/relationshiprequests`): from now on it is
+/// listed among the partner's customers and get-by-id answers. Sandbox partners cannot invite.
+pub async fn accept_invitation(State(s): State<Shared>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    let req: Acceptance = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    if !is_guid(&req.tenant_id) {
+        return bad_request("tenantId: must be a GUID (the accepting tenant's id)");
+    }
+    if !req.domain.contains('.') {
+        return bad_request("domain: must be a domain name such as fabrikam.onmicrosoft.com");
+    }
+    let tenant = tenant.to_lowercase();
+    let id = req.tenant_id.to_lowercase();
+    let mut inner = s.lock();
+    if inner.partner(&id).is_some() || inner.customer_owner(&id).is_some() {
+        return bad_request(format!("tenantId: {id} is already a partner or a customer"));
+    }
+    if inner.domain_taken(&req.domain) {
+        return bad_request(format!("domain: {} is already used by another tenant", req.domain));
+    }
+    let Some(partner) = inner.partner_mut(&tenant) else {
+        return not_found(format!("tenantId: no partner {tenant} in the fixtures"));
+    };
+    if partner.sandbox {
+        return bad_request("sandbox partners cannot invite customers; create them instead");
+    }
+    let country = req.country.unwrap_or_else(|| partner.country.clone());
+    partner.customers.push(adopted_customer(
+        id.clone(),
+        req.company_name,
+        req.domain.to_lowercase(),
+        country,
+    ));
+    Json(json!({"tenantId": tenant, "customerId": id})).into_response()
 }

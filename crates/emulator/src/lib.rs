@@ -106,6 +106,11 @@ fn router(state: Arc<EmulatorState>) -> Router {
             get(api::get_customer).delete(api::delete_customer),
         )
         .route("/v1/validations/address", post(api::validate_address))
+        .route("/v1/agreements", get(api::agreement_templates))
+        .route(
+            "/v1/customers/{id}/agreements",
+            get(api::customer_agreements).post(api::record_agreement),
+        )
         .route("/v1/countryvalidationrules/{iso2}", get(api::country_rules))
         .route("/v1/domains/{domain}", head(api::head_domain))
         .route("/v1/relationships", get(api::relationships))
@@ -151,7 +156,11 @@ fn router(state: Arc<EmulatorState>) -> Router {
             "/_emulator/partners/{tenant_id}/indirect-resellers",
             post(control::upsert_reseller),
         )
-        .route("/_emulator/customers", get(control::list_customers));
+        .route("/_emulator/customers", get(control::list_customers))
+        .route(
+            "/_emulator/partners/{tenant_id}/invitations/accept",
+            post(control::accept_invitation),
+        );
     control.merge(partner_center).with_state(state)
 }
 

@@ -185,6 +185,8 @@ pub struct Inner {
     pub cursors: HashMap<String, Cursor>,
     /// (partner tenant, MS-RequestId) → the 201 body that request produced (idempotent replay).
     pub created_by_request: HashMap<(String, String), serde_json::Value>,
+    /// Customer id → the agreements recorded for it (`POST /v1/customers/{id}/agreements`).
+    pub agreements: HashMap<String, Vec<serde_json::Value>>,
     pub log: Vec<LogEntry>,
     pub next_seq: u64,
     pub faults: Vec<Fault>,
@@ -239,6 +241,7 @@ impl EmulatorState {
                 codes: HashMap::new(),
                 cursors: HashMap::new(),
                 created_by_request: HashMap::new(),
+                agreements: HashMap::new(),
                 log: Vec::new(),
                 next_seq: 1,
                 faults: Vec::new(),
@@ -370,6 +373,11 @@ fn build_partner(p: &PartnerFixture) -> Partner {
         sell_countries: p.sell_countries.clone(),
         customer_creation_allowed: p.customer_creation_allowed,
     }
+}
+
+/// A tenant that accepted the partner's reseller invitation (control API): listed like any customer.
+pub fn adopted_customer(id: String, company_name: String, domain: String, country: String) -> Customer {
+    fixture_customer(id, company_name, domain, "reseller".into(), None, country, false)
 }
 
 fn fixture_customer(

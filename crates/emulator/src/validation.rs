@@ -425,7 +425,9 @@ mod tests {
 
     #[test]
     fn address_table() {
-        let cases: Vec<(PostalAddress, Option<(u32, Option<&str>)>)> = vec![
+        // (address, the validation code and the corrected state when refused)
+        type Want<'a> = Option<(u32, Option<&'a str>)>;
+        let cases: Vec<(PostalAddress, Want)> = vec![
             (us("WA", "98052"), None),
             (us("wa", "98052-6399"), None),
             (us("NY", "98052"), Some((60071, Some("WA")))),
