@@ -56,6 +56,22 @@ kubectl wait --for=condition=Ready cplan --all --timeout=60s
 kubectl wait --for=condition=Ready rsl contoso contoso-test northwind northwind-wellington --timeout=60s
 kubectl wait --for=condition=Ready=False rsl tailspin-demo --timeout=60s
 
+say "customers (examples/50-customers.yaml): provisioned through the effective connection, exactly once"
+kubectl apply -f examples/50-customers.yaml
+kubectl -n reseller-northwind wait --for=condition=Ready cust kauri-health --timeout=120s
+kubectl -n csp-system wait --for=condition=Ready cust pohutukawa-cafe --timeout=120s
+kubectl -n csp-system wait --for=condition=Ready=False cust wattle-mining --timeout=60s
+kubectl get cust -A
+
+say "the Partner Center account each customer went to"
+accounts=$(kubectl get pcc -A -o go-template='{{range .items}}{{.metadata.namespace}}/{{.metadata.name}}={{.spec.partnerTenantId}} {{end}}')
+kubectl get cust -A -o go-template='{{range .items}}{{printf "%s/%s" .metadata.namespace .metadata.name}} {{with .status.connection}}{{.namespace}}/{{.name}}{{else}}-{{end}} {{with .status.source}}{{.}}{{else}}-{{end}} {{with .status.associatedPartnerId}}{{.}}{{else}}-{{end}} {{range .status.conditions}}{{if eq .type "Ready"}}{{.reason}}{{end}}{{end}}
+{{end}}' | while read -r cust conn source associated reason; do
+  account=-
+  for a in $accounts; do [ "${a%%=*}" = "$conn" ] && account=${a#*=}; done
+  printf '%-36s %-45s %-9s account %-38s associated %-38s %s\n' "$cust" "$conn" "$source" "$account" "$associated" "$reason"
+done
+
 say "kubectl get channel -A"
 kubectl get channel -A
 

@@ -323,7 +323,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
     let objects = all_objects(cp);
     assert_eq!(
         objects.len(),
-        3 + 1 + 2 + 5,
+        3 + 1 + 2 + 6,
         "{:?}",
         objects.iter().map(key).collect::<Vec<_>>()
     );
@@ -357,6 +357,7 @@ async fn health_of_a_live_scenario_and_server_side_reapply_is_a_no_op() {
         ),
         ("CustomerPlan//nz-indirect-production", "Healthy", ""),
         ("Reseller//northwind", "Healthy", ""),
+        ("Reseller//wingtip", "Healthy", ""),
         ("Reseller//tailspin-demo", "Degraded", "SandboxOnlyReseller"),
     ];
     for (k, status, in_message) in expect {

@@ -158,14 +158,20 @@ async fn seed_scenarios_publish_the_connection_provisioning_must_use() {
     assert_eq!(nz["partner"]["country"], "NZ");
     assert_eq!(nz["partner"]["tenantId"], "22222222-2222-4222-8222-222222222222");
     assert_eq!(nz["customerCount"], 640);
-    assert_eq!(nz["indirectResellerCount"], 2);
+    assert_eq!(nz["indirectResellerCount"], 3);
+    // Of the three Active indirect resellers, only the one a Reseller declares (wingtip's
+    // spec.indirectReseller, examples/40-resellers.yaml) is published as linked.
+    assert_eq!(
+        nz["linkedIndirectResellers"],
+        json!(["44444444-4444-4444-8444-444444444404"])
+    );
     assert_eq!(nz["owner"], "Provider");
     assert_eq!(
         s.status(&["-n", "reseller-northwind", "pcc", "northwind-nz-production"])["owner"],
         "Reseller/northwind"
     );
     let plan = s.status(&["cplan", "nz-indirect-production"]);
-    assert_eq!(plan["resellerCount"], 4, "{plan:#}");
+    assert_eq!(plan["resellerCount"], 5, "{plan:#}");
 
     // The rotated refresh token is in the Secret, and the emulator (strict rotation) still accepts it.
     let secret =

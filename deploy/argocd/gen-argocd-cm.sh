@@ -19,7 +19,7 @@ metadata:
     app.kubernetes.io/part-of: argocd
 data:
 YAML
-  for kind in PartnerCenterConnection CustomerPlan Reseller; do
+  for kind in PartnerCenterConnection CustomerPlan Reseller Customer; do
     echo "  resource.customizations.health.channel.csp.dev_${kind}: |"
     sed 's/^/    /; s/^    $//' health.lua
   done

@@ -1,8 +1,11 @@
 -- Argo CD health check for the channel.csp.dev kinds (PartnerCenterConnection, CustomerPlan,
--- Reseller). Install it with argocd-cm.yaml (same folder); tested in gopher-lua by tests/argocd.rs.
+-- Reseller, Customer). Install it with argocd-cm.yaml (same folder); tested in gopher-lua by
+-- tests/argocd.rs.
 --   Healthy      Ready=True, and both status.observedGeneration and the Ready condition's
 --                observedGeneration equal metadata.generation (the current spec was evaluated)
---   Progressing  no status yet, the status is older than the spec, or Ready=Unknown (in progress)
+--   Progressing  no status yet, the status is older than the spec, or Ready=Unknown (in progress;
+--                a Customer being provisioned), or a Customer waiting for its existing tenant to
+--                accept the reseller relationship (Ready=False, AwaitingAcceptance: a person acts)
 --   Degraded     Ready=False for the current spec: a real failure; the message says which and why
 --   Degraded     "Deleting: ..." while metadata.deletionTimestamp is set: the object is going away (a
 --                connection or plan waits until nothing uses it; the message says what still does)
@@ -52,6 +55,8 @@ if ready.message ~= nil and ready.message ~= "" then
 end
 if ready.status == "True" then
   hs.status = "Healthy"
+elseif ready.status == "False" and obj.kind == "Customer" and ready.reason == "AwaitingAcceptance" then
+  hs.status = "Progressing"
 elseif ready.status == "False" then
   hs.status = "Degraded"
 else

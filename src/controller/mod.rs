@@ -1,7 +1,7 @@
 //! The operator: one thin reconciler per kind over shared watch caches.
 //!
 //! - [`world`]: the three stores, the rules' evaluation of them, dependents of a change
-//! - [`connection`], [`plan`], [`reseller`]: the reconcilers
+//! - [`connection`], [`plan`], [`reseller`], [`customer`]: the reconcilers
 //! - [`status`], [`events`], [`finalizer`], [`credentials`]: how they write
 //! - [`watch`]: watches that survive undecodable objects and feed the dependents' triggers
 
@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod connection;
 pub mod context;
 pub mod credentials;
+pub mod customer;
 pub mod error;
 pub mod events;
 pub mod facts;
@@ -20,7 +21,7 @@ pub mod status;
 pub mod watch;
 pub mod world;
 
-use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
+use crate::api::{Customer, CustomerPlan, PartnerCenterConnection, Reseller};
 use crate::runtime::admin::{self, Readiness};
 use crate::runtime::leader::{self, LeaderSettings};
 use crate::runtime::metrics::Metrics;
@@ -55,6 +56,7 @@ pub async fn client_for(identity: &str) -> anyhow::Result<kube::Client> {
 /// a fresh replica can campaign again).
 pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result<()> {
     crate::tls::install_crypto_provider();
+    crate::runtime::crashpoint::validate().map_err(|e| anyhow::anyhow!(e))?;
     let identity = settings.identity();
     let client = client_for(&identity).await?;
     let regions = crate::policy::RegionTable::with_overrides(&settings.region_overrides()?)
@@ -95,11 +97,28 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
     ));
     tokio::spawn(plans.run(world.clone(), tracker.clone(), triggers.clone(), world::plan_change));
     tokio::spawn(resellers.run(world.clone(), tracker.clone(), triggers.clone(), world::reseller_change));
+    // Customers: no rule of the other kinds reads them; a change re-resolves the Customers that
+    // claim the same domain or tenant (rule 14: the newer may proceed once the older is gone).
+    let (customers, customer_sub) = watch::shared::<Customer>(&client);
+    let customer_facts = Arc::new(customer::resolve::AllFacts::new(customers.reader.clone()));
+    let (claims_tx, claims_rx) = futures::channel::mpsc::unbounded();
+    {
+        let facts = customer_facts.clone();
+        tokio::spawn(customers.run_notifying(move |changed: Option<&Customer>| {
+            facts.changed();
+            if let Some(c) = changed {
+                for other in customer::same_claims(facts.store(), c) {
+                    let _ = claims_tx.unbounded_send(other);
+                }
+            }
+        }));
+    }
 
     let synced = Instant::now();
     world.connections.wait_until_ready().await?;
     world.plans.wait_until_ready().await?;
     world.resellers.wait_until_ready().await?;
+    customer_facts.store().wait_until_ready().await?;
     readiness.set_ready();
     gauges::spawn(world.clone(), metrics.clone());
     tracing::info!(took_ms = synced.elapsed().as_millis() as u64, "caches synced");
@@ -131,15 +150,25 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
             let _ = state.wait_for(|l| !*l).await;
         };
         let ctx = context(client, world, settings, metrics, connect, &identity);
+        let customers = Customers {
+            sub: customer_sub,
+            facts: customer_facts,
+            claims: claims_rx,
+        };
         let outcome = tokio::select! {
-            _ = run_controllers(ctx, conn_sub, plan_sub, reseller_sub, triggers, shutdown.clone()) => Ok(()),
+            _ = run_controllers(ctx, conn_sub, plan_sub, reseller_sub, customers, triggers, shutdown.clone()) => Ok(()),
             _ = lost => Err(anyhow::anyhow!("lost the leader lease; exiting so that a new replica campaigns")),
         };
         campaign.step_down(Duration::from_secs(5)).await;
         outcome
     } else {
         let ctx = context(client, world, settings, metrics, connect, &identity);
-        run_controllers(ctx, conn_sub, plan_sub, reseller_sub, triggers, shutdown).await;
+        let customers = Customers {
+            sub: customer_sub,
+            facts: customer_facts,
+            claims: claims_rx,
+        };
+        run_controllers(ctx, conn_sub, plan_sub, reseller_sub, customers, triggers, shutdown).await;
         Ok(())
     }
 }
@@ -163,11 +192,20 @@ fn context(
     })
 }
 
+/// What the Customer controller runs on: its watch, every Customer's facts, and the requeues of
+/// Customers whose claim another Customer's change may have freed.
+struct Customers {
+    sub: watch::Subscription<Customer>,
+    facts: Arc<customer::resolve::AllFacts>,
+    claims: futures::channel::mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<Customer>>,
+}
+
 async fn run_controllers(
     ctx: Arc<Context>,
     conn_sub: watch::Subscription<PartnerCenterConnection>,
     plan_sub: watch::Subscription<CustomerPlan>,
     reseller_sub: watch::Subscription<Reseller>,
+    customers: Customers,
     triggers: watch::Triggers,
     shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
 ) {
@@ -180,9 +218,12 @@ async fn run_controllers(
     let (conn_rx, plan_rx, reseller_rx) = triggers.receivers();
     // Finished connection syncs requeue their connection through this channel.
     let (sync_done_tx, sync_done_rx) = futures::channel::mpsc::unbounded();
+    // One memory of connections: the Customer reconciler calls Partner Center with the very
+    // clients the syncs use (one token cache and refresh-token rotation per connection).
+    let memory: Arc<connection::memory::Memory> = Default::default();
     let conn_ctx = Arc::new(connection::ConnectionContext {
         shared: ctx.clone(),
-        memory: Default::default(),
+        memory: memory.clone(),
         scheduler: Arc::new(connection::memory::Scheduler::new(usize::from(concurrency))),
         requeue: sync_done_tx,
     });
@@ -206,10 +247,37 @@ async fn run_controllers(
     let resellers = Controller::for_shared_stream(reseller_sub.stream, reseller_sub.reader)
         .with_config(config())
         .reconcile_on(reseller_rx)
-        .graceful_shutdown_on(shutdown)
-        .run(timed(reseller::KIND, reseller::reconcile), reseller::error_policy, ctx)
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            timed(reseller::KIND, reseller::reconcile),
+            reseller::error_policy,
+            ctx.clone(),
+        )
         .for_each(|_| async {});
-    futures::join!(connections, plans, resellers);
+    let customer_ctx = Arc::new(customer::CustomerContext::new(
+        ctx.clone(),
+        memory,
+        customers.facts.clone(),
+        usize::from(ctx.settings.customer_calls_per_connection),
+    ));
+    let of_resellers = {
+        let world = ctx.world.clone();
+        let store = customers.facts.store().clone();
+        triggers
+            .customer_keys()
+            .flat_map(move |k| futures::stream::iter(customer::reading(&world, &store, &k)))
+    };
+    let customers = Controller::for_shared_stream(customers.sub.stream, customers.sub.reader)
+        .with_config(config())
+        .reconcile_on(futures::stream::select(customers.claims, of_resellers))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            timed(customer::KIND, customer::reconcile),
+            customer::error_policy,
+            customer_ctx,
+        )
+        .for_each(|_| async {});
+    futures::join!(connections, plans, resellers, customers);
 }
 
 /// The watch does not hand deleted objects to the controller, so a connection deleted without the

@@ -57,6 +57,11 @@ impl Conditions for crate::api::CustomerPlanStatus {
         &self.conditions
     }
 }
+impl Conditions for crate::api::CustomerStatus {
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        &self.conditions
+    }
+}
 impl Conditions for crate::api::ResellerStatus {
     fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
         &self.conditions

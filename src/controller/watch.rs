@@ -87,17 +87,45 @@ where
                     // The store swaps in the (re)listed objects now.
                     world.facts_changed();
                     for (key, digest) in changed_while_away.drain(..) {
-                        triggers.send(tracker.changed(&world, &key, Some(digest)));
+                        triggers.send_changed(&key, tracker.changed(&world, &key, Some(digest)));
                     }
                 }
                 Ok(watcher::Event::Apply(obj)) => {
                     let (key, digest) = change(&obj);
-                    triggers.send(tracker.changed(&world, &key, Some(digest)));
+                    if tracker.unchanged(&key, digest) {
+                        continue;
+                    }
+                    triggers.send_changed(&key, tracker.changed(&world, &key, Some(digest)));
                 }
                 Ok(watcher::Event::Delete(obj)) => {
                     let (key, _) = change(&obj);
-                    triggers.send(tracker.changed(&world, &key, None));
+                    triggers.send_changed(&key, tracker.changed(&world, &key, None));
                 }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(kind = %K::kind(&()), error = %e, "watch error; retrying with backoff"),
+            }
+        }
+    }
+}
+
+impl<K> SharedWatch<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    /// Drives a watch whose changes no rule of the three kinds reads (Customers): after each
+    /// change is in the store, `changed` gets the object (`None` after a (re)list).
+    pub async fn run_notifying(self, changed: impl Fn(Option<&K>) + Send + 'static) {
+        let events = decoded::<K>(watcher(self.api, watcher::Config::default()).default_backoff())
+            .modify(|o: &mut K| {
+                o.managed_fields_mut().clear();
+                o.annotations_mut().remove(LAST_APPLIED);
+            })
+            .reflect_shared(self.writer);
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::InitDone) => changed(None),
+                Ok(watcher::Event::Apply(obj) | watcher::Event::Delete(obj)) => changed(Some(&obj)),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(kind = %K::kind(&()), error = %e, "watch error; retrying with backoff"),
             }
@@ -140,7 +168,10 @@ pub struct Triggers {
     connections: UnboundedSender<ObjectRef<PartnerCenterConnection>>,
     plans: UnboundedSender<ObjectRef<CustomerPlan>>,
     resellers: UnboundedSender<ObjectRef<Reseller>>,
+    /// Objects that changed or whose evaluation may have, for the Customer controller.
+    customer_keys: UnboundedSender<ObjectKey>,
     receivers: Arc<Mutex<Option<Receivers>>>,
+    customer_receiver: Arc<Mutex<Option<UnboundedReceiver<ObjectKey>>>>,
 }
 
 type Receivers = (
@@ -154,11 +185,14 @@ impl Triggers {
         let (c_tx, c_rx) = unbounded();
         let (p_tx, p_rx) = unbounded();
         let (r_tx, r_rx) = unbounded();
+        let (cr_tx, cr_rx) = unbounded();
         Self {
             connections: c_tx,
             plans: p_tx,
             resellers: r_tx,
+            customer_keys: cr_tx,
             receivers: Arc::new(Mutex::new(Some((c_rx, p_rx, r_rx)))),
+            customer_receiver: Arc::new(Mutex::new(Some(cr_rx))),
         }
     }
 
@@ -171,18 +205,38 @@ impl Triggers {
             .expect("receivers are taken once")
     }
 
+    /// The objects that changed (their facts) and their dependents, taken once by the Customer
+    /// controller: the Customers that read them are re-resolved.
+    pub fn customer_keys(&self) -> UnboundedReceiver<ObjectKey> {
+        self.customer_receiver
+            .lock()
+            .expect("triggers")
+            .take()
+            .expect("the receiver is taken once")
+    }
+
+    /// An object whose facts changed: its dependents among the three kinds are not the only ones
+    /// to requeue, the Customers reading it are too.
+    pub fn send_changed(&self, key: &ObjectKey, d: Dependents) {
+        let _ = self.customer_keys.unbounded_send(key.clone());
+        self.send(d);
+    }
+
     pub fn send(&self, d: Dependents) {
         // A closed channel means the controllers are not running (not leader yet): nothing to do,
         // they reconcile everything when they start.
         for c in d.connections {
+            let _ = self.customer_keys.unbounded_send(ObjectKey::Connection(c.clone()));
             let _ = self
                 .connections
                 .unbounded_send(ObjectRef::new(&c.name).within(&c.namespace));
         }
         for p in d.plans {
+            let _ = self.customer_keys.unbounded_send(ObjectKey::Plan(p.clone()));
             let _ = self.plans.unbounded_send(ObjectRef::new(&p));
         }
         for r in d.resellers {
+            let _ = self.customer_keys.unbounded_send(ObjectKey::Reseller(r.clone()));
             let _ = self.resellers.unbounded_send(ObjectRef::new(&r));
         }
     }

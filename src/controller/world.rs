@@ -117,6 +117,12 @@ impl DependentsTracker {
         }
     }
 
+    /// Whether `key`'s facts are still the ones last recorded (a status write, nothing the rules read).
+    pub fn unchanged(&self, key: &ObjectKey, facts_digest: u64) -> bool {
+        let seen = self.seen.lock().expect("dependents tracker");
+        seen.get(&format!("{key:?}")).is_some_and(|(d, _)| *d == facts_digest)
+    }
+
     /// The objects to re-evaluate after `key` changed to `facts_digest` (None: deleted).
     pub fn changed(&self, world: &World, key: &ObjectKey, facts_digest: Option<u64>) -> Dependents {
         let id = format!("{key:?}");

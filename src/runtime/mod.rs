@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod allocator;
+pub mod crashpoint;
 pub mod leader;
 pub mod metrics;
 pub mod settings;

@@ -67,6 +67,11 @@ pub struct OperatorSettings {
     #[arg(long, env = "PCO_IDENTITY")]
     pub identity: Option<String>,
 
+    /// Partner Center provisioning calls (Customer look-ups, checks, creates) in flight at once per
+    /// connection: Partner Center's rate limit is per partner tenant.
+    #[arg(long, env = "PCO_CUSTOMER_CALLS_PER_CONNECTION", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub customer_calls_per_connection: u16,
+
     /// Reconciliations running at once per kind.
     #[arg(long, env = "PCO_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,

@@ -186,6 +186,7 @@ mod tests {
             partner: PartnerInfo::default(),
             customers: 1,
             resellers: None,
+            active_resellers: Default::default(),
             verification: Verification {
                 verified: true,
                 reason: "Verified".into(),

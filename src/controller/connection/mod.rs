@@ -346,6 +346,36 @@ fn spawn_sync(
     .instrument(span));
 }
 
+/// The client of `conn` for another reconciler (the Customer reconciler's provisioning calls): the
+/// one this connection's syncs use when it exists, so one token cache and one refresh-token
+/// rotation serve both (two clients of one account would each rotate the refresh token, and the
+/// second rotation would supersede the first's). `Ok(Err(..))` when the Secret is unusable.
+pub async fn shared_client(
+    ctx: &Context,
+    memory: &Memory,
+    conn: &PartnerCenterConnection,
+) -> Result<std::result::Result<Arc<dyn PartnerCenterApi>, Failure>> {
+    let uid = conn.uid().ok_or(Error::MissingField("metadata.uid"))?;
+    let name = format!("{}/{}", conn.namespace().unwrap_or_default(), conn.name_any());
+    let secret = match dereference::read(&ctx.client, conn).await? {
+        Ok(secret) => secret,
+        Err(forbidden) => return Ok(Err(forbidden)),
+    };
+    let creds = match dereference::credentials(conn, secret.as_ref()) {
+        Ok(creds) => creds,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    let key = SyncKey::of(conn, &dereference::app_fingerprint(&creds));
+    let client = memory.client(
+        &uid,
+        &name,
+        &key,
+        creds.refresh_token_fingerprint.as_ref(),
+        |expected| build_client(ctx, conn, &creds, expected),
+    );
+    Ok(client.map_err(|e| Failure::new(e.reason(), e.to_string())))
+}
+
 /// A new Partner Center client for the connection's settings and credentials; its Secret sink
 /// moves `expected` when it persists a rotation, so the operator's own write is not a re-consent.
 fn build_client(

@@ -1,14 +1,14 @@
 //! Stage 4, status: the connection's status built from a sync outcome (or from why there was no
 //! sync), with what references it as far as the connection's owner may know. Pure.
 
-use super::sync::{Failure, Outcome};
+use super::sync::{Failure, Outcome, Synced};
 use crate::api::conditions::{self, ConditionStatus, types};
 use crate::api::{AuthMode, PartnerCenterConnection, PartnerCenterConnectionStatus, UsedBy};
 use crate::controller::credentials;
 use crate::policy::{ConnectionEvaluation, ConnectionOwner, ResellerFacts};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Refresh tokens live 90 days from issue, sliding with each redemption (docs/concepts.md, "Refresh tokens").
@@ -29,6 +29,9 @@ pub struct Usage {
     pub overrides: usize,
     /// Resellers with an effective plan resolving to the connection.
     pub effective_resellers: usize,
+    /// Lowercased indirect reseller tenant ids that some Reseller declares (`spec.indirectReseller`):
+    /// the bound of `status.linkedIndirectResellers`.
+    pub declared_indirect_resellers: BTreeSet<String>,
 }
 
 impl Usage {
@@ -43,6 +46,10 @@ impl Usage {
             visible_overrides: u.override_resellers.iter().filter(|r| visible(r)).cloned().collect(),
             overrides: u.override_resellers.len(),
             effective_resellers: u.effective_resellers.len(),
+            declared_indirect_resellers: resellers
+                .values()
+                .filter_map(|r| r.indirect_reseller_tenant_id.clone())
+                .collect(),
         }
     }
 
@@ -142,6 +149,16 @@ fn set_three(
 }
 
 /// The status after a sync (or a credentials problem found before one).
+/// The Active indirect resellers of the last sync that some Reseller declares: the set Customers
+/// may be associated with (rule 13). Bounded by the declarations, not by Microsoft's whole list.
+pub fn linked_indirect_resellers(s: &Synced, usage: Option<&Usage>) -> Vec<String> {
+    let Some(u) = usage else { return Vec::new() };
+    s.active_resellers
+        .intersection(&u.declared_indirect_resellers)
+        .cloned()
+        .collect()
+}
+
 pub fn from_outcome(
     conn: &PartnerCenterConnection,
     outcome: &Outcome,
@@ -159,6 +176,7 @@ pub fn from_outcome(
             st.partner = Some(s.partner.clone());
             st.customer_count = Some(i64::try_from(s.customers).unwrap_or(i64::MAX));
             st.indirect_reseller_count = s.resellers.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+            st.linked_indirect_resellers = linked_indirect_resellers(s, usage);
             st.last_sync_time = Some(Time(since));
             let v = &s.verification;
             let mut message = v.message.clone();
@@ -309,6 +327,7 @@ mod tests {
             },
             customers: 640,
             resellers: Some(2),
+            active_resellers: Default::default(),
             verification: Verification {
                 verified,
                 reason: reason.into(),
@@ -316,6 +335,30 @@ mod tests {
                 unchecked: unchecked.iter().map(|s| s.to_string()).collect(),
             },
         })
+    }
+
+    #[test]
+    fn linked_indirect_resellers_are_the_active_ones_some_reseller_declares() {
+        let Outcome::Synced(mut s) = synced(true, "Verified", &[]) else {
+            unreachable!()
+        };
+        s.active_resellers = ["r1", "r2", "r3"].iter().map(|r| r.to_string()).collect();
+        let usage = Usage {
+            declared_indirect_resellers: ["r2", "r3", "r9"].iter().map(|r| r.to_string()).collect(),
+            ..Default::default()
+        };
+        // (case, usage, linked)
+        let cases: [(&str, Option<&Usage>, Vec<&str>); 2] = [
+            (
+                "declared and Active only; not Microsoft's whole list",
+                Some(&usage),
+                vec!["r2", "r3"],
+            ),
+            ("nothing known of the declarations: none", None, vec![]),
+        ];
+        for (case, u, want) in cases {
+            assert_eq!(linked_indirect_resellers(&s, u), want, "{case}");
+        }
     }
 
     #[test]

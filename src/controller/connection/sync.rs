@@ -6,6 +6,7 @@ use crate::api::PartnerInfo;
 use crate::partner_center::{PartnerCenterApi, PartnerCenterError};
 use crate::policy::{self, DeclaredIdentity, Observed, RegionTable, ResellerListing, Verification};
 use crate::runtime::metrics::Metrics;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Why a sync did not verify the connection: a condition reason and a message naming the fix.
@@ -30,6 +31,9 @@ pub struct Synced {
     pub partner: PartnerInfo,
     pub customers: u64,
     pub resellers: Option<u64>,
+    /// Lowercased tenant ids of the indirect resellers listed as Active (App+User syncs of an
+    /// indirect provider); published only as far as some Reseller declares them (see `status`).
+    pub active_resellers: BTreeSet<String>,
     pub verification: Verification,
 }
 
@@ -110,9 +114,17 @@ pub async fn run(
         Ok(n) => n,
         Err(e) => return classify(e, Step::Call),
     };
+    let mut active_resellers = BTreeSet::new();
     let resellers = if app_plus_user {
         match counted(m, "indirect_resellers", pc.indirect_resellers()).await {
-            Ok(list) => ResellerListing::Count(list.len() as u64),
+            Ok(list) => {
+                active_resellers = list
+                    .iter()
+                    .filter(|r| r.is_active())
+                    .map(|r| r.id.trim().to_ascii_lowercase())
+                    .collect();
+                ResellerListing::Count(list.len() as u64)
+            }
             Err(PartnerCenterError::Forbidden { .. } | PartnerCenterError::AppOnlyNotAllowed { .. }) => {
                 ResellerListing::Denied
             }
@@ -142,6 +154,7 @@ pub async fn run(
             ResellerListing::Count(n) => Some(n),
             _ => None,
         },
+        active_resellers,
         verification,
     })
 }
