@@ -1500,6 +1500,62 @@ fn attacks() -> Vec<Attack> {
             ),
             Allowed,
         ),
+        // A plan in use: the operator's marker makes even the provider's delete a refusal that names the users.
+        Attack {
+            then: Some((
+                &["cplan", "rsa-eur-direct-sandbox"],
+                "/metadata/annotations/channel.csp.dev~1in-use-by",
+                serde_json::json!("Reseller/reseller-a"),
+            )),
+            ..row(
+                "the operator marks the plan in use",
+                operator,
+                merge(
+                    "cplan",
+                    "rsa-eur-direct-sandbox",
+                    None,
+                    &format!(r#"{{"metadata":{{"annotations":{{"{IN_USE}":"Reseller/reseller-a"}}}}}}"#),
+                ),
+                Allowed,
+            )
+        },
+        Attack {
+            then: Some((
+                &["cplan", "rsa-eur-direct-sandbox"],
+                "/metadata/name",
+                serde_json::json!("rsa-eur-direct-sandbox"),
+            )),
+            ..row(
+                "provider admin deletes a plan marked in use",
+                provider,
+                s(&["delete", "cplan", "rsa-eur-direct-sandbox", "--wait=false"]),
+                Refused(refused_by(
+                    DELETE_IN_USE,
+                    plan,
+                    "CustomerPlan rsa-eur-direct-sandbox is in use by Reseller/reseller-a (annotation \
+                     channel.csp.dev/in-use-by, kept by the operator): deleting it would take them offline at once; \
+                     remove the plan from those Resellers (spec.services.azureAD.customerPlans) first",
+                )),
+            )
+        },
+        Attack {
+            then: Some((
+                &["cplan", "rsa-eur-direct-sandbox"],
+                "/metadata/annotations/channel.csp.dev~1in-use-by",
+                serde_json::Value::Null,
+            )),
+            ..row(
+                "the operator clears the plan's marker",
+                operator,
+                merge(
+                    "cplan",
+                    "rsa-eur-direct-sandbox",
+                    None,
+                    &format!(r#"{{"metadata":{{"annotations":{{"{IN_USE}":null}}}}}}"#),
+                ),
+                Allowed,
+            )
+        },
         // The reseller's own Reseller: metadata that decides its deletion, and the provider's confirmation.
         row(
             "reseller admin adds a finalizer to its Reseller",
