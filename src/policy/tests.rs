@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 const P: &str = "pc-system";
 
-fn cref(ns: &str, name: &str) -> ConnectionRef {
+pub(in crate::policy) fn cref(ns: &str, name: &str) -> ConnectionRef {
     ConnectionRef {
         namespace: ns.into(),
         name: name.into(),
@@ -21,7 +21,7 @@ fn settings() -> Settings {
 }
 
 /// A Ready connection whose identity is spelled like a plan name ("EUR Direct Production").
-fn conn(ns: &str, name: &str, identity: &str) -> ConnectionFacts {
+pub(in crate::policy) fn conn(ns: &str, name: &str, identity: &str) -> ConnectionFacts {
     let n = parse_plan_name(identity).unwrap();
     ConnectionFacts {
         namespace: ns.into(),

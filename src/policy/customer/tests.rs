@@ -1,7 +1,7 @@
 //! Rules 11–15 and 18 as tables: one row per outcome a Customer's status shows.
 
 use super::*;
-use crate::api::{ConnectionRef, ConnectionSource, CustomerType, MasterDirectory, ProvisioningPhase};
+use crate::api::{ConnectionSource, CustomerType, MasterDirectory, ProvisioningPhase};
 use crate::policy::{
     ConnectionFacts, ConnectionHealth, Evaluator, GrantFacts, PlanFacts, ResellerFacts, Settings, Snapshot,
     parse_plan_name,
@@ -18,30 +18,8 @@ const NOCREATE: &str = "eur-direct-prod-adopt";
 const SBX: &str = "eur-direct-sbx";
 const IND: &str = "eur-indirect-prod";
 
-fn cref(ns: &str, name: &str) -> ConnectionRef {
-    ConnectionRef {
-        namespace: ns.into(),
-        name: name.into(),
-    }
-}
-
-fn conn(ns: &str, name: &str, identity: &str) -> ConnectionFacts {
-    let n = parse_plan_name(identity).unwrap();
-    ConnectionFacts {
-        namespace: ns.into(),
-        name: name.into(),
-        uid: format!("uid-{ns}-{name}"),
-        partner_tenant_id: format!("tenant-{ns}-{name}"),
-        region: n.region,
-        csp_type: n.csp_type,
-        environment: n.environment,
-        health: ConnectionHealth::Ready,
-        deleting: false,
-        customer_count: None,
-        last_sync: None,
-        linked_indirect_resellers: BTreeSet::new(),
-    }
-}
+// The connection builders of the other rules' tables: a Ready connection spelled like a plan name.
+use crate::policy::tests::{conn, cref};
 
 fn plan(name: &str, display: &str, conn_name: &str, allow_creation: bool) -> PlanFacts {
     let n = parse_plan_name(display).unwrap();
