@@ -75,7 +75,11 @@ if wants promtool; then
   if [ ! -x "$out" ]; then
     echo "fetching promtool (Debian $promtool_deb) ..." >&2
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-    (cd "$tmp" && apt-get download -q "prometheus=2.42.0+ds-5+deb12u1" >/dev/null 2>&1)
+    # The mirror's pool needs no apt index (nor root); apt-get download is the fallback. A pin that
+    # Debian has superseded is gone from both: bump promtool_deb and promtool_sha.
+    curl -sfL -o "$tmp/$promtool_deb" "http://deb.debian.org/debian/pool/main/p/prometheus/$promtool_deb" ||
+      (cd "$tmp" && apt-get download -q "prometheus=2.42.0+ds-5+deb12u1" >/dev/null 2>&1) ||
+      { echo "build.sh: cannot fetch $promtool_deb (superseded in Debian? bump the pin)" >&2; exit 1; }
     echo "$promtool_sha  $tmp/$promtool_deb" | sha256sum -c --quiet -
     dpkg-deb -x "$tmp/$promtool_deb" "$tmp/x"
     mv -f "$tmp/x/usr/bin/promtool" "$out.tmp.$$" && mv -f "$out.tmp.$$" "$out"
