@@ -171,12 +171,16 @@ fn dockerfile_builds_with_the_shared_script_and_runs_as_non_root() {
         uid.parse::<u32>().is_ok_and(|u| u != 0),
         "USER must be a numeric non-root uid: {user}"
     );
-    // The same uid as the chart's pod security context.
-    let helpers =
-        std::fs::read_to_string(repo_root().join("charts/partner-center-operator/templates/_helpers.tpl")).unwrap();
-    assert!(
-        helpers.contains(&format!("runAsUser: {uid}")),
-        "chart runAsUser differs from the image's USER {uid}"
+    // The same uid as the chart's default pod security context.
+    let values = std::fs::read_to_string(repo_root().join("charts/partner-center-operator/values.yaml")).unwrap();
+    let values: serde_json::Value = serde_saphyr::from_str(&values).unwrap();
+    assert_eq!(
+        values["podSecurityContext"]["runAsUser"]
+            .as_u64()
+            .map(|u| u.to_string())
+            .as_deref(),
+        Some(uid),
+        "the chart's podSecurityContext.runAsUser differs from the image's USER {uid}"
     );
     assert!(
         runtime
