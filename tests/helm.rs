@@ -625,7 +625,8 @@ fn install_upgrade_uninstall(helm: Helm) {
         &["upgrade", RELEASE, chart, "-n", NS, "--set", "crds.keep=false"],
     );
     helm_ok(&cp, helm, &["uninstall", RELEASE, "-n", NS]);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // The API server deletes the custom resources first; on a loaded machine that takes a while.
+    let deadline = Instant::now() + Duration::from_secs(180);
     while cp.exists(&["crd", "resellers.channel.csp.dev"]) {
         assert!(Instant::now() < deadline, "CRD not deleted with crds.keep=false");
         std::thread::sleep(Duration::from_millis(250));
