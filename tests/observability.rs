@@ -162,7 +162,7 @@ async fn live_metrics_alerts_dashboard_and_refusal_logs() {
             Some(0.0),
         ),
         ("pco_partner_center_throttled_total".to_string(), Some(0.0)),
-        ("pco_effective_plans".to_string(), Some(6.0)),
+        ("pco_effective_plans".to_string(), Some(7.0)),
         (
             "pco_unusable_effective_plans{reason=\"SandboxOnlyReseller\"}".to_string(),
             Some(1.0),
