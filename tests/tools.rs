@@ -17,7 +17,7 @@ use support::{
 };
 
 /// Six more resellers under the root, each granted the production plan: with the root itself,
-/// seven resellers provision through `csp-system/contoso-nz-production` by the plan.
+/// eight resellers (with the examples' wingtip) provision through `csp-system/contoso-nz-production` by the plan.
 fn extra_resellers() -> String {
     (1..=6)
         .map(|i| {
@@ -337,7 +337,8 @@ async fn trace_what_if_and_onboarding_against_the_live_channel() {
         read_repo_file("examples/30-plans.yaml"),
         "the re-pointing edit applies"
     );
-    let seven = [
+    // The root, the six resellers this test adds, and the examples' indirect reseller wingtip.
+    let users = [
         "contoso",
         "auckland-1",
         "auckland-2",
@@ -345,6 +346,7 @@ async fn trace_what_if_and_onboarding_against_the_live_channel() {
         "auckland-4",
         "auckland-5",
         "auckland-6",
+        "wingtip",
     ];
     let cases: Vec<(&str, String, i32, Vec<String>)> = vec![
         (
@@ -358,7 +360,7 @@ async fn trace_what_if_and_onboarding_against_the_live_channel() {
             repoint,
             1,
             {
-                let mut want: Vec<String> = seven
+                let mut want: Vec<String> = users
                 .iter()
                 .map(|r| {
                     format!(
@@ -368,9 +370,10 @@ async fn trace_what_if_and_onboarding_against_the_live_channel() {
                 })
                 .collect();
                 want.push(format!(
-                    "would break 8 object(s): CustomerPlan nz-indirect-production, {}",
+                    "would break {} object(s): CustomerPlan nz-indirect-production, {}",
+                    users.len() + 1,
                     {
-                        let mut names: Vec<String> = seven.iter().map(|r| format!("Reseller {r}")).collect();
+                        let mut names: Vec<String> = users.iter().map(|r| format!("Reseller {r}")).collect();
                         names.sort();
                         names.join(", ")
                     }
