@@ -21,27 +21,27 @@ mod report;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use futures::{StreamExt, stream};
 use generate::Channel;
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::Store;
 use partner_center_emulator::RunningEmulator;
 use partner_center_operator::api::{CustomerPlan, PartnerCenterConnection, Reseller};
+use pco_bench::{apply_all, done_when, watch_kind};
 use pco_test_kit::{
     AuditLog, ControlPlane, Counts, EmulatorControl, Operator, User, free_loopback_addr, is_converged, ready_of,
     start_emulator, wait_until,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 const PROVIDER_NS: &str = "csp-system";
+/// The field manager of the objects the benchmark applies.
+const FIELD_MANAGER: &str = "bench-channel";
 const SYNC_ANNOTATION: &str = "channel.csp.dev/sync-requested";
 /// Partner Center calls per sync of an AppPlusUser connection with a cached access token:
 /// organization profile, MPN profile, customers (one page: < 500 customers), indirect resellers.
@@ -183,9 +183,15 @@ async fn apply(args: &Args, ch: Channel) -> Result<Bench> {
 
     let created = std::time::Instant::now();
     let emu_addr = emu.addr.to_string();
-    apply_all(&admin, generate::connection_objects(&ch, &emu_addr), args.writers).await?;
-    apply_all(&admin, generate::plan_objects(&ch), args.writers).await?;
-    apply_all(&admin, generate::reseller_objects(&ch), args.writers).await?;
+    apply_all(
+        &admin,
+        FIELD_MANAGER,
+        generate::connection_objects(&ch, &emu_addr),
+        args.writers,
+    )
+    .await?;
+    apply_all(&admin, FIELD_MANAGER, generate::plan_objects(&ch), args.writers).await?;
+    apply_all(&admin, FIELD_MANAGER, generate::reseller_objects(&ch), args.writers).await?;
     let create_secs = created.elapsed().as_secs_f64();
     let n_objects = ch.conns.len() + ch.plans.len() + ch.resellers.len();
     eprintln!(
@@ -466,61 +472,6 @@ fn report(
     report::print_table(&results);
     println!("\nJSON: {}", args.out.display());
     Ok(())
-}
-
-/// A phase's end condition for [`wait_until`]: done, or how far it got.
-fn done_when(done: bool, progress: String) -> ControlFlow<(), String> {
-    if done {
-        ControlFlow::Break(())
-    } else {
-        ControlFlow::Continue(progress)
-    }
-}
-
-/// Server-side applies `objects` with `writers` at once.
-async fn apply_all(
-    client: &kube::Client,
-    objects: Vec<(Option<String>, Value, ApiResource)>,
-    writers: usize,
-) -> Result<()> {
-    let pp = PatchParams::apply("bench-channel").force();
-    let results: Vec<Result<()>> = stream::iter(objects)
-        .map(|(ns, obj, ar)| {
-            let client = client.clone();
-            let pp = pp.clone();
-            async move {
-                let api: Api<DynamicObject> = match &ns {
-                    Some(ns) => Api::namespaced_with(client, ns, &ar),
-                    None => Api::all_with(client, &ar),
-                };
-                let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
-                api.patch(&name, &pp, &Patch::Apply(&obj))
-                    .await
-                    .with_context(|| format!("apply {} {name}", ar.kind))?;
-                Ok(())
-            }
-        })
-        .buffer_unordered(writers)
-        .collect()
-        .await;
-    results.into_iter().collect()
-}
-
-/// A watch cache of one kind in the bench process (what convergence is judged on).
-fn watch_kind(client: &kube::Client, ar: ApiResource) -> Store<DynamicObject> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-    let writer = reflector::store::Writer::new(ar);
-    let reader = writer.as_reader();
-    let events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(|o: &mut DynamicObject| o.managed_fields_mut().clear())
-        .reflect(writer)
-        .applied_objects();
-    tokio::spawn(async move {
-        futures::pin_mut!(events);
-        while events.next().await.is_some() {}
-    });
-    reader
 }
 
 /// Converged as the test kit means it (observedGeneration == generation, Ready not Unknown).

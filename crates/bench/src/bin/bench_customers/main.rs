@@ -14,24 +14,24 @@ mod report;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use futures::{StreamExt, stream};
 use kube::ResourceExt;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::reflector::Store;
 use partner_center_operator::api::{Customer, CustomerPlan, PartnerCenterConnection, Reseller};
+use pco_bench::{apply_all, done_when, watch_kind};
 use pco_test_kit::{
     AuditLog, ControlPlane, EmulatorControl, Operator, User, free_loopback_addr, is_converged, ready_of,
     start_emulator, wait_until,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PROVIDER_NS: &str = "csp-system";
+/// The field manager of the objects the benchmark applies.
+const FIELD_MANAGER: &str = "bench-customers";
 const POLL: Duration = Duration::from_millis(100);
 const OPERATOR_USER: &str = "operator";
 /// Partner Center calls a new tenant needs at least: domain look-up, domain check, address
@@ -80,9 +80,15 @@ async fn main() -> Result<()> {
     cp.install_operator(&generate::namespaces());
     let admin = cp.client_with_agent(User::Admin, "bench-customers").await?;
     let emu_addr = emu.addr.to_string();
-    apply_all(&admin, generate::connection_objects(&emu_addr), args.writers).await?;
-    apply_all(&admin, generate::plan_objects(), args.writers).await?;
-    apply_all(&admin, generate::reseller_objects(), args.writers).await?;
+    apply_all(
+        &admin,
+        FIELD_MANAGER,
+        generate::connection_objects(&emu_addr),
+        args.writers,
+    )
+    .await?;
+    apply_all(&admin, FIELD_MANAGER, generate::plan_objects(), args.writers).await?;
+    apply_all(&admin, FIELD_MANAGER, generate::reseller_objects(), args.writers).await?;
 
     let channel: Vec<Store<DynamicObject>> = vec![
         watch_kind(&admin, ApiResource::erase::<PartnerCenterConnection>(&())),
@@ -129,6 +135,7 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     apply_all(
         &admin,
+        FIELD_MANAGER,
         custs.iter().map(generate::customer_object).collect(),
         args.writers,
     )
@@ -347,58 +354,4 @@ async fn last_seq(control: &EmulatorControl) -> Result<u64> {
         .last()
         .and_then(|e| e["seq"].as_u64())
         .unwrap_or(0))
-}
-
-fn done_when(done: bool, progress: String) -> ControlFlow<(), String> {
-    if done {
-        ControlFlow::Break(())
-    } else {
-        ControlFlow::Continue(progress)
-    }
-}
-
-/// Server-side applies `objects` with `writers` at once.
-async fn apply_all(
-    client: &kube::Client,
-    objects: Vec<(Option<String>, Value, ApiResource)>,
-    writers: usize,
-) -> Result<()> {
-    let pp = PatchParams::apply("bench-customers").force();
-    let results: Vec<Result<()>> = stream::iter(objects)
-        .map(|(ns, obj, ar)| {
-            let client = client.clone();
-            let pp = pp.clone();
-            async move {
-                let api: Api<DynamicObject> = match &ns {
-                    Some(ns) => Api::namespaced_with(client, ns, &ar),
-                    None => Api::all_with(client, &ar),
-                };
-                let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
-                api.patch(&name, &pp, &Patch::Apply(&obj))
-                    .await
-                    .with_context(|| format!("apply {} {name}", ar.kind))?;
-                Ok(())
-            }
-        })
-        .buffer_unordered(writers.max(1))
-        .collect()
-        .await;
-    results.into_iter().collect()
-}
-
-/// A watch cache of one kind in the bench process (what Ready is judged on).
-fn watch_kind(client: &kube::Client, ar: ApiResource) -> Store<DynamicObject> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-    let writer = reflector::store::Writer::new(ar);
-    let reader = writer.as_reader();
-    let events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(|o: &mut DynamicObject| o.managed_fields_mut().clear())
-        .reflect(writer)
-        .applied_objects();
-    tokio::spawn(async move {
-        futures::pin_mut!(events);
-        while events.next().await.is_some() {}
-    });
-    reader
 }
