@@ -226,6 +226,33 @@ pub struct PartnerCenterConnectionStatus {
     /// What references this connection (it cannot be deleted while anything does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_by: Option<UsedBy>,
+
+    /// The account's customers compared with the Customers pinned to this connection, as of the
+    /// last sync (`audit` shows the details).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Inventory>,
+}
+
+/// Counts of the last sync's comparison of the account's customers with the declared Customers.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Inventory {
+    /// Customers the account lists.
+    pub customers: i64,
+    /// Customers pinned to this connection with a tenant id that the account lists.
+    pub declared: i64,
+    /// Customers the account lists that no Customer declares (`import` writes manifests for them).
+    pub undeclared: i64,
+    /// Provisioned Customers pinned to this connection whose tenant the account no longer lists (TenantGone).
+    pub missing: i64,
+    /// Declared customers whose country (as Partner Center reports it) lies outside the connection's region.
+    pub outside_region: i64,
+    /// Declared customers associated with another indirect reseller than the declared reseller's.
+    pub wrong_reseller: i64,
+    /// Declared customers whose details (country, indirect reseller) are not fetched yet: they are
+    /// fetched within the operator's budget of calls per connection and hour.
+    #[serde(default)]
+    pub details_pending: i64,
 }
 
 /// The partner's organization as Partner Center reports it.

@@ -67,6 +67,19 @@ pub trait PartnerCenterApi: Send + Sync {
     async fn delete_customer(&self, customer_tenant_id: &str) -> Result<()>;
     /// Claims (`tid`, `amr`, ...) of the access token in use, authenticating first if needed.
     async fn token_claims(&self) -> Result<TokenClaims>;
+    /// `GET /v1/customers/relationshiprequests` (App+User): the https invitation link an existing
+    /// tenant's Global Admin opens to accept the partner as its reseller.
+    async fn relationship_request_url(&self) -> Result<String>;
+    /// `GET /v1/agreements?agreementType=MicrosoftCustomerAgreement` (App+User).
+    async fn agreement_templates(&self) -> Result<Vec<AgreementTemplate>>;
+    /// `POST /v1/customers/{id}/agreements` (App+User). Partner Center's code 600061 (the agreement
+    /// already exists for this contact) is [`AgreementOutcome::AlreadyRecorded`], matched on the code
+    /// because the HTTP status it comes with is not documented consistently.
+    async fn record_agreement(&self, customer_tenant_id: &str, new: &NewAgreement) -> Result<AgreementOutcome>;
+    /// `GET /v1/customers/{id}/agreements?agreementType=MicrosoftCustomerAgreement` (App+User).
+    async fn customer_agreements(&self, customer_tenant_id: &str) -> Result<Vec<Agreement>>;
+    /// The customers of one indirect reseller (App+User): the `IndirectReseller` list filter.
+    async fn customers_of_reseller(&self, reseller_tenant_id: &str) -> Result<Vec<Customer>>;
 }
 
 /// The reqwest implementation.
@@ -304,74 +317,6 @@ impl PartnerCenterClient {
                 None => return Ok(requests),
             }
         }
-    }
-
-    /// `GET /v1/customers/relationshiprequests` (App+User): the invitation link an existing tenant's
-    /// Global Admin opens to accept the partner as its reseller.
-    ///
-    /// This and the agreement calls below are not (yet) on [`PartnerCenterApi`]: no controller uses
-    /// them, and adding trait methods breaks every other implementation of the trait.
-    pub async fn relationship_request_url(&self) -> Result<String> {
-        let r: RelationshipRequest = self.get_json("/v1/customers/relationshiprequests").await?;
-        match Url::parse(r.url.trim()) {
-            Ok(u) if u.scheme() == "https" => Ok(u.to_string()),
-            _ => Err(PartnerCenterError::Decode {
-                what: "Partner Center GET /v1/customers/relationshiprequests".into(),
-                detail: "the invitation url is not an https URL".into(),
-            }),
-        }
-    }
-
-    /// `GET /v1/agreements?agreementType=MicrosoftCustomerAgreement` (App+User).
-    pub async fn agreement_templates(&self) -> Result<Vec<AgreementTemplate>> {
-        let page: Collection<AgreementTemplate> = self
-            .get_json("/v1/agreements?agreementType=MicrosoftCustomerAgreement")
-            .await?;
-        Ok(page.items)
-    }
-
-    /// `POST /v1/customers/{id}/agreements` (App+User). Partner Center's code 600061 (the agreement
-    /// already exists for this contact) is [`AgreementOutcome::AlreadyRecorded`], matched on the code
-    /// because the HTTP status it comes with is not documented consistently.
-    pub async fn record_agreement(&self, customer_tenant_id: &str, new: &NewAgreement) -> Result<AgreementOutcome> {
-        let id = segment("customer id", customer_tenant_id)?;
-        let body = serde_json::to_value(new).map_err(|e| PartnerCenterError::config("agreement", &e.to_string()))?;
-        let path = format!("/v1/customers/{id}/agreements");
-        let resp = self.call(Method::POST, &path, Some(&body)).await?;
-        if resp.is_success() {
-            return Ok(AgreementOutcome::Recorded(Box::new(decode(&resp, &path)?)));
-        }
-        let err = self.fail(&resp);
-        if err.code() == Some(AGREEMENT_ALREADY_EXISTS) {
-            return Ok(AgreementOutcome::AlreadyRecorded);
-        }
-        Err(err)
-    }
-
-    /// `GET /v1/customers/{id}/agreements?agreementType=MicrosoftCustomerAgreement` (App+User).
-    pub async fn customer_agreements(&self, customer_tenant_id: &str) -> Result<Vec<Agreement>> {
-        let id = segment("customer id", customer_tenant_id)?;
-        let page: Collection<Agreement> = self
-            .get_json(&format!(
-                "/v1/customers/{id}/agreements?agreementType=MicrosoftCustomerAgreement"
-            ))
-            .await?;
-        Ok(page.items)
-    }
-
-    /// The customers of one indirect reseller (App+User): the `IndirectReseller` list filter.
-    pub async fn customers_of_reseller(&self, reseller_tenant_id: &str) -> Result<Vec<Customer>> {
-        let r = reseller_tenant_id.trim();
-        if Uuid::parse_str(r).is_err() {
-            return Err(PartnerCenterError::config(
-                "indirect reseller",
-                "must be the reseller's tenant id (a GUID)",
-            ));
-        }
-        let mut all = Vec::new();
-        self.for_each_page(&customers_filter_path("IndirectReseller", r), |items| all.extend(items))
-            .await?;
-        Ok(all)
     }
 
     /// Counts customers and returns `(customers, list requests made)`; used by the benchmark.
@@ -633,6 +578,62 @@ impl PartnerCenterApi for PartnerCenterClient {
         Ok(())
     }
 
+    async fn relationship_request_url(&self) -> Result<String> {
+        let r: RelationshipRequest = self.get_json("/v1/customers/relationshiprequests").await?;
+        match Url::parse(r.url.trim()) {
+            Ok(u) if u.scheme() == "https" => Ok(u.to_string()),
+            _ => Err(PartnerCenterError::Decode {
+                what: "Partner Center GET /v1/customers/relationshiprequests".into(),
+                detail: "the invitation url is not an https URL".into(),
+            }),
+        }
+    }
+
+    async fn agreement_templates(&self) -> Result<Vec<AgreementTemplate>> {
+        let page: Collection<AgreementTemplate> = self
+            .get_json("/v1/agreements?agreementType=MicrosoftCustomerAgreement")
+            .await?;
+        Ok(page.items)
+    }
+
+    async fn record_agreement(&self, customer_tenant_id: &str, new: &NewAgreement) -> Result<AgreementOutcome> {
+        let id = segment("customer id", customer_tenant_id)?;
+        let body = serde_json::to_value(new).map_err(|e| PartnerCenterError::config("agreement", &e.to_string()))?;
+        let path = format!("/v1/customers/{id}/agreements");
+        let resp = self.call(Method::POST, &path, Some(&body)).await?;
+        if resp.is_success() {
+            return Ok(AgreementOutcome::Recorded(Box::new(decode(&resp, &path)?)));
+        }
+        let err = self.fail(&resp);
+        if err.code() == Some(AGREEMENT_ALREADY_EXISTS) {
+            return Ok(AgreementOutcome::AlreadyRecorded);
+        }
+        Err(err)
+    }
+
+    async fn customer_agreements(&self, customer_tenant_id: &str) -> Result<Vec<Agreement>> {
+        let id = segment("customer id", customer_tenant_id)?;
+        let page: Collection<Agreement> = self
+            .get_json(&format!(
+                "/v1/customers/{id}/agreements?agreementType=MicrosoftCustomerAgreement"
+            ))
+            .await?;
+        Ok(page.items)
+    }
+
+    async fn customers_of_reseller(&self, reseller_tenant_id: &str) -> Result<Vec<Customer>> {
+        let r = reseller_tenant_id.trim();
+        if Uuid::parse_str(r).is_err() {
+            return Err(PartnerCenterError::config(
+                "indirect reseller",
+                "must be the reseller's tenant id (a GUID)",
+            ));
+        }
+        let mut all = Vec::new();
+        self.for_each_page(&customers_filter_path("IndirectReseller", r), |items| all.extend(items))
+            .await?;
+        Ok(all)
+    }
     async fn token_claims(&self) -> Result<TokenClaims> {
         Ok(self.auth.access_token().await?.claims)
     }

@@ -2,8 +2,8 @@
 //! any call made to fail with a given error or to never answer.
 
 use crate::partner_center::models::{
-    Address, AddressToValidate, AddressValidation, CountryRules, Customer, LegalBusinessProfile, MpnProfile,
-    NewCustomer, OrganizationProfile, PartnerRelationship,
+    Address, AddressToValidate, AddressValidation, Agreement, AgreementOutcome, AgreementTemplate, CountryRules,
+    Customer, LegalBusinessProfile, MpnProfile, NewAgreement, NewCustomer, OrganizationProfile, PartnerRelationship,
 };
 use crate::partner_center::{PartnerCenterApi, PartnerCenterError, TokenClaims};
 use async_trait::async_trait;
@@ -142,6 +142,26 @@ impl PartnerCenterApi for FakePartnerCenter {
     }
     async fn delete_customer(&self, _customer_tenant_id: &str) -> Result<()> {
         self.enter("delete_customer").await
+    }
+    async fn relationship_request_url(&self) -> Result<String> {
+        self.enter("relationship_request_url").await?;
+        Ok("https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=fake".into())
+    }
+    async fn agreement_templates(&self) -> Result<Vec<AgreementTemplate>> {
+        self.enter("agreement_templates").await?;
+        Ok(Vec::new())
+    }
+    async fn record_agreement(&self, _customer_tenant_id: &str, _new: &NewAgreement) -> Result<AgreementOutcome> {
+        self.enter("record_agreement").await?;
+        Ok(AgreementOutcome::AlreadyRecorded)
+    }
+    async fn customer_agreements(&self, _customer_tenant_id: &str) -> Result<Vec<Agreement>> {
+        self.enter("customer_agreements").await?;
+        Ok(Vec::new())
+    }
+    async fn customers_of_reseller(&self, _reseller_tenant_id: &str) -> Result<Vec<Customer>> {
+        self.enter("customers_of_reseller").await?;
+        Ok(Vec::new())
     }
     async fn token_claims(&self) -> Result<TokenClaims> {
         self.enter("token").await?;
