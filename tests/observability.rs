@@ -167,9 +167,10 @@ async fn live_metrics_alerts_dashboard_and_refusal_logs() {
             "pco_unusable_effective_plans{reason=\"SandboxOnlyReseller\"}".to_string(),
             Some(1.0),
         ),
+        // A Ready object has no per-object series (src/controller/gauges.rs); it is counted.
         (
             "pco_object_ready{kind=\"Reseller\",namespace=\"\",name=\"northwind\",reason=\"Ready\"}".to_string(),
-            Some(1.0),
+            None,
         ),
     ];
     for (series, want) in &rows {
@@ -189,13 +190,34 @@ async fn live_metrics_alerts_dashboard_and_refusal_logs() {
         assert!(calls >= 1.0, "{operation}: no call counted\n{metrics}");
         assert_eq!(timed, Some(calls), "{operation}\n{metrics}");
     }
-    // One series per object: as many as the API server holds of the three kinds.
-    let objects: usize = ["pcc", "cplan", "rsl"]
-        .iter()
-        .map(|kind| cp.get_json(&[kind, "-A"])["items"].as_array().unwrap().len())
-        .sum();
+    // One series per object that is not Ready: as many as the API server holds of the three kinds
+    // without Ready=True, and the Ready ones counted in pco_objects.
+    let not_ready_objects = || -> (usize, usize) {
+        let items: Vec<Value> = ["pcc", "cplan", "rsl"]
+            .iter()
+            .flat_map(|kind| cp.get_json(&[kind, "-A"])["items"].as_array().unwrap().clone())
+            .collect();
+        let ready = items
+            .iter()
+            .filter(|o| {
+                o["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+            .count();
+        (items.len() - ready, ready)
+    };
+    let (not_ready, ready) = not_ready_objects();
+    assert!(not_ready >= 1, "tailspin-demo is not Ready");
     let ready_series = metrics.lines().filter(|l| l.starts_with("pco_object_ready{")).count();
-    assert_eq!(ready_series, objects, "{metrics}");
+    assert_eq!(ready_series, not_ready, "{metrics}");
+    let counted_ready: f64 = ["PartnerCenterConnection", "CustomerPlan", "Reseller"]
+        .iter()
+        .filter_map(|kind| sample(&metrics, &format!("pco_objects{{kind=\"{kind}\",ready=\"True\"}}")))
+        .sum();
+    assert_eq!(counted_ready, ready as f64, "{metrics}");
 
     // The Argo CD advice of docs/operations.md (`managedFieldsManagers: [partner-center-operator]`)
     // holds only if the rotated refresh token is owned by a field manager of that name.
@@ -232,9 +254,9 @@ async fn live_metrics_alerts_dashboard_and_refusal_logs() {
             .all(|l| !l.contains("SandboxOnlyReseller"))
     })
     .await;
+    // Ready now: its series is gone (not kept at 1).
     let series = object_series(&metrics, "Reseller", "tailspin-demo");
-    assert_eq!(series.len(), 1, "one series for tailspin-demo: {series:#?}");
-    assert!(series[0].ends_with("reason=\"Ready\"} 1"), "{series:#?}");
+    assert_eq!(series, Vec::<&str>::new(), "tailspin-demo is Ready");
     // The old reason stays as a zero (its alert resolves instead of vanishing).
     assert_eq!(
         sample(&metrics, "pco_unusable_effective_plans{reason=\"SandboxOnlyReseller\"}"),
@@ -242,7 +264,7 @@ async fn live_metrics_alerts_dashboard_and_refusal_logs() {
     );
     assert_eq!(
         metrics.lines().filter(|l| l.starts_with("pco_object_ready{")).count(),
-        objects,
+        not_ready_objects().0,
         "{metrics}"
     );
 

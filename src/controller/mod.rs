@@ -94,9 +94,22 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
         tracker.clone(),
         triggers.clone(),
         world::connection_change,
+        watch::keep,
     ));
-    tokio::spawn(plans.run(world.clone(), tracker.clone(), triggers.clone(), world::plan_change));
-    tokio::spawn(resellers.run(world.clone(), tracker.clone(), triggers.clone(), world::reseller_change));
+    tokio::spawn(plans.run(
+        world.clone(),
+        tracker.clone(),
+        triggers.clone(),
+        world::plan_change,
+        watch::keep,
+    ));
+    tokio::spawn(resellers.run(
+        world.clone(),
+        tracker.clone(),
+        triggers.clone(),
+        world::reseller_change,
+        watch::trim_reseller,
+    ));
     // Customers: no rule of the other kinds reads them; a change re-resolves the Customers that
     // claim the same domain or tenant (rule 14: the newer may proceed once the older is gone).
     let (customers, customer_sub) = watch::shared::<Customer>(&client);
@@ -238,22 +251,30 @@ async fn run_controllers(
             conn_ctx,
         )
         .for_each(|_| async {});
-    let plans = Controller::for_shared_stream(plan_sub.stream, plan_sub.reader)
-        .with_config(config())
-        .reconcile_on(plan_rx)
-        .graceful_shutdown_on(shutdown.clone())
-        .run(timed(plan::KIND, plan::reconcile), plan::error_policy, ctx.clone())
-        .for_each(|_| async {});
-    let resellers = Controller::for_shared_stream(reseller_sub.stream, reseller_sub.reader)
-        .with_config(config())
-        .reconcile_on(reseller_rx)
-        .graceful_shutdown_on(shutdown.clone())
-        .run(
-            timed(reseller::KIND, reseller::reconcile),
-            reseller::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|_| async {});
+    // Plans and resellers (thousands) are not handed the echo of their own status writes; the
+    // connection reconciler (a few dozen, staged) sees every change of its objects.
+    let plans = Controller::for_shared_stream(
+        watch::without_status_echo(plan_sub.stream, plan_sub.reader.clone()),
+        plan_sub.reader,
+    )
+    .with_config(config())
+    .reconcile_on(plan_rx)
+    .graceful_shutdown_on(shutdown.clone())
+    .run(timed(plan::KIND, plan::reconcile), plan::error_policy, ctx.clone())
+    .for_each(|_| async {});
+    let resellers = Controller::for_shared_stream(
+        watch::without_status_echo(reseller_sub.stream, reseller_sub.reader.clone()),
+        reseller_sub.reader,
+    )
+    .with_config(config())
+    .reconcile_on(reseller_rx)
+    .graceful_shutdown_on(shutdown.clone())
+    .run(
+        timed(reseller::KIND, reseller::reconcile),
+        reseller::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|_| async {});
     let customer_ctx = Arc::new(customer::CustomerContext::new(
         ctx.clone(),
         memory,

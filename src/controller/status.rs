@@ -25,7 +25,12 @@ where
     S: Serialize,
 {
     let as_json = |s: &S| serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
-    if current.map(as_json) == Some(as_json(desired)) {
+    // A cache that trimmed the status kept the digest of the whole one (controller/watch.rs).
+    let unchanged = match obj.annotations().get(super::watch::STATUS_DIGEST) {
+        Some(cached) => *cached == digest(desired),
+        None => current.map(as_json) == Some(as_json(desired)),
+    };
+    if unchanged {
         return Ok(Written::Unchanged);
     }
     let patch = serde_json::json!({
@@ -40,6 +45,19 @@ where
     )
     .await?;
     Ok(Written::Patched)
+}
+
+/// Digest of a status as JSON (a `serde_json::Value`'s text: keys in one order however the status
+/// was built), for the "unchanged" comparison against a trimmed cache. Not a security boundary:
+/// only this process computes and compares it.
+pub fn digest<S: Serialize>(status: &S) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    serde_json::to_value(status)
+        .unwrap_or(serde_json::Value::Null)
+        .to_string()
+        .hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 /// The conditions of a status, so the publisher can see Ready transitions of any kind.

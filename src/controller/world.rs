@@ -94,9 +94,17 @@ impl World {
 /// event handler (a) ignores events that changed nothing the rules read (status writes), and
 /// (b) also requeues objects that depended on the object before the change (a dropped grant, a
 /// re-pointed connectionRef, a deleted parent).
+/// Keyed by a hash of the object's key, not a copy of its name (memory at tens of thousands).
 #[derive(Default)]
 pub struct DependentsTracker {
-    seen: Mutex<HashMap<String, (u64, Option<Dependents>)>>,
+    seen: Mutex<HashMap<u64, (u64, Option<Dependents>)>>,
+}
+
+/// The tracker's key of an object.
+fn tracked(key: &ObjectKey) -> u64 {
+    let mut s = DefaultHasher::new();
+    format!("{key:?}").hash(&mut s);
+    s.finish()
 }
 
 impl DependentsTracker {
@@ -107,11 +115,11 @@ impl DependentsTracker {
     /// relist is in the cache.
     pub fn initial(&self, key: &ObjectKey, facts_digest: u64) -> bool {
         let mut seen = self.seen.lock().expect("dependents tracker");
-        match seen.get(&format!("{key:?}")) {
+        match seen.get(&tracked(key)) {
             Some((digest, _)) if *digest != facts_digest => true,
             Some(_) => false,
             None => {
-                seen.insert(format!("{key:?}"), (facts_digest, None));
+                seen.insert(tracked(key), (facts_digest, None));
                 false
             }
         }
@@ -120,12 +128,12 @@ impl DependentsTracker {
     /// Whether `key`'s facts are still the ones last recorded (a status write, nothing the rules read).
     pub fn unchanged(&self, key: &ObjectKey, facts_digest: u64) -> bool {
         let seen = self.seen.lock().expect("dependents tracker");
-        seen.get(&format!("{key:?}")).is_some_and(|(d, _)| *d == facts_digest)
+        seen.get(&tracked(key)).is_some_and(|(d, _)| *d == facts_digest)
     }
 
     /// The objects to re-evaluate after `key` changed to `facts_digest` (None: deleted).
     pub fn changed(&self, world: &World, key: &ObjectKey, facts_digest: Option<u64>) -> Dependents {
-        let id = format!("{key:?}");
+        let id = tracked(key);
         let mut seen = self.seen.lock().expect("dependents tracker");
         let before = seen.get(&id).cloned();
         if let (Some((digest, _)), Some(now)) = (&before, facts_digest)

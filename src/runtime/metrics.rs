@@ -1,6 +1,6 @@
 //! Prometheus metrics of the operator. Labels never carry secret values. Object names appear only in
-//! gauges with exactly one series per object (`pco_object_ready`, the per-connection gauges), whose
-//! stale series are removed; every other label is a kind, a reason or a Partner Center operation.
+//! gauges with at most one series per object (`pco_object_ready` for objects not Ready, the
+//! per-connection gauges), whose stale series are removed; every other label is a kind, a reason or a Partner Center operation.
 //! Counters start at zero for every known label value, so `rate()` and `increase()` see the first
 //! failure instead of a series that appears with it.
 
@@ -267,7 +267,7 @@ impl Metrics {
         );
         r.register(
             "object_ready",
-            "1 when the object is Ready for its generation, else 0; one series per object, reason = its Ready reason (Pending before the first status of its generation)",
+            "0 for each object not Ready for its generation (one series per such object, reason = its Ready reason, Pending before the first status of its generation); Ready objects have no series and are counted in pco_objects",
             m.object_ready.family.clone(),
         );
         r.register(

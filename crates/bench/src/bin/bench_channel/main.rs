@@ -61,8 +61,10 @@ struct Args {
     #[arg(long, default_value_t = 200)]
     plans: usize,
     /// Resellers, in a tree of depth 4 (root, 20 distributors, 24 resellers each, the rest below).
-    #[arg(long, default_value_t = 5000)]
-    resellers: usize,
+    /// A comma-separated list runs one channel per size (each on a fresh control plane) and
+    /// writes the cost curve: `--resellers 1000,5000,20000,50000`.
+    #[arg(long, value_delimiter = ',', default_value = "5000")]
+    resellers: Vec<usize>,
     /// Idle window for the steady-state counts, in seconds.
     #[arg(long, default_value_t = 120)]
     idle_secs: u64,
@@ -102,6 +104,8 @@ struct Cold {
     reconciles: BTreeMap<String, u64>,
     rss_after: f64,
     not_ready: usize,
+    /// Warnings in the converged statuses (`status.warningCount`), each a legitimate Event.
+    warnings: u64,
 }
 
 struct Idle {
@@ -135,12 +139,46 @@ struct Floors {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let ch = generate::generate(args.connections, args.plans, args.resellers)?;
+    let mut sizes = Vec::new();
+    for &resellers in &args.resellers {
+        eprintln!("== {resellers} resellers");
+        sizes.push(run(&args, resellers).await?);
+        // Each size's results are kept as soon as they exist: a long curve interrupted later
+        // still leaves the sizes it finished.
+        write_results(&args, &sizes)?;
+    }
+    for size in &sizes {
+        report::print_table(size);
+    }
+    report::print_curve(&sizes);
+    println!("\nJSON: {}", args.out.display());
+    Ok(())
+}
+
+/// The one JSON of a run: the machine and commit, and one entry per size (the cost curve).
+fn write_results(args: &Args, sizes: &[Value]) -> Result<()> {
+    let results = json!({
+        "benchmark": "bench_channel",
+        "generated_at": jiff::Timestamp::now().to_string(),
+        "git_commit": Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        "machine_cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "sizes": sizes,
+    });
+    if let Some(parent) = args.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&results)? + "\n")?;
+    Ok(())
+}
+
+/// One size: generate, apply, measure, report (as JSON).
+async fn run(args: &Args, resellers: usize) -> Result<Value> {
+    let ch = generate::generate(args.connections, args.plans, resellers)?;
     describe(&ch);
-    let mut bench = apply(&args, ch).await?;
-    let mut op = start_operator(&args, &bench)?;
+    let mut bench = apply(args, ch).await?;
+    let mut op = start_operator(args, &bench)?;
     let cold = measure_cold(&mut bench, &op).await?;
-    let idle = idle(&mut bench, &args).await?;
+    let idle = idle(&mut bench, args).await?;
     let fanout = measure_fanout(&mut bench).await?;
     let (peak_rss, rss) = op.memory_mib();
     let end = End {
@@ -150,12 +188,12 @@ async fn main() -> Result<()> {
     };
     op.stop();
     let floors = floors(&bench, &cold, &fanout, args.concurrency.into()).await?;
-    report(&args, &bench, &cold, &idle, &fanout, &end, &floors)?;
+    let results = results(args, &bench, &cold, &idle, &fanout, &end, &floors);
     bench.emu.shutdown().await;
     if args.keep {
         eprintln!("control plane data kept in {}", bench.cp.dir().display());
     }
-    Ok(())
+    Ok(results)
 }
 
 fn describe(ch: &Channel) {
@@ -260,6 +298,12 @@ async fn measure_cold(bench: &mut Bench, op: &Operator) -> Result<Cold> {
         .iter()
         .filter(|o| ready_of(&o.data["status"])["status"] == "False")
         .count();
+    let warnings = bench
+        .stores
+        .all()
+        .iter()
+        .filter_map(|o| o.data["status"]["warningCount"].as_u64())
+        .sum();
     eprintln!(
         "  converged in {:.1}s, {} status writes, {not_ready} objects with final verdict Ready=False",
         elapsed.as_secs_f64(),
@@ -271,6 +315,7 @@ async fn measure_cold(bench: &mut Bench, op: &Operator) -> Result<Cold> {
         reconciles,
         rss_after,
         not_ready,
+        warnings,
     })
 }
 
@@ -409,22 +454,19 @@ async fn floors(bench: &Bench, cold: &Cold, fanout: &Fanout, concurrency: usize)
     })
 }
 
-/// Writes the JSON results (bench/results/channel.json by default) and prints the table.
-fn report(
-    args: &Args,
-    bench: &Bench,
-    cold: &Cold,
-    idle: &Idle,
-    fanout: &Fanout,
-    end: &End,
-    floors: &Floors,
-) -> Result<()> {
+/// The results of one size, in the shape of an entry of bench/results/channel.json's `sizes`.
+fn results(args: &Args, bench: &Bench, cold: &Cold, idle: &Idle, fanout: &Fanout, end: &End, floors: &Floors) -> Value {
     let ch = &bench.ch;
+    let objects = bench.n_objects.max(1) as f64;
+    let per_object = |m: &BTreeMap<String, u64>, kind: Option<&str>, n: usize| {
+        let total: u64 = m
+            .iter()
+            .filter(|(k, _)| kind.is_none_or(|kind| k.as_str() == kind))
+            .map(|(_, v)| v)
+            .sum();
+        total as f64 / n.max(1) as f64
+    };
     let mut results = json!({
-        "benchmark": "bench_channel",
-        "generated_at": jiff::Timestamp::now().to_string(),
-        "git_commit": Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()),
-        "machine_cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "channel": {"connections": ch.conns.len(), "plans": ch.plans.len(), "resellers": ch.resellers.len(),
             "max_depth": 4, "plans_per_reseller_avg": ch.grants_per_reseller(),
             "resellers_with_override": ch.resellers.iter().filter(|r| r.override_plan.is_some()).count(),
@@ -432,6 +474,7 @@ fn report(
         "operator_concurrency_per_kind": args.concurrency,
         "create_seconds": bench.create_secs,
         "converged_not_ready_objects": cold.not_ready,
+        "converged_warnings": cold.warnings,
         "fanout_resellers": fanout.targets.len(),
         "fanout_reason": fanout.reason,
         "idle_window_seconds": args.idle_secs,
@@ -442,11 +485,17 @@ fn report(
         "idle_partner_center_syncs": idle.syncs,
         "idle_partner_center_calls_allowed": idle.calls_allowed,
         "peak_rss_mib": end.peak_rss,
+        "peak_rss_mib_per_1000_objects": end.peak_rss / objects * 1000.0,
+        "reconciles_per_object_cold": per_object(&cold.reconciles, None, bench.n_objects),
+        "reconciles_per_reseller_cold": per_object(&cold.reconciles, Some("Reseller"), ch.resellers.len()),
         "rss_after_convergence_mib": cold.rss_after,
         "rss_end_mib": end.rss,
         "reconciles_cold": cold.reconciles,
         "reconciles_total": end.reconciles,
-        "targets": {"convergence_ratio_max": 1.5, "fanout_ratio_max": 1.5, "idle_status_writes": 0, "peak_rss_mib_max": 64},
+        "targets": {"convergence_ratio_max": 1.1, "fanout_ratio_max": 1.1, "idle_status_writes": 0,
+            "reconciles_per_object_cold_max": 1.2,
+            "convergence_events_max": cold.not_ready as u64 + cold.warnings,
+            "peak_rss_mib_max": peak_rss_target(ch.resellers.len())},
     });
     for (phase, elapsed, counts, (floor, floor_writes)) in [
         ("convergence", cold.elapsed, &cold.counts, floors.cold),
@@ -465,13 +514,13 @@ fn report(
             results[format!("{phase}_{k}")] = v.clone();
         }
     }
-    if let Some(parent) = args.out.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&results)? + "\n")?;
-    report::print_table(&results);
-    println!("\nJSON: {}", args.out.display());
-    Ok(())
+    results
+}
+
+/// The memory targets (32 MiB at 5,000 resellers, 96 MiB at 50,000), interpolated
+/// linearly between and beyond them.
+fn peak_rss_target(resellers: usize) -> f64 {
+    32.0 + (resellers as f64 - 5000.0) * (96.0 - 32.0) / 45_000.0
 }
 
 /// Converged as the test kit means it (observedGeneration == generation, Ready not Unknown).
