@@ -240,7 +240,8 @@ async fn live_metrics_alerts_dashboard_and_refusal_logs() {
         "refreshToken owned by {owners:?}: {secret:#}"
     );
 
-    // The reason changes (the reseller is granted a Sandbox plan): its series is replaced.
+    let before_change = metrics.clone();
+    // The reason changes (the reseller is granted a Sandbox plan, and is Ready): its series goes.
     let patch =
         r#"[{"op":"replace","path":"/spec/services/azureAD/customerPlans/0/plan","value":"eur-direct-sandbox"}]"#;
     let out = cp.kubectl_run(
@@ -268,8 +269,10 @@ async fn live_metrics_alerts_dashboard_and_refusal_logs() {
         "{metrics}"
     );
 
-    // Every metric the alerts and the dashboard query is in this live /metrics.
-    let exported = sample_names(&metrics);
+    // Every metric the alerts and the dashboard query is in this operator's live /metrics, now or
+    // before the change (pco_object_ready has no series while every object is Ready, as now).
+    let mut exported = sample_names(&metrics);
+    exported.extend(sample_names(&before_change));
     let mut queried = 0;
     for (what, expr) in alert_rules().into_iter().chain(dashboard_queries()) {
         let names = metric_names(&expr);
