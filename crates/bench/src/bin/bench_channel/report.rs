@@ -99,16 +99,16 @@ pub fn print_curve(sizes: &[Value]) {
         let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
         println!(
             "{:>9} {:>8} {:>9.1} {:>11.2} {:>9.1} {:>7.2} {:>9.1} {:>7.2} {:>9} {:>8} {:>10.2}",
-            r["channel"]["resellers"],
-            r["channel"]["objects"],
+            r["channel"]["resellers"].as_u64().unwrap_or(0),
+            r["channel"]["objects"].as_u64().unwrap_or(0),
             f("peak_rss_mib"),
             f("peak_rss_mib_per_1000_objects"),
             f("convergence_seconds"),
             f("convergence_ratio"),
             f("fanout_seconds"),
             f("fanout_ratio"),
-            r["convergence_status_writes"],
-            r["convergence_events_written"],
+            r["convergence_status_writes"].as_u64().unwrap_or(0),
+            r["convergence_events_written"].as_u64().unwrap_or(0),
             f("reconciles_per_object_cold"),
         );
     }
