@@ -42,7 +42,7 @@ const DEFAULT_RETRY: Duration = Duration::from_secs(10);
 /// What the steady state does after this stage.
 pub enum Next {
     /// Publish the steady state from this status (it may now hold `agreement`): one write.
-    Steady(CustomerStatus),
+    Steady(Box<CustomerStatus>),
     /// The stage wrote the status itself (not recorded, and why); come back then.
     Requeue(Action),
 }
@@ -51,8 +51,11 @@ pub enum Next {
 /// Customers record at the same time (each connection's slot is locked while it is fetched).
 pub struct Templates {
     ttl: Duration,
-    by_connection: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<(Instant, String)>>>>>,
+    by_connection: Mutex<HashMap<String, Slot>>,
 }
+
+/// One connection's cached template id and when it was listed.
+type Slot = Arc<tokio::sync::Mutex<Option<(Instant, String)>>>;
 
 /// Why no template id came back.
 #[derive(Debug)]
@@ -142,16 +145,16 @@ pub async fn ensure(
         if st.agreement.is_none() {
             conditions::remove_condition(&mut st.conditions, reasons::AGREEMENT_RECORDED);
         }
-        return Ok(Next::Steady(st));
+        return Ok(Next::Steady(Box::new(st)));
     };
     if recorded(&st) {
-        return Ok(Next::Steady(st));
+        return Ok(Next::Steady(Box::new(st)));
     }
     let Some(pinned) = st.connection.clone() else {
-        return Ok(Next::Steady(st));
+        return Ok(Next::Steady(Box::new(st)));
     };
     let Some(tenant) = st.tenant_id.clone() else {
-        return Ok(Next::Steady(st));
+        return Ok(Next::Steady(Box::new(st)));
     };
     let attester = attester(&ctx.world, &pinned);
     if let Some(f) = rule::refusal(spec, &attester, jiff::Timestamp::now()) {
@@ -261,7 +264,7 @@ pub async fn ensure(
     tracing::info!(%tenant, "agreement recorded");
     ctx.events
         .publish(customer, false, reasons::AGREEMENT_RECORDED, "Agreement", message);
-    Ok(Next::Steady(st))
+    Ok(Next::Steady(Box::new(st)))
 }
 
 fn recorded(st: &CustomerStatus) -> bool {

@@ -124,7 +124,7 @@ pub async fn reconcile(customer: Arc<Customer>, cctx: Arc<CustomerContext>) -> R
     delete::keep_finalizer_in_line(&api, &customer, may_delete_tenant(&route, &facts)).await?;
     if let Some(st) = steady(&customer) {
         let st = match agreement::ensure(&cctx, &api, &customer, st).await? {
-            agreement::Next::Steady(st) => st,
+            agreement::Next::Steady(st) => *st,
             agreement::Next::Requeue(action) => return Ok(action),
         };
         publish_steady(ctx, &api, &customer, &st, &route).await?;
