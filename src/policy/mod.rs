@@ -5,6 +5,7 @@
 //! change; [`verify_connection`] and [`check_refresh_token`] are rules 3 and 10 for the
 //! connection reconciler; [`decide`] is rules 11–15 and 18 for the Customer reconciler.
 
+pub mod agreement;
 pub mod binding;
 pub mod connection_owner;
 pub mod customer;

@@ -9,6 +9,8 @@
 //! - `customer.after-pin`: the request id is recorded in status, the create not called
 //! - `customer.after-create`: Partner Center answered the create, the Secret not written
 //! - `customer.after-secret`: the Secret is written, the status does not say Created yet
+//! - `customer.before-agreement`: the tenant is recorded, the agreement not sent
+//! - `customer.after-agreement`: Partner Center answered the agreement, the status does not say so
 
 use std::sync::OnceLock;
 
@@ -22,6 +24,8 @@ pub const POINTS: &[&str] = &[
     "customer.after-pin",
     "customer.after-create",
     "customer.after-secret",
+    "customer.before-agreement",
+    "customer.after-agreement",
 ];
 
 fn armed() -> Option<&'static str> {

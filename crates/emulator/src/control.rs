@@ -324,6 +324,18 @@ pub async fn list_customers(State(s): State<Shared>, Query(q): Query<HashMap<Str
     Json(items).into_response()
 }
 
+/// `GET /_emulator/agreements?customer=<tenant id>`: the agreements (attestations) recorded for the
+/// customer, as `POST /v1/customers/{id}/agreements` stored them. A repeat answered 600061 stores
+/// nothing, so recorded-once tests count these.
+pub async fn list_agreements(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let Some(customer) = q.get("customer").map(|t| t.trim().to_lowercase()) else {
+        return bad_request("customer: required (the customer's tenant id)");
+    };
+    let inner = s.lock();
+    let items = inner.agreements.get(&customer).cloned().unwrap_or_default();
+    Json(items).into_response()
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Acceptance {

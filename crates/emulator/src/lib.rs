@@ -157,6 +157,7 @@ fn router(state: Arc<EmulatorState>) -> Router {
             post(control::upsert_reseller),
         )
         .route("/_emulator/customers", get(control::list_customers))
+        .route("/_emulator/agreements", get(control::list_agreements))
         .route(
             "/_emulator/partners/{tenant_id}/invitations/accept",
             post(control::accept_invitation),

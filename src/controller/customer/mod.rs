@@ -15,6 +15,7 @@
 //! A lost create answer (dropped, timed out, the process killed) is resolved by stage 3 on the
 //! next attempt: Partner Center is asked what exists before anything is created again.
 
+pub mod agreement;
 pub mod check;
 pub mod clients;
 pub mod create;
@@ -122,7 +123,11 @@ pub async fn reconcile(customer: Arc<Customer>, cctx: Arc<CustomerContext>) -> R
     };
     delete::keep_finalizer_in_line(&api, &customer, may_delete_tenant(&route, &facts)).await?;
     if let Some(st) = steady(&customer) {
-        publish_steady(ctx, &api, &customer, st, &route).await?;
+        let st = match agreement::ensure(&cctx, &api, &customer, st).await? {
+            agreement::Next::Steady(st) => *st,
+            agreement::Next::Requeue(action) => return Ok(action),
+        };
+        publish_steady(ctx, &api, &customer, &st, &route).await?;
         return Ok(Action::requeue(super::jitter(STEADY_REQUEUE)));
     }
     provision(&cctx, &api, &customer, &facts, &route).await
