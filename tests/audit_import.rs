@@ -500,6 +500,12 @@ async fn audit_and_import_against_the_live_channel() {
         "the operator looked the tenants up: {by_method:?}"
     );
 
+    assert_eq!(
+        control.customers(NZ_PARTNER, None).await.unwrap().len(),
+        NZ_CUSTOMERS.len(),
+        "the account holds the same customers: none created"
+    );
+
     // --- once imported, only the customer needing a plan is left, with the very same manifest.
     let again = channel_ok(cp, provider, &["import", "--connection", NZ, "--mapping", mapping_arg]);
     let left: Vec<&str> = again.split("---\n").skip(1).collect();

@@ -294,10 +294,10 @@ fn header(conn: &PartnerCenterConnection, ns: &str, name: &str) -> String {
         .map(|c| format!(" ({})", one_line(c)))
         .unwrap_or_default();
     format!(
-        "# Customers of the Partner Center account {}{company} that no Customer declared, listed through\n\
-         # PartnerCenterConnection {ns}/{name} by `partner-center-operator import`. Applying them adopts the\n\
-         # tenants (already customers of that account: no invitation is sent). Review spec.reseller and\n\
-         # spec.plan before committing.\n",
+        "# Customers of the Partner Center account {}{company}\n\
+         # that no Customer declared, listed through PartnerCenterConnection {ns}/{name}\n\
+         # by `partner-center-operator import`. Applying them adopts the tenants (already customers of\n\
+         # that account: no invitation is sent). Review spec.reseller and spec.plan before committing.\n",
         conn.spec.partner_tenant_id
     )
 }
@@ -321,7 +321,9 @@ fn manifest(p: &Planned, mapping: &Mapping) -> String {
                 p.reseller
             )
         }
-        Placement::Root { associated: None } => "no mapping row and no indirect reseller: the root reseller".into(),
+        Placement::Root { associated: None } => {
+            "no mapping row, and no Reseller's indirect reseller lists it: the root reseller".into()
+        }
         Placement::Root { associated: Some(t) } => format!(
             "no mapping row; associated with indirect reseller {t}, which no Reseller declares: the root reseller"
         ),

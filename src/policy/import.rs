@@ -42,7 +42,7 @@ impl Declared {
 /// The listed customers no Customer declares, in tenant-id order (the output's stable order).
 pub fn undeclared(listed: &[ListedCustomer], declared: &Declared) -> Vec<ListedCustomer> {
     let mut out: Vec<ListedCustomer> = listed.iter().filter(|c| !declared.declares(c)).cloned().collect();
-    out.sort_by(|a, b| a.tenant_id.to_ascii_lowercase().cmp(&b.tenant_id.to_ascii_lowercase()));
+    out.sort_by_key(|c| c.tenant_id.to_ascii_lowercase());
     out.dedup_by(|a, b| a.tenant_id.eq_ignore_ascii_case(&b.tenant_id));
     out
 }
