@@ -495,6 +495,12 @@ async fn audit_and_import_against_the_live_channel() {
         .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with("/v1/")) && e["method"] != "GET")
         .collect();
     assert!(writes.is_empty(), "Partner Center writes during adoption: {writes:#?}");
+    // No invitation either: the look-up found each tenant among the account's customers.
+    let invitations: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.contains("relationshiprequests")))
+        .collect();
+    assert!(invitations.is_empty(), "invitation URLs asked for: {invitations:#?}");
     assert!(
         by_method.get("Partner Center GET").copied().unwrap_or(0) > 0,
         "the operator looked the tenants up: {by_method:?}"
