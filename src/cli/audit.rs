@@ -240,6 +240,9 @@ pub async fn audit(client: &Client, args: &AuditArgs) -> anyhow::Result<Report> 
             (None, None) => {
                 let got = list(&Api::<PartnerCenterConnection>::all(client.clone())).await;
                 unreadable.extend(why(&got, "the PartnerCenterConnections of all namespaces"));
+                if matches!(got, Fetched::Denied(_)) {
+                    unreadable.push("a reseller's admin: audit -n <your namespace>".into());
+                }
                 (if let Fetched::Found(v) = got { v } else { Vec::new() }, None)
             }
         };
