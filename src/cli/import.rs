@@ -194,6 +194,11 @@ fn must<T>(fetched: Fetched<T>, what: &str) -> anyhow::Result<T> {
 pub async fn run(args: ImportArgs) -> anyhow::Result<i32> {
     crate::tls::install_crypto_provider();
     let (ns, name) = namespaced(&args.connection, "--connection")?;
+    if let Some(plan) = &args.plan
+        && !crate::policy::import::is_object_name(plan)
+    {
+        anyhow::bail!("--plan: {plan:?} is not a CustomerPlan name (lower-case letters, digits, '-' and '.')");
+    }
     let mapping: Mapping = match &args.mapping {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;

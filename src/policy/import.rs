@@ -109,6 +109,13 @@ pub fn validate_mapping(mapping: &Mapping, resellers: &[ResellerInfo]) -> Result
                 "{at}: {key} is already mapped by mappings[{first}]; keep one row per customer"
             ));
         }
+        if let Some(plan) = &row.plan
+            && !is_object_name(plan)
+        {
+            problems.push(format!(
+                "{at}.plan: {plan:?} is not a CustomerPlan name (lower-case letters, digits, '-' and '.'); write the plan's metadata.name"
+            ));
+        }
         if !names.contains(&row.reseller.as_str()) {
             problems.push(format!(
                 "{at}.reseller: no Reseller {:?}{}",
@@ -118,6 +125,20 @@ pub fn validate_mapping(mapping: &Mapping, resellers: &[ResellerInfo]) -> Result
         }
     }
     if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+/// A Kubernetes object name (DNS-1123 subdomain): what may go into a manifest unquoted.
+pub fn is_object_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 /// Why a customer goes to its Reseller (said in the manifest's comment).
@@ -657,6 +678,15 @@ mod tests {
         // (rows, the problems)
         let cases: Vec<(Vec<MappingRow>, Vec<&str>)> = vec![
             (vec![row(None, Some("a.onmicrosoft.com"), "wingtip")], vec![]),
+            (
+                vec![MappingRow {
+                    plan: Some("nz\nkind: Secret".into()),
+                    ..row(None, Some("a.onmicrosoft.com"), "wingtip")
+                }],
+                vec![
+                    "mappings[0].plan: \"nz\\nkind: Secret\" is not a CustomerPlan name (lower-case letters, digits, '-' and '.'); write the plan's metadata.name",
+                ],
+            ),
             (
                 vec![row(Some("not-a-guid"), None, "wingtip")],
                 vec![
