@@ -91,32 +91,81 @@ fn declared(args: &CheckArgs, tenant: &str) -> Option<DeclaredIdentity> {
 
 pub async fn run(mut args: CheckArgs) -> anyhow::Result<()> {
     crate::tls::install_crypto_provider();
-    let kube = || async {
-        kube::Client::try_default()
-            .await
-            .context("cannot reach the Kubernetes API (kubeconfig)")
-    };
     if let Some(reference) = args.connection.clone() {
         let (ns, name) = reference.split_once('/').context("--connection is NAMESPACE/NAME")?;
-        let conn: PartnerCenterConnection = kube::Api::namespaced(kube().await?, ns)
+        let conn: PartnerCenterConnection = kube::Api::namespaced(kube_client().await?, ns)
             .get(name)
             .await
             .with_context(|| format!("cannot read PartnerCenterConnection {reference}"))?;
-        let spec = conn.spec;
-        args.tenant_id = Some(spec.partner_tenant_id);
-        args.cloud = spec.cloud;
-        args.auth_mode = spec.auth.mode;
-        args.region = Some(spec.region);
-        args.csp_type = Some(spec.csp_type);
-        args.environment = Some(spec.environment);
-        args.partner_center_endpoint = spec
-            .endpoints
-            .as_ref()
-            .and_then(|e| e.partner_center.as_deref()?.parse().ok());
-        args.login_endpoint = spec.endpoints.as_ref().and_then(|e| e.login.as_deref()?.parse().ok());
-        args.secret_name = Some(spec.auth.secret_ref.name);
-        args.namespace = Some(ns.to_string());
+        use_connection(&mut args, &conn, ns);
     }
+    let tenant = args
+        .tenant_id
+        .clone()
+        .context("--tenant-id or --connection is required")?;
+    let client = client_from_args(&args).await?;
+    let report = check(&client, declared(&args, &tenant).as_ref(), &tenant).await;
+    print!("{report}");
+    if report.failed_auth {
+        anyhow::bail!("authentication failed");
+    }
+    if report.contradicted {
+        anyhow::bail!("Partner Center contradicts the declared identity");
+    }
+    Ok(())
+}
+
+async fn kube_client() -> anyhow::Result<kube::Client> {
+    kube::Client::try_default()
+        .await
+        .context("cannot reach the Kubernetes API (kubeconfig)")
+}
+
+/// The connection's spec gives the tenant, cloud, endpoints, auth mode and declared identity, its
+/// Secret (in the connection's namespace `ns`) the credentials.
+fn use_connection(args: &mut CheckArgs, conn: &PartnerCenterConnection, ns: &str) {
+    let spec = &conn.spec;
+    args.tenant_id = Some(spec.partner_tenant_id.clone());
+    args.cloud = spec.cloud;
+    args.auth_mode = spec.auth.mode;
+    args.region = Some(spec.region.clone());
+    args.csp_type = Some(spec.csp_type);
+    args.environment = Some(spec.environment);
+    args.partner_center_endpoint = spec
+        .endpoints
+        .as_ref()
+        .and_then(|e| e.partner_center.as_deref()?.parse().ok());
+    args.login_endpoint = spec.endpoints.as_ref().and_then(|e| e.login.as_deref()?.parse().ok());
+    args.secret_name = Some(spec.auth.secret_ref.name.clone());
+    args.namespace = Some(ns.to_string());
+}
+
+/// A Partner Center client for a connection of the cluster, built exactly as `check --connection`
+/// builds it (its Secret read with the caller's rights; rotated refresh tokens written back), for
+/// the other tools that call Partner Center through a connection (`audit --live`, `import`).
+pub async fn connection_client(conn: &PartnerCenterConnection) -> anyhow::Result<PartnerCenterClient> {
+    let ns = conn.metadata.namespace.clone().unwrap_or_default();
+    let mut args = CheckArgs {
+        connection: None,
+        tenant_id: None,
+        cloud: Cloud::Global,
+        partner_center_endpoint: None,
+        login_endpoint: None,
+        auth_mode: AuthMode::AppPlusUser,
+        region: None,
+        csp_type: None,
+        environment: None,
+        secret_name: None,
+        namespace: None,
+        client_id: None,
+        client_secret_env: String::new(),
+        refresh_token_env: String::new(),
+    };
+    use_connection(&mut args, conn, &ns);
+    client_from_args(&args).await
+}
+
+async fn client_from_args(args: &CheckArgs) -> anyhow::Result<PartnerCenterClient> {
     let tenant = args
         .tenant_id
         .clone()
@@ -135,7 +184,7 @@ pub async fn run(mut args: CheckArgs) -> anyhow::Result<()> {
                 .namespace
                 .clone()
                 .context("--namespace is required with --secret-name")?;
-            let client = kube().await?;
+            let client = kube_client().await?;
             let secret = credentials::read_secret(&client, &namespace, name)
                 .await
                 .with_context(|| format!("cannot read Secret {namespace}/{name}"))?
@@ -162,16 +211,7 @@ pub async fn run(mut args: CheckArgs) -> anyhow::Result<()> {
             (creds, Arc::new(MemoryRefreshTokenSink::default()))
         }
     };
-    let client = PartnerCenterClient::new(settings, credentials, sink)?;
-    let report = check(&client, declared(&args, &tenant).as_ref(), &tenant).await;
-    print!("{report}");
-    if report.failed_auth {
-        anyhow::bail!("authentication failed");
-    }
-    if report.contradicted {
-        anyhow::bail!("Partner Center contradicts the declared identity");
-    }
-    Ok(())
+    Ok(PartnerCenterClient::new(settings, credentials, sink)?)
 }
 
 /// What `check` found, printable.

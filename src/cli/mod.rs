@@ -1,9 +1,11 @@
 //! Subcommands of the operator binary other than `run`: the consent helper, the connection check,
-//! and the tools for people (`trace`, `what-if`, `onboard-reseller`), which the kubectl plugin
+//! and the tools for people (`trace`, `what-if`, `onboard-reseller`, `audit`, `import`), which the kubectl plugin
 //! `kubectl-channel` (src/bin/kubectl-channel.rs) runs too.
 
+pub mod audit;
 pub mod check;
 pub mod consent;
+pub mod import;
 pub mod onboard;
 pub mod trace;
 pub mod what_if;
@@ -21,6 +23,12 @@ pub enum Tool {
     WhatIf(what_if::WhatIfArgs),
     /// Print (or --apply) the Namespace, admins' RBAC and Reseller of a new reseller, and what is left to do.
     OnboardReseller(onboard::OnboardArgs),
+    /// Each connection's inventory findings in detail: Customers whose Observed condition is False,
+    /// and with --live the undeclared customers Partner Center lists; --fail-on-findings exits 1.
+    Audit(audit::AuditArgs),
+    /// Customer manifests (tenant.existing) for a connection's undeclared customers, placed by
+    /// their indirect reseller or a mapping file, ready to commit; applying them adopts the tenants.
+    Import(import::ImportArgs),
 }
 
 /// Runs a tool; the exit code it asks for (0 unless a tool reports that something would break).
@@ -29,5 +37,7 @@ pub async fn run_tool(tool: Tool) -> anyhow::Result<i32> {
         Tool::Trace(args) => trace::run(args).await.map(|()| 0),
         Tool::WhatIf(args) => what_if::run(args).await,
         Tool::OnboardReseller(args) => onboard::run(args).await.map(|()| 0),
+        Tool::Audit(args) => audit::run(args).await,
+        Tool::Import(args) => import::run(args).await,
     }
 }

@@ -14,6 +14,7 @@ pub mod effective;
 pub mod evaluate;
 pub mod finding;
 pub mod hierarchy;
+pub mod import;
 pub mod naming;
 pub mod plans;
 pub mod refresh_token;
