@@ -13,6 +13,7 @@ pub mod effective;
 pub mod evaluate;
 pub mod finding;
 pub mod hierarchy;
+pub mod inventory;
 pub mod naming;
 pub mod plans;
 pub mod refresh_token;

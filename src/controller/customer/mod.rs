@@ -20,6 +20,7 @@ pub mod clients;
 pub mod create;
 pub mod delete;
 pub mod lookup;
+pub mod observed;
 pub mod resolve;
 pub mod secret;
 pub mod status;
@@ -122,6 +123,7 @@ pub async fn reconcile(customer: Arc<Customer>, cctx: Arc<CustomerContext>) -> R
     };
     delete::keep_finalizer_in_line(&api, &customer, may_delete_tenant(&route, &facts)).await?;
     if let Some(st) = steady(&customer) {
+        let st = &observed::with_observed(&cctx, &customer, st.clone());
         publish_steady(ctx, &api, &customer, st, &route).await?;
         return Ok(Action::requeue(super::jitter(STEADY_REQUEUE)));
     }
