@@ -29,7 +29,7 @@ apiVersion: channel.csp.dev/v1alpha1
 kind: CustomerPlan
 metadata: {name: nz-indirect-production-gold}
 spec:
-  displayName: Gold NZ Indirect Production
+  displayName: NZ Indirect Production
   region: NZ
   cspType: IndirectProvider
   environment: Production
@@ -151,16 +151,27 @@ impl Scenario {
         assert_eq!(answer["customerId"], tenant, "{answer:#}");
     }
 
-    /// Requests a sync of a connection and waits until it has run (its lastSyncTime moved).
-    async fn sync(&self, ns: &str, name: &str, value: &str) {
-        let cp = &self.channel.cp;
-        let before = cp.get_json(&["-n", ns, "pcc", name])["status"]["lastSyncTime"].clone();
-        cp.request_sync(ns, name, value);
+    /// Requests a sync of a connection (of Partner Center account `partner`) and waits until it has
+    /// listed the account's customers at the emulator.
+    async fn sync(&self, ns: &str, name: &str, partner: &str, value: &str) {
+        let seq = self.last_seq().await;
+        self.channel.cp.request_sync(ns, name, value);
         let start = Instant::now();
-        while cp.get_json(&["-n", ns, "pcc", name])["status"]["lastSyncTime"] == before {
+        loop {
+            let listed = self.requests_since(seq).await.iter().any(|e| {
+                e["method"] == "GET"
+                    && e["path"] == "/v1/customers"
+                    && e["tenantId"] == partner
+                    && !e["query"].as_str().unwrap_or_default().contains("filter")
+            });
+            if listed {
+                break;
+            }
             assert!(start.elapsed() < Duration::from_secs(90), "{ns}/{name} did not sync");
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+        // The sync publishes its inventory right after its last page.
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 
@@ -278,9 +289,11 @@ async fn existing_tenants_are_adopted_by_invitation_and_moves_are_recorded() {
     assert_eq!(invitations, 1, "one invitation URL per connection");
 
     // While waiting, a sync that does not list them costs no call per pending Customer.
-    s.sync(PROVIDER_NS, "contoso-nz-production", "waiting-1").await;
+    s.sync(PROVIDER_NS, "contoso-nz-production", NZ_TENANT, "waiting-1")
+        .await;
     let seq = s.last_seq().await;
-    s.sync(PROVIDER_NS, "contoso-nz-production", "waiting-2").await;
+    s.sync(PROVIDER_NS, "contoso-nz-production", NZ_TENANT, "waiting-2")
+        .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let calls = adoption_requests(&s.requests_since(seq).await);
     assert!(calls.is_empty(), "pending Customers called Partner Center: {calls:?}");
@@ -289,7 +302,8 @@ async fn existing_tenants_are_adopted_by_invitation_and_moves_are_recorded() {
     // Center reports.
     s.accept(NZ_TENANT, FERN, "fernbird.onmicrosoft.com", "Fern Bird Ltd", "NZ")
         .await;
-    s.sync(PROVIDER_NS, "contoso-nz-production", "accepted-1").await;
+    s.sync(PROVIDER_NS, "contoso-nz-production", NZ_TENANT, "accepted-1")
+        .await;
     let obj = s.wait_ready(PROVIDER_NS, "fern", "True", "Adopted").await;
     let st = &obj["status"];
     assert_eq!(
@@ -346,7 +360,8 @@ async fn existing_tenants_are_adopted_by_invitation_and_moves_are_recorded() {
         .await;
     s.accept(NZ_TENANT, WATTLE, "wattlemines.onmicrosoft.com", "Wattle Mines", "AU")
         .await;
-    s.sync(PROVIDER_NS, "contoso-nz-production", "accepted-2").await;
+    s.sync(PROVIDER_NS, "contoso-nz-production", NZ_TENANT, "accepted-2")
+        .await;
     let obj = s
         .wait_ready(PROVIDER_NS, "wattle-adopt", "False", "CountryOutsideRegion")
         .await;
@@ -370,7 +385,8 @@ async fn existing_tenants_are_adopted_by_invitation_and_moves_are_recorded() {
         "NZ",
     )
     .await;
-    s.sync(NORTHWIND_NS, "northwind-nz-production", "kowhai").await;
+    s.sync(NORTHWIND_NS, "northwind-nz-production", NORTHWIND_TENANT, "kowhai")
+        .await;
     let seq = s.last_seq().await;
     s.channel.apply(&adopting(
         PROVIDER_NS,
