@@ -498,7 +498,8 @@ async fn existing_tenants_are_adopted_by_invitation_and_moves_are_recorded() {
 
     // --- Rule 15: moves of the adopted fern (pinned to contoso-nz-production, no association).
     // (case, spec patch, Ready status, reason, placement after, moves recorded)
-    let moves: &[(&str, Value, &str, &str, (&str, &str), usize)] = &[
+    type MoveRow<'a> = (&'a str, Value, &'a str, &'a str, (&'a str, &'a str), usize);
+    let moves: &[MoveRow] = &[
         (
             "another plan on the pinned connection: applied",
             json!({"plan": "nz-indirect-production-gold"}),

@@ -80,6 +80,8 @@ pub struct Pinned {
 
 /// What the reconciler may do for one Customer. Pure: nothing here calls anything.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// One decision per reconcile, never kept in bulk: boxing the Route would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum CustomerDecision {
     /// Nothing may be called; publish Ready=False with this finding (reason + message naming the fix).
     Refused(Finding),
