@@ -61,7 +61,18 @@ kubectl apply -f examples/50-customers.yaml
 kubectl -n reseller-northwind wait --for=condition=Ready cust kauri-health --timeout=120s
 kubectl -n csp-system wait --for=condition=Ready cust pohutukawa-cafe --timeout=120s
 kubectl -n csp-system wait --for=condition=Ready=False cust wattle-mining --timeout=60s
+kubectl -n csp-system wait --for=jsonpath='{.status.provisioning.phase}'=AwaitingAcceptance cust totara-lodge --timeout=120s
 kubectl get cust -A
+
+say "adopting an existing tenant: totara-lodge waits for its Global Admin to accept the invitation"
+kubectl -n csp-system get cust totara-lodge -o jsonpath='{range .status.conditions[?(@.type=="Ready")]}Ready={.status} reason={.reason}: {.message}{"\n"}{end}invitationUrl: {.status.invitationUrl}{"\n"}'
+echo "(the tenant accepts, through the emulator's control API)"
+curl -sf -X POST "http://$emulator_addr/_emulator/partners/22222222-2222-4222-8222-222222222222/invitations/accept" \
+  -H 'content-type: application/json' \
+  -d '{"tenantId":"66666666-6666-4666-8666-000000000001","domain":"totaralodge.onmicrosoft.com","companyName":"Totara Lodge","country":"NZ"}' >/dev/null
+kubectl -n csp-system annotate pcc contoso-nz-production channel.csp.dev/sync-requested="demo-$(date +%s)" --overwrite >/dev/null
+kubectl -n csp-system wait --for=condition=Ready cust totara-lodge --timeout=120s
+kubectl -n csp-system get cust totara-lodge -o jsonpath='{range .status.conditions[?(@.type=="Ready")]}Ready={.status} reason={.reason}: {.message}{"\n"}{end}'
 
 say "the Partner Center account each customer went to"
 accounts=$(kubectl get pcc -A -o go-template='{{range .items}}{{.metadata.namespace}}/{{.metadata.name}}={{.spec.partnerTenantId}} {{end}}')

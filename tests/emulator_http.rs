@@ -2560,3 +2560,138 @@ async fn agreements_and_invitations_table() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "already a customer");
 }
+
+/// The audit's emulator calls: many customers added at once, get-by-id details (country,
+/// association) changed through the control API, the IndirectReseller filter, and the audit feed
+/// with its 90-day limit.
+#[tokio::test]
+async fn bulk_customers_details_and_the_audit_feed() {
+    let emu = Emu::basic().await;
+    let reseller = "dddddddd-0000-4000-8000-000000000001";
+    let one = "f0000000-0000-4000-8000-000000000001";
+    // (case, body, expected status, expected error text)
+    let adds: Vec<(&str, Value, StatusCode, &str)> = vec![
+        (
+            "a bad tenant id names the field",
+            json!({"customers": [{"tenantId": "nope", "domain": "x.onmicrosoft.com", "companyName": "X"}]}),
+            StatusCode::BAD_REQUEST,
+            "customers[0].tenantId",
+        ),
+        (
+            "a bad association names the field",
+            json!({"customers": [{"tenantId": one, "domain": "x.onmicrosoft.com", "companyName": "X", "associatedPartnerId": "r"}]}),
+            StatusCode::BAD_REQUEST,
+            "customers[0].associatedPartnerId",
+        ),
+        (
+            "one named customer and 1,000 generated",
+            json!({"customers": [{"tenantId": one, "domain": "one.onmicrosoft.com", "companyName": "One", "country": "AU", "associatedPartnerId": reseller}],
+                   "generate": {"count": 1000, "seed": "bulk", "country": "NZ"}}),
+            StatusCode::OK,
+            "",
+        ),
+        (
+            "the same tenant twice is refused",
+            json!({"customers": [{"tenantId": one, "domain": "one2.onmicrosoft.com", "companyName": "One"}]}),
+            StatusCode::BAD_REQUEST,
+            "already a partner or a customer",
+        ),
+    ];
+    for (case, body, status, text) in adds {
+        let (got, answer) = emu
+            .control(Method::POST, &format!("/_emulator/partners/{PROVIDER}/customers"), body)
+            .await;
+        assert_eq!(got, status, "{case}: {answer}");
+        assert!(answer.to_string().contains(text), "{case}: {answer}");
+    }
+    let token = emu.provider_user().await;
+    let (_, page) = emu.get("/v1/customers?size=500", &token).await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        500,
+        "listed through the ordinary pages"
+    );
+    let (status, full) = emu.get(&format!("/v1/customers/{one}"), &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            full["billingProfile"]["defaultAddress"]["country"].clone(),
+            full["associatedPartnerId"].clone()
+        ),
+        (json!("AU"), json!(reseller))
+    );
+    let filter = url::form_urlencoded::byte_serialize(
+        format!(r#"{{"Field":"IndirectReseller","Value":"{reseller}","Operator":"starts_with"}}"#).as_bytes(),
+    )
+    .collect::<String>();
+    let (_, of_reseller) = emu.get(&format!("/v1/customers?size=0&filter={filter}"), &token).await;
+    let ids: Vec<&str> = of_reseller["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(ids.contains(&one), "{ids:?}");
+
+    // Moved to no reseller and another country: get-by-id says so, and the feed names the customer.
+    let (status, _) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/partners/{PROVIDER}/customers/{one}"),
+            json!({"associatedPartnerId": null, "country": "NZ"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, full) = emu.get(&format!("/v1/customers/{one}"), &token).await;
+    assert_eq!(
+        (
+            full["billingProfile"]["defaultAddress"]["country"].clone(),
+            full.get("associatedPartnerId").cloned()
+        ),
+        (json!("NZ"), None)
+    );
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let long_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 91)).to_string();
+    // (case, query, expected status, records naming `one`)
+    let feeds = [
+        ("since today", format!("startDate={today}"), StatusCode::OK, Some(2)),
+        ("default window", String::new(), StatusCode::OK, Some(2)),
+        (
+            "more than 90 days back",
+            format!("startDate={long_ago}"),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "not a date",
+            "startDate=yesterday".to_string(),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+    ];
+    for (case, query, status, naming) in feeds {
+        let (got, body) = emu.get(&format!("/v1/auditrecords?{query}"), &token).await;
+        assert_eq!(got, status, "{case}: {body}");
+        if let Some(n) = naming {
+            let items = body["items"].as_array().unwrap();
+            assert_eq!(items.iter().filter(|r| r["customerId"] == one).count(), n, "{case}");
+            assert_eq!(items.len(), 1002, "{case}: 1,001 added and one update");
+        } else {
+            assert!(
+                body["description"].as_str().is_some_and(|d| d.contains("startDate")),
+                "{case}: {body}"
+            );
+        }
+    }
+    // The relationship ended: no longer listed, get-by-id 404.
+    let (status, _) = emu
+        .control(
+            Method::DELETE,
+            &format!("/_emulator/partners/{PROVIDER}/customers/{one}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = emu.get(&format!("/v1/customers/{one}"), &token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -1,6 +1,6 @@
 //! `Customer`: a customer tenant provisioned (created or adopted) through the reseller's effective
 //! connection for a plan (docs/rules.md, rules 11–18). Only the API is here: admission checks everything that
-//! needs only the object; no controller acts on Customers yet.
+//! needs only the object; the Customer reconciler (src/controller/customer/) does the rest.
 // Repeated `printcolumn(type_ = ..)` keys are separate columns, not duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
 
@@ -326,7 +326,51 @@ pub struct CustomerStatus {
     /// The recorded Microsoft Customer Agreement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<AgreementStatus>,
+
+    /// The tenant's company name as Partner Center reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+
+    /// The tenant's country (ISO-2) as Partner Center reports it (billing address of an adopted
+    /// tenant; the requested country of a created one). It must lie in the plan's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+
+    /// The reseller and plan in effect for the provisioned tenant: recorded when it is created or
+    /// adopted, and changed only by a move the operator applied (see `moves`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+
+    /// The moves applied to this Customer on its pinned connection, oldest first; the last 10 are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub moves: Vec<Move>,
 }
+
+/// A reseller and plan a Customer is placed under.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Placement {
+    /// The resolved reseller (spec.reseller, or the namespace's owner).
+    pub reseller: String,
+    /// The CustomerPlan.
+    pub plan: String,
+}
+
+/// One applied move of a provisioned Customer between resellers or plans of its pinned connection.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Move {
+    /// The placement before the move.
+    pub from: Placement,
+    /// The placement after the move.
+    pub to: Placement,
+    /// When the operator applied it.
+    pub at: Time,
+}
+
+/// How many moves `status.moves` keeps.
+pub const MOVES_KEPT: usize = 10;
 
 /// Progress of provisioning.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

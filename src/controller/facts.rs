@@ -166,6 +166,20 @@ pub fn customer_facts(c: &Customer) -> CustomerFacts {
             .and_then(|s| s.tenant_id.as_ref())
             .map(|t| t.trim().to_ascii_lowercase()),
         deleting: c.meta().deletion_timestamp.is_some(),
+        placement: status
+            .and_then(|s| s.placement.as_ref())
+            .map(|p| crate::policy::Placement {
+                reseller: p.reseller.clone(),
+                plan: p.plan.clone(),
+            }),
+        associated_partner_id: status
+            .and_then(|s| s.associated_partner_id.as_ref())
+            .map(|t| t.trim().to_ascii_lowercase()),
+        country: status
+            .and_then(|s| s.country.as_ref())
+            .map(|t| t.trim().to_ascii_uppercase()),
+        // The inventories live in the connection reconciler's memory (customer/resolve.rs fills it).
+        listed_under: Vec::new(),
     }
 }
 

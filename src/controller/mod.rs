@@ -115,6 +115,8 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
     let (customers, customer_sub) = watch::shared::<Customer>(&client);
     let customer_facts = Arc::new(customer::resolve::AllFacts::new(customers.reader.clone()));
     let (claims_tx, claims_rx) = futures::channel::mpsc::unbounded();
+    // The connection syncs' audit requeues Customers through the same channel.
+    let audit_tx = claims_tx.clone();
     {
         let facts = customer_facts.clone();
         tokio::spawn(customers.run_notifying(move |changed: Option<&Customer>| {
@@ -167,6 +169,7 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
             sub: customer_sub,
             facts: customer_facts,
             claims: claims_rx,
+            audit: audit_tx,
         };
         let outcome = tokio::select! {
             _ = run_controllers(ctx, conn_sub, plan_sub, reseller_sub, customers, triggers, shutdown.clone()) => Ok(()),
@@ -180,6 +183,7 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
             sub: customer_sub,
             facts: customer_facts,
             claims: claims_rx,
+            audit: audit_tx,
         };
         run_controllers(ctx, conn_sub, plan_sub, reseller_sub, customers, triggers, shutdown).await;
         Ok(())
@@ -211,6 +215,7 @@ struct Customers {
     sub: watch::Subscription<Customer>,
     facts: Arc<customer::resolve::AllFacts>,
     claims: futures::channel::mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<Customer>>,
+    audit: futures::channel::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<Customer>>,
 }
 
 async fn run_controllers(
@@ -239,6 +244,8 @@ async fn run_controllers(
         memory: memory.clone(),
         scheduler: Arc::new(connection::memory::Scheduler::new(usize::from(concurrency))),
         requeue: sync_done_tx,
+        customers: customers.facts.clone(),
+        requeue_customers: customers.audit.clone(),
     });
     tokio::spawn(forget_deleted_connections(conn_ctx.clone()));
     let connections = Controller::for_shared_stream(conn_sub.stream, conn_sub.reader)

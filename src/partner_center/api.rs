@@ -42,6 +42,21 @@ pub trait PartnerCenterApi: Send + Sync {
     async fn list_customers(&self) -> Result<Vec<Customer>>;
     /// Number of customers, counted over every page without keeping them.
     async fn count_customers(&self) -> Result<u64>;
+    /// `GET /v1/auditrecords?startDate=…`: the customer ids (lowercased) named by the account's audit
+    /// records since `start` (Partner Center refuses a start more than 90 days back). Default: not
+    /// supported (an implementation without the feed makes callers keep what they cached).
+    async fn audited_customers(&self, _start: jiff::Timestamp) -> Result<Vec<String>> {
+        Err(PartnerCenterError::config(
+            "audit records",
+            "not supported by this client",
+        ))
+    }
+    /// Every customer, page by page (page size 500), each page handed to `each` and then dropped
+    /// (the connection sync keeps a compact inventory, not the pages); returns the list requests made.
+    async fn each_customer_page(&self, each: &mut (dyn FnMut(Vec<Customer>) + Send)) -> Result<u64> {
+        each(self.list_customers().await?);
+        Ok(1)
+    }
     /// `GET /v1/customers/{id}`.
     async fn get_customer(&self, customer_tenant_id: &str) -> Result<Customer>;
     /// `HEAD /v1/domains/{domain}`: true when the domain is still free (404), false when taken (200).
@@ -472,6 +487,32 @@ impl PartnerCenterApi for PartnerCenterClient {
 
     async fn count_customers(&self) -> Result<u64> {
         Ok(self.count_customers_with_calls().await?.0)
+    }
+
+    async fn audited_customers(&self, start: jiff::Timestamp) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default, rename_all = "camelCase")]
+        struct Record {
+            customer_id: Option<String>,
+        }
+        // Whole seconds, UTC: the form Partner Center's examples use.
+        let start = start.round(jiff::Unit::Second).unwrap_or(start);
+        let encoded: String = url::form_urlencoded::byte_serialize(start.to_string().as_bytes()).collect();
+        let mut ids = Vec::new();
+        self.for_each_page::<Record, _>(&format!("/v1/auditrecords?startDate={encoded}"), |items| {
+            ids.extend(
+                items
+                    .into_iter()
+                    .filter_map(|r| r.customer_id)
+                    .map(|c| c.trim().to_ascii_lowercase()),
+            )
+        })
+        .await?;
+        Ok(ids)
+    }
+
+    async fn each_customer_page(&self, each: &mut (dyn FnMut(Vec<Customer>) + Send)) -> Result<u64> {
+        self.for_each_page(&customers_first_page(), |items| each(items)).await
     }
 
     async fn get_customer(&self, customer_tenant_id: &str) -> Result<Customer> {

@@ -1,5 +1,5 @@
-//! Rules 11–15 and 18 (docs/rules.md): whether a Customer may be provisioned, and through which
-//! connection. Pure: the reconciler fills [`CustomerFacts`] (controller/facts.rs), calls [`decide`]
+//! Rules 11–18 (docs/rules.md): whether a Customer may be provisioned, adopted or moved, and through
+//! which connection. Pure: the reconciler fills [`CustomerFacts`] (controller/facts.rs), calls [`decide`]
 //! and calls Partner Center only through what [`CustomerDecision::Proceed`] names.
 
 use super::evaluate::Evaluator;
@@ -34,6 +34,29 @@ pub struct CustomerFacts {
     /// status.tenantId (lowercased).
     pub tenant_id: Option<String>,
     pub deleting: bool,
+    /// status.placement: the reseller and plan in effect, recorded when the tenant was provisioned
+    /// and changed only by an applied move (rule 15).
+    pub placement: Option<Placement>,
+    /// status.associatedPartnerId (lowercased): the indirect association Partner Center recorded.
+    pub associated_partner_id: Option<String>,
+    /// status.country (upper-case): the tenant's country as Partner Center reported it at adoption.
+    pub country: Option<String>,
+    /// The connections whose last sync listed this Customer's tenant (by tenant id or domain):
+    /// filled by the reconciler from the in-memory inventories, empty in facts built from objects.
+    pub listed_under: Vec<ConnectionRef>,
+}
+
+/// The reseller and plan a provisioned Customer is placed under (status.placement).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub reseller: String,
+    pub plan: String,
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reseller '{}', plan '{}'", self.reseller, self.plan)
+    }
 }
 
 /// spec.tenant.
@@ -57,6 +80,8 @@ pub struct Pinned {
 
 /// What the reconciler may do for one Customer. Pure: nothing here calls anything.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// One decision per reconcile, never kept in bulk: boxing the Route would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum CustomerDecision {
     /// Nothing may be called; publish Ready=False with this finding (reason + message naming the fix).
     Refused(Finding),
@@ -79,6 +104,37 @@ pub struct Route {
     pub associated_partner_id: Option<String>,
     /// Rule 15 EffectiveConnectionChanged, etc.: Ready stays True but the warning is published.
     pub warnings: Vec<Finding>,
+    /// The reseller and plan in effect once this decision is applied (status.placement).
+    pub placement: Placement,
+    /// Rule 15: Some(previous placement) when this decision applies a move of a provisioned
+    /// Customer on its pinned connection; the reconciler records it and publishes `Moved`.
+    pub moved_from: Option<Placement>,
+    /// The plan's region (rule 12: an adopted tenant's country is checked against it).
+    pub region: String,
+}
+
+/// Rule 12 for an adopted tenant: its country as Partner Center reports it must lie in the plan's
+/// region. `None` when it does (or when Partner Center reported no country: nothing to judge).
+pub fn adopted_country_outside_region(
+    who: &str,
+    plan: &str,
+    region: &str,
+    country: Option<&str>,
+    settings: &Settings,
+) -> Option<Finding> {
+    let country = country.map(str::trim).filter(|c| !c.is_empty())?.to_ascii_uppercase();
+    if settings.regions.country_in_region(region, &country) {
+        return None;
+    }
+    Some(Finding::new(
+        reasons::COUNTRY_OUTSIDE_REGION,
+        format!(
+            "{who} adopted a tenant whose country in Partner Center is '{country}', which is not in region \
+             '{region}' of CustomerPlan '{plan}': move the Customer to a plan (spec.plan) whose region holds \
+             '{country}' on the same connection, or delete this Customer; the tenant stays a customer of the \
+             connection either way"
+        ),
+    ))
 }
 
 /// Rule 18: the tenant is deleted with the Customer only through a Sandbox connection.
@@ -114,6 +170,21 @@ impl CustomerFacts {
             .cmp(&key(other))
             .then_with(|| self.namespace.cmp(&other.namespace))
             .then_with(|| self.name.cmp(&other.name))
+    }
+
+    fn is_existing(&self) -> bool {
+        matches!(self.tenant, TenantRequest::Existing { .. })
+    }
+
+    /// The tenant as the messages name it: the tenant id, else the domain.
+    fn tenant_named(&self) -> String {
+        match &self.tenant {
+            TenantRequest::Existing { tenant_id: Some(t), .. } => format!("tenant {t}"),
+            _ => match self.domain() {
+                Some(d) => format!("tenant '{d}'"),
+                None => "the tenant".to_string(),
+            },
+        }
     }
 
     fn domain(&self) -> Option<&str> {
@@ -210,6 +281,14 @@ fn route(c: &CustomerFacts, others: &[CustomerFacts], ev: &Evaluator, settings: 
         ));
     };
 
+    // Rule 15: a move is a change of spec.reseller or spec.plan of a Customer whose placement is
+    // recorded (a provisioned one).
+    let placement = Placement {
+        reseller: reseller.to_string(),
+        plan: c.plan.clone(),
+    };
+    let moved_from = c.placement.clone().filter(|p| *p != placement);
+
     // Rule 15: a pinned Customer stays on its connection whatever the effective plan says now.
     let (connection, source, warnings) = match &c.pinned {
         Some(pinned) if effective.connection.as_ref() != Some(&pinned.connection) => {
@@ -223,6 +302,21 @@ fn route(c: &CustomerFacts, others: &[CustomerFacts], ev: &Evaluator, settings: 
                 Some(e) => format!("is now {e}"),
                 None => "has no connection now".to_string(),
             };
+            if let Some(from) = &moved_from {
+                // The move itself is refused; the tenant stays provisioned, pinned and placed as before.
+                return Err(Finding::new(
+                    reasons::EFFECTIVE_CONNECTION_CHANGED,
+                    format!(
+                        "{who} cannot move from {from} to {placement}: the effective connection of Reseller \
+                         '{reseller}' for plan '{}' {now}, not the pinned PartnerCenterConnection {} \
+                         (status.connection); moving a tenant between Partner Center accounts is a Microsoft \
+                         transition, not an operator action. The tenant stays under {} and status.placement \
+                         stays {from}: set spec.reseller and spec.plan back, or choose a plan and reseller whose \
+                         effective connection is {}",
+                        c.plan, pinned.connection, pinned.connection, pinned.connection
+                    ),
+                ));
+            }
             let unusable = match (&effective.reason, &effective.message) {
                 (Some(r), Some(m)) if !effective.usable => format!(" (and is not usable: {r}: {m})"),
                 _ => String::new(),
@@ -254,18 +348,18 @@ fn route(c: &CustomerFacts, others: &[CustomerFacts], ev: &Evaluator, settings: 
     };
     let conn_ref = connection.reference();
     let sandbox = connection.environment == Environment::Sandbox;
+    let region = snapshot
+        .plans
+        .get(&c.plan)
+        .map(|p| p.region.clone())
+        .or_else(|| effective.region.clone())
+        .unwrap_or_default();
 
     // Rule 12: region, tenant creation and the sandbox quota, before the first call.
     if let TenantRequest::New { country, .. } = &c.tenant
         && c.before_first_call()
     {
-        let region = snapshot
-            .plans
-            .get(&c.plan)
-            .map(|p| p.region.as_str())
-            .or(effective.region.as_deref())
-            .unwrap_or_default();
-        if !settings.regions.country_in_region(region, country) {
+        if !settings.regions.country_in_region(&region, country) {
             return Err(Finding::new(
                 reasons::COUNTRY_OUTSIDE_REGION,
                 format!(
@@ -293,10 +387,46 @@ fn route(c: &CustomerFacts, others: &[CustomerFacts], ev: &Evaluator, settings: 
         }
     }
 
+    // Rule 12: an adopted tenant's country, as Partner Center reported it, in the plan's region.
+    if c.is_existing()
+        && let Some(f) = adopted_country_outside_region(&who, &c.plan, &region, c.country.as_deref(), settings)
+    {
+        return Err(f);
+    }
+
+    // Rule 16: adoption by invitation, before any call.
+    if c.is_existing() && !c.holds_tenant() {
+        check_adoption(c, &conn_ref, sandbox)?;
+    }
+
     // Rule 13: the indirect association.
     let associated_partner_id = association(c, reseller, connection, hierarchy, snapshot, settings)?;
 
-    // Rule 14: one Customer per domain and per tenant.
+    // Rule 15: a move keeps the indirect association Partner Center recorded (there is no call to
+    // re-associate a customer with another indirect reseller).
+    if let Some(from) = &moved_from
+        && connection.csp_type == CspType::IndirectProvider
+        && associated_partner_id != c.associated_partner_id
+    {
+        let name = |a: &Option<String>| match a {
+            Some(t) => format!("indirect reseller {t}"),
+            None => "no indirect reseller, as the provider's own customer,".to_string(),
+        };
+        return Err(Finding::new(
+            reasons::INDIRECT_RESELLER_CHANGED,
+            format!(
+                "{who} cannot move from {from} to {placement}: the tenant is associated in Partner Center with {} \
+                 (status.associatedPartnerId), but under Reseller '{reseller}' it would be associated with {}, and \
+                 Partner Center has no call to re-associate a customer: move it only to resellers whose nearest \
+                 spec.indirectReseller is the same, or set spec.reseller and spec.plan back (status.placement \
+                 stays {from})",
+                name(&c.associated_partner_id),
+                name(&associated_partner_id)
+            ),
+        ));
+    }
+
+    // Rules 14 and 16: one Customer per domain and per tenant.
     check_duplicates(c, owner, others, hierarchy)?;
 
     // Rule 18: Delete only through a Sandbox connection; refused before anything is created, so a
@@ -321,7 +451,40 @@ fn route(c: &CustomerFacts, others: &[CustomerFacts], ev: &Evaluator, settings: 
         reseller: reseller.to_string(),
         associated_partner_id,
         warnings,
+        placement,
+        moved_from,
+        region,
     })
+}
+
+/// Rule 16: an existing tenant listed under another of the operator's connections belongs to that
+/// Partner Center account; a Sandbox account cannot invite (Partner Center refuses sandbox partners'
+/// invitations), unless its last sync already lists the tenant.
+fn check_adoption(c: &CustomerFacts, conn_ref: &ConnectionRef, sandbox: bool) -> Result<(), Finding> {
+    let who = c.who();
+    let tenant = c.tenant_named();
+    if let Some(other) = c.listed_under.iter().find(|r| *r != conn_ref) {
+        return Err(Finding::new(
+            reasons::TENANT_CLAIMED,
+            format!(
+                "{who} asks to adopt {tenant}, but the last sync of PartnerCenterConnection {other} lists it among \
+                 that account's customers: a tenant is provisioned through one of the operator's Partner Center \
+                 accounts; adopt it with a plan whose effective connection is {other}, or delete this Customer"
+            ),
+        ));
+    }
+    if sandbox && !c.listed_under.contains(conn_ref) {
+        return Err(Finding::new(
+            reasons::SANDBOX_CANNOT_INVITE,
+            format!(
+                "{who} asks to adopt {tenant} (spec.tenant.existing) through the Sandbox PartnerCenterConnection \
+                 {conn_ref}, but sandbox partners cannot invite customers to a reseller relationship: choose a \
+                 plan (spec.plan) whose connection is a Production account, or create a sandbox tenant with \
+                 another Customer (spec.tenant.new)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reasons of an effective plan that are about the reseller's grant or the plan, not about the
@@ -540,6 +703,20 @@ fn check_duplicates(
     } else {
         "keeps, being older (ties: namespace, then name)"
     };
+    // Rule 16: an existing tenant another reseller's Customer claims is that reseller's; within the
+    // subtree it is a duplicate the reseller's admins can resolve themselves (rule 14).
+    if !visible && c.is_existing() {
+        return Err(Finding::new(
+            reasons::TENANT_CLAIMED,
+            format!(
+                "{} asks to adopt {what}, which a Customer of another reseller already claims and {why}: one \
+                 tenant has one Customer, and a reseller adopts only tenants no other reseller has; delete {} \
+                 or name another tenant",
+                c.who(),
+                c.who()
+            ),
+        ));
+    }
     Err(Finding::new(
         reasons::DUPLICATE_TENANT,
         format!(

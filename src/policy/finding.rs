@@ -78,6 +78,9 @@ pub mod reasons {
     /// A warning: the Customer keeps its pinned connection.
     pub const EFFECTIVE_CONNECTION_CHANGED: &str = "EffectiveConnectionChanged";
     pub const DELETION_POLICY_NOT_ALLOWED: &str = "DeletionPolicyNotAllowed";
+    // Rules 15 and 16: moves and adoption.
+    pub const INDIRECT_RESELLER_CHANGED: &str = "IndirectResellerChanged";
+    pub const SANDBOX_CANNOT_INVITE: &str = "SandboxCannotInvite";
     // Customer outcomes the reconciler reports (rules 14, 16).
     pub const DOMAIN_TAKEN: &str = "DomainTaken";
     pub const ADDRESS_INVALID: &str = "AddressInvalid";
@@ -140,6 +143,8 @@ pub mod reasons {
         DUPLICATE_TENANT,
         EFFECTIVE_CONNECTION_CHANGED,
         DELETION_POLICY_NOT_ALLOWED,
+        INDIRECT_RESELLER_CHANGED,
+        SANDBOX_CANNOT_INVITE,
         DOMAIN_TAKEN,
         ADDRESS_INVALID,
         ADMIN_CREDENTIALS_NOT_CAPTURED,

@@ -15,6 +15,7 @@ pub mod evaluate;
 pub mod finding;
 pub mod hierarchy;
 pub mod import;
+pub mod inventory;
 pub mod naming;
 pub mod plans;
 pub mod refresh_token;
@@ -30,7 +31,10 @@ mod tests;
 pub use crate::api::ConnectionSource;
 pub use binding::{BindingDecision, CONFIRM_ANNOTATION, ConnectionBinding, Decider, decide_binding, parse_confirmed};
 pub use connection_owner::{ConnectionOwner, owner_of};
-pub use customer::{CustomerDecision, CustomerFacts, Pinned, Route, TenantRequest, decide, may_delete_tenant};
+pub use customer::{
+    CustomerDecision, CustomerFacts, Pinned, Placement, Route, TenantRequest, adopted_country_outside_region, decide,
+    may_delete_tenant,
+};
 pub use dependents::{Dependents, ObjectKey, dependents};
 pub use effective::{EffectivePlan, Resolution, resolve};
 pub use evaluate::{ConnectionEvaluation, Evaluation, Evaluator, PlanEvaluation, ResellerEvaluation, evaluate};

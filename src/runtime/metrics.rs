@@ -85,6 +85,15 @@ pub struct ConnectionLabels {
     pub name: String,
 }
 
+/// One audit finding of one connection: `finding` is one of a fixed few (undeclared, missing,
+/// outsideRegion, wrongReseller, detailsPending), so the series are five per connection.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FindingLabels {
+    pub connection_namespace: String,
+    pub connection: String,
+    pub finding: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OperationLabels {
     pub operation: String,
@@ -170,6 +179,10 @@ pub struct Metrics {
     pub connection_ready: Family<ConnectionLabels, Gauge>,
     pub refresh_token_expiry: Family<ConnectionLabels, Gauge>,
     pub connection_last_sync: Family<ConnectionLabels, Gauge>,
+    /// The last audit's counts per connection and finding.
+    pub inventory_findings: Family<FindingLabels, Gauge>,
+    /// Customers the connection's last sync listed.
+    pub inventory_customers: Family<ConnectionLabels, Gauge>,
     pub reconcile_panics: Family<KindLabels, Counter>,
     pub build_info: Family<VersionLabels, Gauge>,
     pub partner_center_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
@@ -194,6 +207,8 @@ impl Metrics {
             connection_ready: Family::default(),
             refresh_token_expiry: Family::default(),
             connection_last_sync: Family::default(),
+            inventory_findings: Family::default(),
+            inventory_customers: Family::default(),
             reconcile_panics: Family::default(),
             build_info: Family::default(),
             partner_center_duration: Family::new_with_constructor(duration_histogram),
@@ -249,6 +264,16 @@ impl Metrics {
             "connection_last_sync_timestamp_seconds",
             "When the operator last synced the connection with Partner Center (unix seconds)",
             m.connection_last_sync.clone(),
+        );
+        r.register(
+            "inventory_findings",
+            "Audit findings of the connection's last sync, by finding (undeclared, missing, outsideRegion, wrongReseller, detailsPending)",
+            m.inventory_findings.clone(),
+        );
+        r.register(
+            "inventory_customers",
+            "Customers the connection's last sync listed",
+            m.inventory_customers.clone(),
         );
         r.register(
             "reconcile_panics",

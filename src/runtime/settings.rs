@@ -72,6 +72,11 @@ pub struct OperatorSettings {
     #[arg(long, env = "PCO_CUSTOMER_CALLS_PER_CONNECTION", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub customer_calls_per_connection: u16,
 
+    /// Partner Center calls per connection and hour that fetch declared customers' details (country,
+    /// indirect reseller) for the audit; each tenant costs one call, once. 0 turns the fetching off.
+    #[arg(long, env = "PCO_INVENTORY_DETAIL_CALLS_PER_HOUR", default_value_t = 600, value_parser = clap::value_parser!(u32).range(0..=36000))]
+    pub inventory_detail_calls_per_hour: u32,
+
     /// Reconciliations running at once per kind.
     #[arg(long, env = "PCO_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,

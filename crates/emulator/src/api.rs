@@ -726,6 +726,8 @@ pub async fn create_customer(State(s): State<Shared>, headers: HeaderMap, body: 
     // new admin's credentials.
     response["relationshipToPartner"] = json!(if associated { "reseller" } else { "none" });
     response["userCredentials"] = json!({"userName": "admin", "password": generated_password()});
+    let now = s.clock.now();
+    inner.audit(&caller.tenant, &customer.id, &customer.company_name, "AddCustomer", now);
     inner
         .partner_mut(&caller.tenant)
         .expect("authorized tenant exists")
@@ -863,7 +865,9 @@ pub async fn delete_customer(State(s): State<Shared>, headers: HeaderMap, Path(i
             "This action is not allowed: the customer was created with an invalid address and cannot be deleted.",
         );
     }
-    partner.customers.remove(index);
+    let gone = partner.customers.remove(index);
+    let (tenant, now) = (partner.tenant_id.clone(), s.clock.now());
+    inner.audit(&tenant, &gone.id, &gone.company_name, "DeleteCustomer", now);
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp
@@ -1085,6 +1089,77 @@ pub async fn relationship_request(State(s): State<Shared>, headers: HeaderMap) -
             "attributes": {"objectType": "RelationshipRequest"},
         }),
     )
+}
+
+/// Audit records may reach this far back (Partner Center refuses older start dates).
+const AUDIT_MAX_DAYS: i64 = 90;
+/// Without a start date the window is the last 30 days.
+const AUDIT_DEFAULT_DAYS: i64 = 30;
+
+/// `GET /v1/auditrecords?startDate=…[&endDate=…]` (both auth modes): the partner's audit records in
+/// the window, oldest first; a start date more than 90 days back (or unreadable) is 400.
+pub async fn audit_records(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = s.lock();
+    let caller = caller!(inner, s, headers, Access::AppOrUser);
+    let bom = inner.settings.bom;
+    let now = s.clock.now();
+    let day = jiff::SignedDuration::from_hours(24);
+    let parse = |k: &str| -> Result<Option<Timestamp>, Response> {
+        let Some(v) = q.get(k) else { return Ok(None) };
+        let as_date = || {
+            v.parse::<jiff::civil::Date>()
+                .ok()
+                .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                .map(|z| z.timestamp())
+        };
+        match v.parse::<Timestamp>().ok().or_else(as_date) {
+            Some(t) => Ok(Some(t)),
+            None => Err(pc_error(
+                bom,
+                StatusCode::BAD_REQUEST,
+                2000,
+                &format!("{k}: must be a date such as 2026-11-01 or an RFC 3339 time"),
+            )),
+        }
+    };
+    let start = match parse("startDate") {
+        Ok(v) => v.unwrap_or(now - day * AUDIT_DEFAULT_DAYS as i32),
+        Err(r) => return r,
+    };
+    let end = match parse("endDate") {
+        Ok(v) => v.unwrap_or(now),
+        Err(r) => return r,
+    };
+    if start < now - day * AUDIT_MAX_DAYS as i32 {
+        return pc_error(
+            bom,
+            StatusCode::BAD_REQUEST,
+            2000,
+            "startDate: audit records are kept for 90 days; use a start date within the last 90 days",
+        );
+    }
+    let items: Vec<Value> = inner
+        .audit
+        .iter()
+        .filter(|r| r.partner == caller.tenant && r.date >= start && r.date <= end)
+        .map(|r| {
+            json!({
+                "partnerId": r.partner,
+                "customerId": r.customer_id,
+                "customerName": r.customer_name,
+                "resourceType": "Customer",
+                "operationType": r.operation,
+                "operationStatus": "Succeeded",
+                "operationDate": r.date.to_string(),
+                "attributes": {"objectType": "AuditRecord"},
+            })
+        })
+        .collect();
+    pc_json(bom, StatusCode::OK, &wire::collection(items, "/v1/auditrecords"))
 }
 
 /// Anything no route models. Login paths answer as Entra does (JSON error, no BOM); API paths

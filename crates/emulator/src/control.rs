@@ -16,7 +16,7 @@ use serde_json::json;
 use super::faults::{Fault, FaultSpec};
 use super::fixtures::{PartnerType, ResellerFixture, is_guid};
 use super::login::new_refresh_token;
-use super::state::{EmulatorState, RefreshState, adopted_customer, generated_customers};
+use super::state::{EmulatorState, RefreshState, added_customer, adopted_customer, derived_guid, generated_customers};
 
 type Shared = Arc<EmulatorState>;
 
@@ -382,4 +382,177 @@ pub async fn accept_invitation(State(s): State<Shared>, Path(tenant): Path<Strin
         country,
     ));
     Json(json!({"tenantId": tenant, "customerId": id})).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewListedCustomer {
+    tenant_id: String,
+    domain: String,
+    company_name: String,
+    country: Option<String>,
+    associated_partner_id: Option<String>,
+    relationship_to_partner: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Generate {
+    count: usize,
+    /// Distinguishes one batch's ids and domains from another's.
+    seed: String,
+    country: Option<String>,
+    associated_partner_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AddCustomers {
+    #[serde(default)]
+    customers: Vec<NewListedCustomer>,
+    generate: Option<Generate>,
+}
+
+/// Most customers one call may add (a benchmark adds 10,000 in one call).
+const MAX_ADD: usize = 100_000;
+
+/// `POST /_emulator/partners/{t}/customers {customers: [...], generate: {count, seed, country?,
+/// associatedPartnerId?}}`: adds listed customers at once (each an audit record), as if they had
+/// been created or adopted outside the operator. Generated ones have deterministic ids
+/// (`derived_guid(seed:i)`) and domains `<seed>-<i>.onmicrosoft.com`.
+pub async fn add_customers(State(s): State<Shared>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    let req: AddCustomers = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let tenant = tenant.to_lowercase();
+    let mut new = Vec::new();
+    for (i, c) in req.customers.into_iter().enumerate() {
+        if !is_guid(&c.tenant_id) {
+            return bad_request(format!("customers[{i}].tenantId: must be a GUID"));
+        }
+        if !c.domain.contains('.') {
+            return bad_request(format!(
+                "customers[{i}].domain: must be a domain such as fabrikam.onmicrosoft.com"
+            ));
+        }
+        if c.associated_partner_id.as_deref().is_some_and(|a| !is_guid(a)) {
+            return bad_request(format!(
+                "customers[{i}].associatedPartnerId: must be a GUID (the indirect reseller's tenant id)"
+            ));
+        }
+        new.push(c);
+    }
+    if let Some(g) = req.generate {
+        if g.count > MAX_ADD || g.seed.is_empty() || !g.seed.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return bad_request(format!("generate: count at most {MAX_ADD} and seed letters and digits"));
+        }
+        for i in 0..g.count {
+            new.push(NewListedCustomer {
+                tenant_id: derived_guid(&format!("{}:{i}", g.seed), 7),
+                domain: format!("{}-{i}.onmicrosoft.com", g.seed.to_lowercase()),
+                company_name: format!("{} {i}", g.seed),
+                country: g.country.clone(),
+                associated_partner_id: g.associated_partner_id.clone(),
+                relationship_to_partner: None,
+            });
+        }
+    }
+    if new.len() > MAX_ADD {
+        return bad_request(format!("customers: at most {MAX_ADD} at once"));
+    }
+    let now = s.clock.now();
+    let mut inner = s.lock();
+    let Some(partner) = inner.partner(&tenant) else {
+        return not_found(format!("tenantId: no partner {tenant} in the fixtures"));
+    };
+    let country = partner.country.clone();
+    let mut ids: std::collections::HashSet<String> = inner
+        .partners
+        .iter()
+        .flat_map(|p| std::iter::once(p.tenant_id.clone()).chain(p.customers.iter().map(|c| c.id.clone())))
+        .collect();
+    let mut added = Vec::with_capacity(new.len());
+    for c in new {
+        let id = c.tenant_id.to_lowercase();
+        if !ids.insert(id.clone()) {
+            return bad_request(format!("tenantId: {id} is already a partner or a customer"));
+        }
+        added.push(added_customer(
+            id,
+            c.company_name,
+            c.domain.to_lowercase(),
+            c.relationship_to_partner.unwrap_or_else(|| "reseller".into()),
+            c.associated_partner_id.map(|a| a.to_lowercase()),
+            c.country.unwrap_or_else(|| country.clone()),
+        ));
+    }
+    for c in &added {
+        inner.audit(&tenant, &c.id, &c.company_name, "AddCustomer", now);
+    }
+    let n = added.len();
+    let partner = inner.partner_mut(&tenant).expect("checked above");
+    partner.customers.extend(added);
+    Json(json!({"tenantId": tenant, "added": n, "customers": partner.customers.len()})).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CustomerUpdate {
+    /// `null` removes the association.
+    #[serde(default, deserialize_with = "some")]
+    associated_partner_id: Option<Option<String>>,
+    country: Option<String>,
+}
+
+fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// `POST /_emulator/partners/{t}/customers/{id} {associatedPartnerId?, country?}`: changes what
+/// get-by-id reports (a customer moved to another indirect reseller, a corrected address).
+pub async fn update_customer(
+    State(s): State<Shared>,
+    Path((tenant, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let req: CustomerUpdate = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let (tenant, id) = (tenant.to_lowercase(), id.to_lowercase());
+    let now = s.clock.now();
+    let mut inner = s.lock();
+    let Some(partner) = inner.partner_mut(&tenant) else {
+        return not_found(format!("tenantId: no partner {tenant} in the fixtures"));
+    };
+    let Some(c) = partner.customers.iter_mut().find(|c| c.id == id) else {
+        return not_found(format!("customerId: partner {tenant} has no customer {id}"));
+    };
+    if let Some(a) = req.associated_partner_id {
+        c.associated_partner_id = a.map(|a| a.to_lowercase());
+    }
+    if let Some(country) = req.country {
+        c.billing.address.country = country;
+    }
+    let name = c.company_name.clone();
+    inner.audit(&tenant, &id, &name, "UpdateCustomer", now);
+    Json(json!({"tenantId": tenant, "customerId": id})).into_response()
+}
+
+/// `DELETE /_emulator/partners/{t}/customers/{id}`: the relationship ended outside the operator
+/// (the customer removed the partner): the tenant is no longer listed.
+pub async fn remove_customer(State(s): State<Shared>, Path((tenant, id)): Path<(String, String)>) -> Response {
+    let (tenant, id) = (tenant.to_lowercase(), id.to_lowercase());
+    let now = s.clock.now();
+    let mut inner = s.lock();
+    let Some(partner) = inner.partner_mut(&tenant) else {
+        return not_found(format!("tenantId: no partner {tenant} in the fixtures"));
+    };
+    let Some(i) = partner.customers.iter().position(|c| c.id == id) else {
+        return not_found(format!("customerId: partner {tenant} has no customer {id}"));
+    };
+    let gone = partner.customers.remove(i);
+    inner.audit(&tenant, &id, &gone.company_name, "DeleteCustomer", now);
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -114,6 +114,7 @@ fn router(state: Arc<EmulatorState>) -> Router {
         .route("/v1/countryvalidationrules/{iso2}", get(api::country_rules))
         .route("/v1/domains/{domain}", head(api::head_domain))
         .route("/v1/relationships", get(api::relationships))
+        .route("/v1/auditrecords", get(api::audit_records))
         .route(
             "/{tenant}/oauth2/token",
             post(login::token_v1).fallback(login::method_not_allowed),
@@ -158,6 +159,14 @@ fn router(state: Arc<EmulatorState>) -> Router {
         )
         .route("/_emulator/customers", get(control::list_customers))
         .route("/_emulator/agreements", get(control::list_agreements))
+        .route(
+            "/_emulator/partners/{tenant_id}/customers",
+            post(control::add_customers),
+        )
+        .route(
+            "/_emulator/partners/{tenant_id}/customers/{customer_id}",
+            post(control::update_customer).delete(control::remove_customer),
+        )
         .route(
             "/_emulator/partners/{tenant_id}/invitations/accept",
             post(control::accept_invitation),

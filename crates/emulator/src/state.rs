@@ -171,6 +171,17 @@ pub struct LogEntry {
     pub fault: Option<String>,
 }
 
+/// One entry of the partner's audit feed (`GET /v1/auditrecords`).
+#[derive(Clone)]
+pub struct AuditRecord {
+    pub partner: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    /// e.g. `AddCustomer`, `UpdateCustomer`, `DeleteCustomer`.
+    pub operation: &'static str,
+    pub date: Timestamp,
+}
+
 pub struct Bucket {
     pub tokens: f64,
     pub last: Timestamp,
@@ -192,6 +203,7 @@ pub struct Inner {
     pub faults: Vec<Fault>,
     pub next_fault_id: u64,
     pub buckets: HashMap<String, Bucket>,
+    pub audit: Vec<AuditRecord>,
 }
 
 pub struct EmulatorState {
@@ -247,6 +259,7 @@ impl EmulatorState {
                 faults: Vec::new(),
                 next_fault_id: 1,
                 buckets: HashMap::new(),
+                audit: Vec::new(),
             }),
         }
     }
@@ -315,6 +328,24 @@ impl Inner {
         }
     }
 
+    /// Appends to the partner's audit feed.
+    pub fn audit(
+        &mut self,
+        partner: &str,
+        customer_id: &str,
+        customer_name: &str,
+        operation: &'static str,
+        date: Timestamp,
+    ) {
+        self.audit.push(AuditRecord {
+            partner: partner.to_string(),
+            customer_id: customer_id.to_string(),
+            customer_name: customer_name.to_string(),
+            operation,
+            date,
+        });
+    }
+
     pub fn customer_owner(&self, customer_id: &str) -> Option<&str> {
         self.partners
             .iter()
@@ -373,6 +404,26 @@ fn build_partner(p: &PartnerFixture) -> Partner {
         sell_countries: p.sell_countries.clone(),
         customer_creation_allowed: p.customer_creation_allowed,
     }
+}
+
+/// A customer added through the control API (tests and benchmarks add thousands at once).
+pub fn added_customer(
+    id: String,
+    company_name: String,
+    domain: String,
+    relationship: String,
+    associated_partner_id: Option<String>,
+    country: String,
+) -> Customer {
+    fixture_customer(
+        id,
+        company_name,
+        domain,
+        relationship,
+        associated_partner_id,
+        country,
+        false,
+    )
 }
 
 /// A tenant that accepted the partner's reseller invitation (control API): listed like any customer.

@@ -185,6 +185,8 @@ mod tests {
         Outcome::Synced(Synced {
             partner: PartnerInfo::default(),
             customers: 1,
+            inventory: Default::default(),
+            list_pages: 1,
             resellers: None,
             active_resellers: Default::default(),
             verification: Verification {

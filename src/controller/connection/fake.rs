@@ -20,6 +20,8 @@ pub struct FakePartnerCenter {
     resellers: usize,
     failures: HashMap<&'static str, PartnerCenterError>,
     hangs: Vec<&'static str>,
+    /// Customer ids the audit feed names.
+    pub audited: Vec<String>,
     calls: Mutex<Vec<&'static str>>,
 }
 
@@ -51,6 +53,22 @@ impl FakePartnerCenter {
     pub fn hang(mut self, operation: &'static str) -> Self {
         self.hangs.push(operation);
         self
+    }
+
+    /// The `i`th listed customer: tenant `00000000-0000-4000-8000-{i:012x}`.
+    pub fn customer(i: u64) -> Customer {
+        let id = format!("00000000-0000-4000-8000-{i:012x}");
+        Customer {
+            company_profile: Some(crate::partner_center::models::CustomerCompanyProfile {
+                tenant_id: Some(id.clone()),
+                domain: Some(format!("customer{i}.onmicrosoft.com")),
+                company_name: Some(format!("Customer {i}")),
+                address: None,
+            }),
+            id,
+            relationship_to_partner: Some("reseller".into()),
+            ..Default::default()
+        }
     }
 
     pub fn calls(&self) -> Vec<&'static str> {
@@ -103,9 +121,34 @@ impl PartnerCenterApi for FakePartnerCenter {
         self.enter("count_customers").await?;
         Ok(self.customers)
     }
-    async fn get_customer(&self, _customer_tenant_id: &str) -> Result<Customer> {
+    async fn each_customer_page(&self, each: &mut (dyn FnMut(Vec<Customer>) + Send)) -> Result<u64> {
+        self.enter("list_customers").await?;
+        let all: Vec<Customer> = (0..self.customers).map(Self::customer).collect();
+        let mut pages = 0;
+        for page in all.chunks(500) {
+            each(page.to_vec());
+            pages += 1;
+        }
+        Ok(pages)
+    }
+    async fn audited_customers(&self, _start: jiff::Timestamp) -> Result<Vec<String>> {
+        self.enter("audited_customers").await?;
+        Ok(self.audited.clone())
+    }
+    async fn get_customer(&self, customer_tenant_id: &str) -> Result<Customer> {
         self.enter("get_customer").await?;
-        Ok(Customer::default())
+        let mut c = Customer {
+            id: customer_tenant_id.into(),
+            ..Default::default()
+        };
+        c.billing_profile = Some(crate::partner_center::models::CustomerBillingProfile {
+            default_address: Some(Address {
+                country: Some(self.country.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        Ok(c)
     }
     async fn domain_available(&self, _domain: &str) -> Result<bool> {
         self.enter("domain_available").await?;

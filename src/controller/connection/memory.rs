@@ -7,8 +7,9 @@
 //! with the same Secret) is another object and starts with nothing — no inherited verification, no
 //! client built for someone else's settings.
 
+use super::inventory::{Changes, Details, Inventory};
 use super::sync::Outcome;
-use crate::api::{AuthMode, Cloud, CspType, Environment, PartnerCenterConnection};
+use crate::api::{AuthMode, Cloud, ConnectionRef, CspType, Environment, PartnerCenterConnection};
 use crate::partner_center::PartnerCenterApi;
 use kube::ResourceExt;
 use std::collections::HashMap;
@@ -94,6 +95,20 @@ struct Entry {
     in_flight: bool,
     /// When the last sync that answered a sync-requested annotation started.
     last_requested_at: Option<Instant>,
+    /// The customers the last successful sync listed.
+    inventory: Option<Arc<Inventory>>,
+    /// Per-tenant details and their call budget (see `inventory::Details`).
+    details: Arc<Mutex<Details>>,
+}
+
+impl Entry {
+    fn connection(&self) -> ConnectionRef {
+        let (namespace, name) = self.name.split_once('/').unwrap_or(("", &self.name));
+        ConnectionRef {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
 }
 
 /// What the decide stage needs to know about one connection's past.
@@ -211,6 +226,43 @@ impl Memory {
             e.last = Some(record.clone());
             record
         })
+    }
+
+    /// The customers the last successful sync of connection `conn_uid` listed; None before one.
+    pub fn inventory(&self, conn_uid: &str) -> Option<Arc<Inventory>> {
+        let entries = self.entries.lock().expect("connection memory");
+        entries.get(conn_uid)?.inventory.clone()
+    }
+
+    /// Every connection's inventory: (uid, connection, inventory).
+    pub fn inventories(&self) -> Vec<(String, ConnectionRef, Arc<Inventory>)> {
+        let entries = self.entries.lock().expect("connection memory");
+        entries
+            .iter()
+            .filter_map(|(uid, e)| Some((uid.clone(), e.connection(), e.inventory.clone()?)))
+            .collect()
+    }
+
+    /// Replaces the inventory of `uid` and returns what changed since the previous one (None when
+    /// there was none: everything is new, the caller requeues all pinned Customers anyway).
+    pub fn set_inventory(&self, uid: &str, name: &str, inventory: Arc<Inventory>) -> Option<Changes> {
+        self.with(uid, name, |e| {
+            let changes = e.inventory.as_ref().map(|before| inventory.changes_since(before));
+            e.details.lock().expect("details").retain_listed(&inventory);
+            e.inventory = Some(inventory);
+            changes
+        })
+    }
+
+    /// The detail cache and budget of `uid`.
+    pub fn details(&self, uid: &str, name: &str) -> Arc<Mutex<Details>> {
+        self.with(uid, name, |e| e.details.clone())
+    }
+
+    /// The detail cache of `uid` if the connection is known (for readers that must not create entries).
+    pub fn details_of(&self, uid: &str) -> Option<Arc<Mutex<Details>>> {
+        let entries = self.entries.lock().expect("connection memory");
+        entries.get(uid).map(|e| e.details.clone())
     }
 
     /// Forgets `uid` (the object is deleted, or blocked before any sync).

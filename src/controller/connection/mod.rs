@@ -13,10 +13,12 @@
 //! A reconcile never waits for Partner Center: a due sync is spawned (when its namespace's turn
 //! comes) and its completion requeues the connection, whose next reconcile publishes the outcome.
 
+pub mod audit;
 pub mod decide;
 pub mod dereference;
 #[cfg(test)]
 mod fake;
+pub mod inventory;
 pub mod memory;
 pub mod status;
 pub mod sync;
@@ -53,6 +55,10 @@ pub struct ConnectionContext {
     pub memory: Arc<Memory>,
     pub scheduler: Arc<Scheduler>,
     pub requeue: UnboundedSender<ObjectRef<PartnerCenterConnection>>,
+    /// Every Customer's facts (the audit compares the Customers pinned to a connection).
+    pub customers: Arc<super::customer::resolve::AllFacts>,
+    /// Requeues the Customers whose audit verdict a sync may have changed.
+    pub requeue_customers: UnboundedSender<ObjectRef<crate::api::Customer>>,
 }
 
 impl Shared for ConnectionContext {
@@ -123,7 +129,7 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, cctx: Arc<ConnectionC
         Err(forbidden) => {
             // Not readable: no Partner Center call; back off as after a failed sync, at most 5 min.
             let record = record_failure(&cctx, &conn, &uid, &name, forbidden, requested);
-            let st = published(&conn, &record, &usage, &owner, None);
+            let st = published(&cctx, &conn, &uid, &record, &usage, &owner, None);
             write(ctx, &api, &conn, st).await?;
             let next = decide::wait_after(&record, interval.min(Duration::from_secs(300)));
             return Ok(Action::requeue(super::jitter(next)));
@@ -133,7 +139,7 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, cctx: Arc<ConnectionC
         Ok(creds) => creds,
         Err(problem) => {
             let record = record_failure(&cctx, &conn, &uid, &name, problem, requested);
-            let st = published(&conn, &record, &usage, &owner, secret.as_ref());
+            let st = published(&cctx, &conn, &uid, &record, &usage, &owner, secret.as_ref());
             write(ctx, &api, &conn, st).await?;
             return Ok(Action::requeue(super::jitter(decide::wait_after(&record, interval))));
         }
@@ -166,7 +172,7 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, cctx: Arc<ConnectionC
                 Err(e) => {
                     let failure = Failure::new(e.reason(), e.to_string());
                     let record = record_failure(&cctx, &conn, &uid, &name, failure, requested);
-                    let st = published(&conn, &record, &usage, &owner, secret.as_ref());
+                    let st = published(&cctx, &conn, &uid, &record, &usage, &owner, secret.as_ref());
                     write(ctx, &api, &conn, st).await?;
                     return Ok(Action::requeue(super::jitter(decide::wait_after(&record, interval))));
                 }
@@ -180,7 +186,7 @@ pub async fn reconcile(conn: Arc<PartnerCenterConnection>, cctx: Arc<ConnectionC
             ctx,
             &api,
             &conn,
-            published(&conn, record, &usage, &owner, secret.as_ref()),
+            published(&cctx, &conn, &uid, record, &usage, &owner, secret.as_ref()),
         )
         .await?;
     }
@@ -213,7 +219,9 @@ fn usage(ctx: &Context, conn: &PartnerCenterConnection) -> (Option<status::Usage
 }
 
 fn published(
+    cctx: &ConnectionContext,
     conn: &PartnerCenterConnection,
+    uid: &str,
     record: &SyncRecord,
     usage: &Option<status::Usage>,
     owner: &Option<ConnectionOwner>,
@@ -228,6 +236,11 @@ fn published(
         jiff::Timestamp::now(),
     );
     st.refresh_token_expires_at = secret.and_then(|s| status::refresh_token_expiry(conn, s));
+    // The last successful sync's audit stays published while later syncs fail.
+    if let Some(c) = audit::comparison(cctx, conn, uid) {
+        audit::publish(&cctx.shared, conn, &c.counts);
+        st.inventory = Some(c.counts);
+    }
     st
 }
 
@@ -332,6 +345,10 @@ fn spawn_sync(
             Outcome::NotAuthenticated(f) | Outcome::CallFailed { failure: f, .. } => {
                 tracing::warn!(took_ms, reason = %f.reason, detail = %f.message, "sync with Partner Center failed")
             }
+        }
+        if let Outcome::Synced(s) = &outcome {
+            let changes = cctx.memory.set_inventory(&uid, &name, s.inventory.clone());
+            audit::after_sync(&cctx, &uid, &name, &ns, &conn_name, &s.inventory, changes, client.as_ref()).await;
         }
         cctx.memory.record(
             &uid,

@@ -326,6 +326,8 @@ mod tests {
                 ..Default::default()
             },
             customers: 640,
+            inventory: Default::default(),
+            list_pages: 1,
             resellers: Some(2),
             active_resellers: Default::default(),
             verification: Verification {

@@ -1,13 +1,16 @@
-//! Stage 3, sync: the Partner Center calls of one sync (token, profiles, customer count, indirect
-//! resellers), each counted, their errors classified, and rule 3 decided by `policy`. No Kubernetes
-//! here: the client comes in behind the `PartnerCenterApi` trait, so the tests use a fake.
+//! Stage 3, sync: the Partner Center calls of one sync (token, profiles, the customer list kept as a
+//! compact inventory, indirect resellers), each counted, their errors classified, and rule 3 decided
+//! by `policy`; then, within a budget, the details of declared tenants ([`fetch_details`]). No
+//! Kubernetes here: the client comes in behind the `PartnerCenterApi` trait, so the tests use a fake.
 
+use super::inventory::{self, Details, Inventory};
 use crate::api::PartnerInfo;
 use crate::partner_center::{PartnerCenterApi, PartnerCenterError};
 use crate::policy::{self, DeclaredIdentity, Observed, RegionTable, ResellerListing, Verification};
 use crate::runtime::metrics::Metrics;
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Why a sync did not verify the connection: a condition reason and a message naming the fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +33,10 @@ impl Failure {
 pub struct Synced {
     pub partner: PartnerInfo,
     pub customers: u64,
+    /// The customers listed (its length is `customers`).
+    pub inventory: Arc<Inventory>,
+    /// List requests this sync made (ceil(customers / 500), at least one).
+    pub list_pages: u64,
     pub resellers: Option<u64>,
     /// Lowercased tenant ids of the indirect resellers listed as Active (App+User syncs of an
     /// indirect provider); published only as far as some Reseller declares them (see `status`).
@@ -110,10 +117,20 @@ pub async fn run(
     } else {
         (None, None)
     };
-    let customers = match counted(m, "count_customers", pc.count_customers()).await {
+    // One listing: the compact inventory replaces the count (never a second pass over the pages).
+    let mut builder = inventory::Builder::default();
+    let list_pages = match counted(
+        m,
+        "list_customers",
+        pc.each_customer_page(&mut |page| builder.add_page(&page)),
+    )
+    .await
+    {
         Ok(n) => n,
         Err(e) => return classify(e, Step::Call),
     };
+    let inventory = Arc::new(builder.finish(jiff::Timestamp::now()));
+    let customers = inventory.len();
     let mut active_resellers = BTreeSet::new();
     let resellers = if app_plus_user {
         match counted(m, "indirect_resellers", pc.indirect_resellers()).await {
@@ -150,6 +167,8 @@ pub async fn run(
             default_domain: org.as_ref().and_then(|o| o.domain.clone()),
         },
         customers,
+        inventory,
+        list_pages,
         resellers: match resellers {
             ResellerListing::Count(n) => Some(n),
             _ => None,
@@ -157,6 +176,58 @@ pub async fn run(
         active_resellers,
         verification,
     })
+}
+
+/// Fetches the details (country, indirect reseller) of `tenants` not cached yet, one get-by-id per
+/// tenant, as far as the connection's budget of `per_hour` calls allows and within `deadline`;
+/// returns the calls made. Get-by-id is the one call that gives both fields (the IndirectReseller
+/// filter gives the association of one reseller's customers but no country, and would cost a call
+/// per reseller per sync); cached per tenant, a tenant costs one call for as long as it is listed.
+/// A failed call is counted against the budget and retried at a later sync.
+pub async fn fetch_details(
+    pc: &dyn PartnerCenterApi,
+    tenants: &[String],
+    details: &Mutex<Details>,
+    per_hour: u32,
+    deadline: Duration,
+    metrics: &Metrics,
+) -> u32 {
+    let started = Instant::now();
+    let mut made = 0u32;
+    for tenant in tenants {
+        if started.elapsed() >= deadline {
+            break;
+        }
+        {
+            let mut d = details.lock().expect("details");
+            if d.get(tenant).is_some() {
+                continue;
+            }
+            if d.allowance(per_hour, Instant::now()) == 0 {
+                break;
+            }
+            d.spent(Instant::now());
+        }
+        made = made.saturating_add(1);
+        let left = deadline.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, counted(metrics, "get_customer_details", pc.get_customer(tenant))).await {
+            Ok(Ok(c)) => details
+                .lock()
+                .expect("details")
+                .insert(tenant, inventory::detail_of(&c)),
+            Ok(Err(e)) => {
+                tracing::debug!(
+                    reason = e.reason(),
+                    "a customer's details could not be fetched; retried later"
+                );
+                if matches!(e, PartnerCenterError::Throttled { .. }) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    made
 }
 
 /// [`run`] bounded by `deadline` over every call, retry and wait: a host that accepts and never
@@ -301,7 +372,7 @@ mod tests {
             ),
             (
                 "revoked later is still an auth problem",
-                FakePartnerCenter::nz().fail("count_customers", revoked),
+                FakePartnerCenter::nz().fail("list_customers", revoked),
                 AuthMode::AppPlusUser,
                 "NotAuthenticated",
                 "ConsentRevoked",
@@ -364,14 +435,16 @@ mod tests {
         };
         assert_eq!(s.partner.country.as_deref(), Some("NZ"));
         assert_eq!(s.partner.partner_id.as_deref(), Some("1234567"));
-        assert_eq!((s.customers, s.resellers), (640, Some(2)));
+        assert_eq!((s.customers, s.resellers, s.list_pages), (640, Some(2), 2));
+        assert_eq!(s.inventory.len(), 640);
+        assert!(s.inventory.lists_tenant(&FakePartnerCenter::customer(639).id));
         assert_eq!(
             fake.calls(),
             [
                 "token",
                 "organization_profile",
                 "mpn_profile",
-                "count_customers",
+                "list_customers",
                 "indirect_resellers"
             ]
         );
@@ -383,12 +456,12 @@ mod tests {
                 })
                 .get()
         };
-        assert_eq!((ok("token"), ok("count_customers")), (1, 1));
+        assert_eq!((ok("token"), ok("list_customers")), (1, 1));
     }
 
     #[tokio::test]
     async fn a_partner_center_that_never_answers_ends_at_the_deadline() {
-        let fake = FakePartnerCenter::nz().hang("count_customers");
+        let fake = FakePartnerCenter::nz().hang("list_customers");
         let started = std::time::Instant::now();
         let got = run_within(
             Duration::from_millis(100),
@@ -407,6 +480,32 @@ mod tests {
             failure.message.contains("--partner-center-sync-deadline"),
             "{}",
             failure.message
+        );
+    }
+
+    /// Details are fetched once per tenant and never past the hour's budget.
+    #[tokio::test]
+    async fn details_are_fetched_once_per_tenant_within_the_budget() {
+        let fake = FakePartnerCenter::nz();
+        let details = Mutex::new(Details::default());
+        let tenants: Vec<String> = (0..5).map(|i| FakePartnerCenter::customer(i).id).collect();
+        let hour = Duration::from_secs(3600);
+        // (case, budget per hour, calls made, tenants with details after)
+        let steps = [
+            ("first sync: the budget allows 3", 3, 3, 3),
+            ("same hour: budget spent", 3, 0, 3),
+            ("a larger budget reaches the rest, never a tenant twice", 10, 2, 5),
+            ("all cached: no call", 10, 0, 5),
+        ];
+        for (case, budget, calls, cached) in steps {
+            let made = fetch_details(&fake, &tenants, &details, budget, hour, &metrics()).await;
+            assert_eq!((made, details.lock().unwrap().len()), (calls, cached), "{case}");
+        }
+        assert_eq!(fake.calls().iter().filter(|c| **c == "get_customer").count(), 5);
+        let d = details.lock().unwrap();
+        assert_eq!(
+            d.get(&tenants[0]).and_then(|d| d.country.clone()).as_deref(),
+            Some("NZ")
         );
     }
 }

@@ -29,10 +29,52 @@ pub async fn find(pc: &dyn PartnerCenterApi, tenant: &TenantRequest) -> Result<O
     }
 }
 
-async fn by_id(pc: &dyn PartnerCenterApi, id: &str) -> Result<Option<PcCustomer>, PartnerCenterError> {
+/// The customer `id` of the pinned connection, or None. A 403 with code 20002 ("no commerce
+/// relationship") is a tenant that exists but has not accepted this partner yet: not found.
+pub async fn by_id(pc: &dyn PartnerCenterApi, id: &str) -> Result<Option<PcCustomer>, PartnerCenterError> {
     match pc.get_customer(id).await {
         Ok(c) => Ok(Some(c)),
         Err(PartnerCenterError::NotFound { .. }) => Ok(None),
+        Err(PartnerCenterError::Forbidden { code, .. }) if code == "20002" => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// Longest invitation URL published in status (Partner Center's is about 170 characters).
+const MAX_INVITATION_URL: usize = 2048;
+
+/// The invitation URL from Partner Center, if it is one a Global Admin may safely be told to open:
+/// https, bounded in length (it is published in status).
+pub fn checked_invitation_url(url: &str) -> Option<String> {
+    let url = url.trim();
+    if url.len() > MAX_INVITATION_URL {
+        return None;
+    }
+    let parsed = url::Url::parse(url).ok()?;
+    (parsed.scheme() == "https" && parsed.host_str().is_some()).then(|| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bounded_https_invitation_url_is_published() {
+        let long = format!("https://admin.microsoft.com/{}", "a".repeat(MAX_INVITATION_URL));
+        // (from Partner Center, published)
+        let rows = [
+            (
+                "https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=p",
+                true,
+            ),
+            (" https://admin.microsoft.com/x ", true),
+            ("http://admin.microsoft.com/x", false),
+            ("javascript:alert(1)", false),
+            ("", false),
+            (long.as_str(), false),
+        ];
+        for (url, published) in rows {
+            assert_eq!(checked_invitation_url(url).is_some(), published, "{url}");
+        }
     }
 }

@@ -5,11 +5,14 @@
 //! 1. [`resolve`]: the rules' decision; a refusal is published and nothing is called
 //! 2. pin (here): connection, source and a fresh request id in ONE guarded status write, before
 //!    any Partner Center call; never changed afterwards
-//! 3. [`lookup`]: the domain (or tenant id) under the pinned connection; a match is adopted
+//! 3. [`lookup`]: the domain (or tenant id) under the pinned connection; a match is adopted. An
+//!    existing tenant not found gets the connection's invitation URL (phase AwaitingAcceptance); once
+//!    waiting, it is looked up again only when the connection's last sync lists it ([`resolve::Listings`])
 //! 4. [`check`]: domain free, address valid
 //! 5. [`create`]: the create with the recorded request id
 //! 6. [`secret`] then [`status`]: the admin credentials, then status Created
-//! 7. steady state (Created/Adopted with a tenant id): the rules only, no Partner Center call
+//! 7. steady state (Created/Adopted with a tenant id): the rules only, no Partner Center call; a
+//!    move the rules allow (same connection) is recorded in status.placement and status.moves
 //! 8. [`delete`]: a sandbox tenant with `deletionPolicy: Delete` is deleted with the Customer
 //!
 //! A lost create answer (dropped, timed out, the process killed) is resolved by stage 3 on the
@@ -21,6 +24,7 @@ pub mod clients;
 pub mod create;
 pub mod delete;
 pub mod lookup;
+pub mod observed;
 pub mod resolve;
 pub mod secret;
 pub mod status;
@@ -31,8 +35,8 @@ use super::error::{Error, Result};
 use super::world::World;
 use crate::api::conditions::ConditionStatus;
 use crate::api::{Customer, CustomerStatus, Provisioning, ProvisioningPhase};
-use crate::partner_center::PartnerCenterError;
 use crate::partner_center::models::Customer as PcCustomer;
+use crate::partner_center::{PartnerCenterApi, PartnerCenterError};
 use crate::policy::Finding;
 use crate::policy::customer::{CustomerDecision, CustomerFacts, Route, TenantRequest, may_delete_tenant};
 use crate::runtime::crashpoint::crashpoint;
@@ -54,8 +58,12 @@ const REFUSED_REQUEUE: Duration = Duration::from_secs(300);
 const STEADY_REQUEUE: Duration = Duration::from_secs(3600);
 /// After a create whose answer was lost: look it up soon.
 const UNKNOWN_REQUEUE: Duration = Duration::from_secs(5);
-/// An existing tenant that has not accepted the invitation yet is looked up this often.
+/// An existing tenant that has not accepted the invitation yet is looked up this often while its
+/// connection has no inventory in memory (before the first sync after a start).
 const AWAITING_REQUEUE: Duration = Duration::from_secs(300);
+/// Once the connection's syncs list its customers, a waiting tenant costs no call: the sync that
+/// lists it requeues the Customer; this is only the safety net.
+const AWAITING_LISTED_REQUEUE: Duration = Duration::from_secs(3600);
 /// Bounds of a server's Retry-After (any number from the network is clamped).
 const MIN_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(300);
@@ -70,6 +78,9 @@ pub struct CustomerContext {
     /// Tenants created whose Secret or status write failed, by Customer uid: kept in memory (never
     /// written anywhere else) so a retry writes the credentials Partner Center showed once.
     created: Mutex<HashMap<String, PcCustomer>>,
+    /// The reseller-relationship invitation URL by connection uid: the same for every customer of
+    /// a connection, so it is fetched once per connection.
+    invitations: Mutex<HashMap<String, String>>,
 }
 
 impl Shared for CustomerContext {
@@ -91,7 +102,13 @@ impl CustomerContext {
             limits: clients::Limits::new(per_connection),
             facts,
             created: Mutex::new(HashMap::new()),
+            invitations: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// What the connection syncs list, from the connection reconciler's memory (no call).
+    fn listings(&self) -> &dyn resolve::Listings {
+        self.memory.as_ref()
     }
 
     fn remember_created(&self, uid: &str, c: &PcCustomer) {
@@ -109,7 +126,7 @@ pub async fn reconcile(customer: Arc<Customer>, cctx: Arc<CustomerContext>) -> R
     let ctx = &cctx.shared;
     let ns = customer.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<Customer> = Api::namespaced(ctx.client.clone(), &ns);
-    let (facts, decision) = resolve::resolve(&ctx.world, &cctx.facts, &customer);
+    let (facts, decision) = resolve::resolve(&ctx.world, &cctx.facts, cctx.listings(), &customer);
 
     if customer.meta().deletion_timestamp.is_some() {
         return delete::on_deletion(&cctx, &api, &customer, &facts).await;
@@ -123,7 +140,8 @@ pub async fn reconcile(customer: Arc<Customer>, cctx: Arc<CustomerContext>) -> R
     };
     delete::keep_finalizer_in_line(&api, &customer, may_delete_tenant(&route, &facts)).await?;
     if let Some(st) = steady(&customer) {
-        let st = match agreement::ensure(&cctx, &api, &customer, st).await? {
+        let st = observed::with_observed(&cctx, &customer, st.clone());
+        let st = match agreement::ensure(&cctx, &api, &customer, &st).await? {
             agreement::Next::Steady(st) => *st,
             agreement::Next::Requeue(action) => return Ok(action),
         };
@@ -212,14 +230,25 @@ fn steady(customer: &Customer) -> Option<&CustomerStatus> {
     (matches!(phase, ProvisioningPhase::Created | ProvisioningPhase::Adopted) && st.tenant_id.is_some()).then_some(st)
 }
 
-/// Publishes a status (skipped when unchanged; Events on Ready transitions).
-async fn write(
+/// Publishes `st` with the stage's verdicts — Ready, and Provisioned when given — for the
+/// Customer's generation (skipped when unchanged; Events on Ready transitions). Every stage
+/// publishes through here, so each states only its verdicts.
+async fn publish(
     ctx: &Context,
     api: &Api<Customer>,
     customer: &Customer,
     action: &str,
-    st: &CustomerStatus,
+    st: CustomerStatus,
+    ready: Verdict<'_>,
+    provisioned: Option<Verdict<'_>>,
 ) -> Result<()> {
+    let st = status::with_conditions(
+        st,
+        customer.metadata.generation,
+        ready,
+        provisioned,
+        jiff::Timestamp::now(),
+    );
     super::status::publish(
         ctx.publisher(),
         api,
@@ -227,7 +256,7 @@ async fn write(
         KIND,
         action,
         customer.status.as_ref(),
-        st,
+        &st,
     )
     .await?;
     Ok(())
@@ -237,18 +266,21 @@ async fn write(
 async fn refused(ctx: &Context, api: &Api<Customer>, customer: &Customer, f: &Finding) -> Result<()> {
     let st = customer.status.clone().unwrap_or_default();
     let (p_status, p_reason, p_message) = status::provisioned_as_is(&st);
-    let st = status::with_conditions(
+    publish(
+        ctx,
+        api,
+        customer,
+        "Resolve",
         st,
-        customer.metadata.generation,
         Verdict::new(ConditionStatus::False, &f.reason, &f.message),
         Some(Verdict::new(p_status, &p_reason, &p_message)),
-        jiff::Timestamp::now(),
-    );
-    write(ctx, api, customer, "Resolve", &st).await
+    )
+    .await
 }
 
 /// Steady state: Ready as provisioned, or the rules' first warning (Ready stays True); a new
-/// warning is also an Event.
+/// warning is also an Event. A move the rules allowed is recorded (status.placement, status.moves)
+/// with one guarded write, so a stale cache can never record it twice, and announced (`Moved`).
 async fn publish_steady(
     ctx: &Context,
     api: &Api<Customer>,
@@ -263,14 +295,36 @@ async fn publish_steady(
         Some(w) => (w.reason.clone(), w.message.clone()),
         None => (p_reason.clone(), p_message.clone()),
     };
-    let desired = status::with_conditions(
-        st.clone(),
-        customer.metadata.generation,
+    let mut st = st.clone();
+    let now = jiff::Timestamp::now();
+    if let Some(moved) = status::place(&mut st, &route.placement, route.moved_from.as_ref(), now) {
+        let st = status::with_conditions(
+            st,
+            customer.metadata.generation,
+            Verdict::new(ConditionStatus::True, &reason, &message),
+            Some(Verdict::new(ConditionStatus::True, &p_reason, &p_message)),
+            now,
+        );
+        status::write_guarded(api, customer, &st).await?;
+        let note = format!(
+            "moved from {} to {} on its pinned connection {}; the tenant stays where it is in Partner Center",
+            moved_placement(&moved.from),
+            moved_placement(&moved.to),
+            pinned_name(&st)
+        );
+        ctx.events.publish(customer, false, reasons::MOVED, "Move", note);
+        return Ok(());
+    }
+    publish(
+        ctx,
+        api,
+        customer,
+        "Resolve",
+        st,
         Verdict::new(ConditionStatus::True, &reason, &message),
         Some(Verdict::new(ConditionStatus::True, &p_reason, &p_message)),
-        jiff::Timestamp::now(),
-    );
-    write(ctx, api, customer, "Resolve", &desired).await?;
+    )
+    .await?;
     if let Some(w) = route.warnings.first()
         && previous.as_deref() != Some(w.reason.as_str())
     {
@@ -278,6 +332,10 @@ async fn publish_steady(
             .publish(customer, true, &w.reason, "Resolve", w.message.clone());
     }
     Ok(())
+}
+
+fn moved_placement(p: &crate::api::Placement) -> String {
+    format!("reseller '{}', plan '{}'", p.reseller, p.plan)
 }
 
 /// Stages 2–6 for a Customer that is not provisioned yet.
@@ -376,7 +434,11 @@ async fn provision(
 
     // A tenant created earlier in this process whose Secret or status write failed.
     if let Some(created) = cctx.created_for(&uid) {
-        return finish_created(cctx, api, &customer, st, &created).await;
+        return finish_created(cctx, api, &customer, st, &created, route).await;
+    }
+
+    if existing {
+        return adoption(cctx, api, &customer, st, facts, route, &conn_uid, pc.as_ref()).await;
     }
 
     // Stage 3, look up.
@@ -385,13 +447,13 @@ async fn provision(
         Err(e) => return partner_center_failed(ctx, api, &customer, st, &e).await,
     };
     if let Some(found) = found {
-        return adopt(ctx, api, &customer, st, &found, existing).await;
+        return adopt(ctx, api, &customer, st, &found, route).await;
     }
-    let new = match (&facts.tenant, &customer.spec.tenant.new) {
+    let (domain, country, new) = match (&facts.tenant, &customer.spec.tenant.new) {
         (TenantRequest::New { domain, country }, Some(new)) => (domain.clone(), country.clone(), new.clone()),
-        _ => return awaiting_acceptance(ctx, api, &customer, st).await,
+        // An existing tenant took the branch above; kept total.
+        _ => return Ok(Action::requeue(super::jitter(REFUSED_REQUEUE))),
     };
-    let (domain, country, new) = new;
 
     // Stage 4, check.
     match counted(ctx, "check", check::check(pc.as_ref(), &new, &domain, &pinned)).await {
@@ -438,7 +500,7 @@ async fn provision(
         create::Created::Tenant(created) => {
             crashpoint("customer.after-create");
             cctx.remember_created(&uid, &created);
-            finish_created(cctx, api, &customer, st, &created).await
+            finish_created(cctx, api, &customer, st, &created, route).await
         }
         create::Created::Unknown(why) => {
             let message = format!(
@@ -495,14 +557,16 @@ async fn in_progress(
     st: CustomerStatus,
     message: &str,
 ) -> Result<()> {
-    let st = status::with_conditions(
+    publish(
+        ctx,
+        api,
+        customer,
+        "Provision",
         st,
-        customer.metadata.generation,
         Verdict::new(ConditionStatus::Unknown, reasons::PROVISIONING, message),
         Some(Verdict::new(ConditionStatus::False, reasons::PROVISIONING, message)),
-        jiff::Timestamp::now(),
-    );
-    write(ctx, api, customer, "Provision", &st).await
+    )
+    .await
 }
 
 /// A failed look-up or check: passing problems are retried (after Retry-After), others shown.
@@ -527,26 +591,40 @@ async fn partner_center_failed(
 }
 
 /// The tenant exists under the pinned connection: record it. A created tenant whose credentials
-/// Secret is not this Customer's was adopted after a lost answer: say so, never create again.
+/// Secret is not this Customer's was adopted after a lost answer: say so, never create again. An
+/// adopted tenant whose country lies outside the plan's region is recorded but not Ready (rule 12).
 async fn adopt(
     ctx: &Context,
     api: &Api<Customer>,
     customer: &Customer,
     mut st: CustomerStatus,
     found: &PcCustomer,
-    existing: bool,
+    route: &Route,
 ) -> Result<Action> {
     let conn = pinned_name(&st);
-    let (phase, reason, message) = if existing {
+    let existing = customer.spec.tenant.existing.is_some();
+    let phase = if existing {
+        ProvisioningPhase::Adopted
+    } else {
+        ProvisioningPhase::Created
+    };
+    status::record_tenant(&mut st, found, phase);
+    status::place(&mut st, &route.placement, None, jiff::Timestamp::now());
+    st.invitation_url = None;
+    let (reason, message) = if existing {
         (
-            ProvisioningPhase::Adopted,
             reasons::ADOPTED,
-            format!("tenant {} is a customer of connection {conn}", found.id),
+            format!(
+                "tenant {} ({}, domain {}, country {}) is a customer of connection {conn} and is adopted",
+                found.id,
+                st.company_name.as_deref().unwrap_or("company not reported"),
+                st.domain.as_deref().unwrap_or("not reported"),
+                st.country.as_deref().unwrap_or("not reported"),
+            ),
         )
     } else {
         match secret::held(&ctx.client, customer).await? {
             secret::Held::Ours => (
-                ProvisioningPhase::Created,
                 reasons::PROVISIONED,
                 format!(
                     "tenant {} was created under connection {conn}; its initial admin credentials are in Secret '{}'",
@@ -555,7 +633,6 @@ async fn adopt(
                 ),
             ),
             held => (
-                ProvisioningPhase::Created,
                 reasons::ADMIN_CREDENTIALS_NOT_CAPTURED,
                 format!(
                     "tenant {} exists under connection {conn} and is adopted (never created again), but its initial admin password was not captured{}: reset the admin's password in the Microsoft 365 admin center",
@@ -572,16 +649,37 @@ async fn adopt(
             ),
         }
     };
-    status::record_tenant(&mut st, found, phase);
-    st.invitation_url = None;
-    let st = status::with_conditions(
+    let outside = if existing {
+        let who = format!(
+            "Customer '{}/{}'",
+            customer.namespace().unwrap_or_default(),
+            customer.name_any()
+        );
+        crate::policy::adopted_country_outside_region(
+            &who,
+            &customer.spec.plan,
+            &route.region,
+            st.country.as_deref(),
+            &ctx.world.settings,
+        )
+    } else {
+        None
+    };
+    let ready = match &outside {
+        Some(f) => Verdict::new(ConditionStatus::False, &f.reason, &f.message),
+        None => Verdict::new(ConditionStatus::True, reason, &message),
+    };
+    publish(
+        ctx,
+        api,
+        customer,
+        "Provision",
         st,
-        customer.metadata.generation,
-        Verdict::new(ConditionStatus::True, reason, &message),
+        ready,
         Some(Verdict::new(ConditionStatus::True, reason, &message)),
-        jiff::Timestamp::now(),
-    );
-    write(ctx, api, customer, "Provision", &st).await?;
+    )
+    .await?;
+    // A waiting tenant's adoption (Ready False -> True) is announced by `publish` itself.
     if reason == reasons::ADMIN_CREDENTIALS_NOT_CAPTURED {
         ctx.events.publish(customer, true, reason, "Provision", message);
     }
@@ -595,6 +693,7 @@ async fn finish_created(
     customer: &Customer,
     mut st: CustomerStatus,
     created: &PcCustomer,
+    route: &Route,
 ) -> Result<Action> {
     let ctx = &cctx.shared;
     let uid = customer.uid().unwrap_or_default();
@@ -621,45 +720,142 @@ async fn finish_created(
         )
     };
     status::record_tenant(&mut st, created, ProvisioningPhase::Created);
-    let st = status::with_conditions(
+    if st.country.is_none() {
+        st.country = customer
+            .spec
+            .tenant
+            .new
+            .as_ref()
+            .map(|n| n.address.country.to_ascii_uppercase());
+    }
+    status::place(&mut st, &route.placement, None, jiff::Timestamp::now());
+    publish(
+        ctx,
+        api,
+        customer,
+        "Provision",
         st,
-        customer.metadata.generation,
         Verdict::new(ConditionStatus::True, reason, &message),
         Some(Verdict::new(ConditionStatus::True, reason, &message)),
-        jiff::Timestamp::now(),
-    );
-    write(ctx, api, customer, "Provision", &st).await?;
+    )
+    .await?;
     cctx.forget_created(&uid);
     ctx.events.publish(customer, !ours, reason, "Provision", message);
     Ok(Action::requeue(super::jitter(STEADY_REQUEUE)))
 }
 
-/// An existing tenant not (yet) among the pinned connection's customers.
+/// Stage 3 for an existing tenant (rule 16). The first look-up asks Partner Center; once waiting,
+/// the Customer asks only when the connection's last sync lists the tenant (no call otherwise),
+/// or — while the connection has no inventory in memory yet — at the slow look-up interval.
+#[allow(clippy::too_many_arguments)]
+async fn adoption(
+    cctx: &CustomerContext,
+    api: &Api<Customer>,
+    customer: &Customer,
+    st: CustomerStatus,
+    facts: &CustomerFacts,
+    route: &Route,
+    conn_uid: &str,
+    pc: &dyn PartnerCenterApi,
+) -> Result<Action> {
+    let ctx = &cctx.shared;
+    let waiting = facts.phase == Some(ProvisioningPhase::AwaitingAcceptance);
+    let listed = cctx.listings().listed(conn_uid, &facts.tenant);
+    let found = match (&listed, waiting) {
+        (resolve::Listed::NotListed, true) => {
+            return awaiting_acceptance(cctx, api, customer, st, conn_uid, pc, true).await;
+        }
+        (resolve::Listed::Listed(id), _) => counted(ctx, "get_customer", lookup::by_id(pc, id)).await,
+        _ => counted(ctx, "customers_by_domain", lookup::find(pc, &facts.tenant)).await,
+    };
+    match found {
+        Ok(Some(found)) => adopt(ctx, api, customer, st, &found, route).await,
+        Ok(None) => {
+            let inventory = listed != resolve::Listed::NoInventory;
+            awaiting_acceptance(cctx, api, customer, st, conn_uid, pc, inventory).await
+        }
+        Err(e) => partner_center_failed(ctx, api, customer, st, &e).await,
+    }
+}
+
+/// An existing tenant not (yet) among the pinned connection's customers: the connection's
+/// invitation URL (fetched once per connection) in status.invitationUrl, phase AwaitingAcceptance.
 async fn awaiting_acceptance(
-    ctx: &Context,
+    cctx: &CustomerContext,
     api: &Api<Customer>,
     customer: &Customer,
     mut st: CustomerStatus,
+    conn_uid: &str,
+    pc: &dyn PartnerCenterApi,
+    inventory: bool,
 ) -> Result<Action> {
+    let ctx = &cctx.shared;
+    let cached = cctx.invitations.lock().expect("invitations").get(conn_uid).cloned();
+    let url = match cached.or_else(|| st.invitation_url.clone()) {
+        Some(url) => url,
+        None => match counted(ctx, "relationship_request", pc.relationship_request_url()).await {
+            Ok(url) => match lookup::checked_invitation_url(&url) {
+                Some(url) => url,
+                None => {
+                    let f = Finding::new(
+                        reasons::AWAITING_ACCEPTANCE,
+                        format!(
+                            "Partner Center returned an invitation URL for connection {} that is not a bounded https URL, so it is not published: check the connection's endpoints",
+                            pinned_name(&st)
+                        ),
+                    );
+                    refused(ctx, api, customer, &f).await?;
+                    return Ok(Action::requeue(super::jitter(REFUSED_REQUEUE)));
+                }
+            },
+            Err(e) => return partner_center_failed(ctx, api, customer, st, &e).await,
+        },
+    };
+    cctx.invitations
+        .lock()
+        .expect("invitations")
+        .insert(conn_uid.to_string(), url.clone());
+    let (when, requeue) = if inventory {
+        (
+            "the operator adopts it when the connection's next sync lists it".to_string(),
+            AWAITING_LISTED_REQUEUE,
+        )
+    } else {
+        (
+            format!("the operator looks again every {} min", AWAITING_REQUEUE.as_secs() / 60),
+            AWAITING_REQUEUE,
+        )
+    };
+    let tenant = match &customer.spec.tenant.existing {
+        Some(e) => e
+            .tenant_id
+            .as_deref()
+            .map(|t| format!("tenant {t}"))
+            .or_else(|| e.domain.as_deref().map(|d| format!("tenant '{d}'")))
+            .unwrap_or_else(|| "the tenant".into()),
+        None => "the tenant".into(),
+    };
     let message = format!(
-        "the tenant is not a customer of connection {} yet: its Global Admin must accept the connection's reseller relationship invitation (Partner Center: Customers, Request a reseller relationship); the operator looks again every {} min",
+        "{tenant} is not a customer of connection {} yet: a Global Admin of {tenant} must open status.invitationUrl and accept the reseller relationship; {when}",
         pinned_name(&st),
-        AWAITING_REQUEUE.as_secs() / 60
     );
+    st.invitation_url = Some(url);
     st.provisioning.get_or_insert_with(Default::default).phase = Some(ProvisioningPhase::AwaitingAcceptance);
-    let st = status::with_conditions(
+    publish(
+        ctx,
+        api,
+        customer,
+        "Provision",
         st,
-        customer.metadata.generation,
         Verdict::new(ConditionStatus::False, reasons::AWAITING_ACCEPTANCE, &message),
         Some(Verdict::new(
             ConditionStatus::False,
             reasons::AWAITING_ACCEPTANCE,
             &message,
         )),
-        jiff::Timestamp::now(),
-    );
-    write(ctx, api, customer, "Provision", &st).await?;
-    Ok(Action::requeue(super::jitter(AWAITING_REQUEUE)))
+    )
+    .await?;
+    Ok(Action::requeue(super::jitter(requeue)))
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! caches — every Customer's facts (duplicates, the sandbox quota) and the evaluation of the
 //! connections, plans and resellers. Nothing is called; a refusal stops the reconcile here.
 
-use crate::api::Customer;
+use crate::api::{ConnectionRef, Customer};
 use crate::controller::facts::customer_facts;
 use crate::controller::world::World;
-use crate::policy::customer::{CustomerDecision, CustomerFacts, decide};
+use crate::policy::customer::{CustomerDecision, CustomerFacts, TenantRequest, decide};
 use kube::runtime::reflector::Store;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,12 +51,71 @@ impl AllFacts {
     }
 }
 
+/// What the connection syncs' inventories (kept in the connection reconciler's memory) say about a
+/// tenant. Read from memory only: asking costs no Partner Center call.
+pub trait Listings: Send + Sync {
+    /// Every connection whose last sync listed the tenant `tenant` names (tenant id or domain).
+    fn listed_under(&self, tenant: &TenantRequest) -> Vec<ConnectionRef>;
+    /// What the last sync of connection `conn_uid` says about `tenant`.
+    fn listed(&self, conn_uid: &str, tenant: &TenantRequest) -> Listed;
+}
+
+/// One connection's inventory about one tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listed {
+    /// The connection has not synced an inventory since the operator started.
+    NoInventory,
+    NotListed,
+    /// Listed, with its tenant id.
+    Listed(String),
+}
+
 /// The decision for `customer` (its own facts from the object in hand, which may be newer than
-/// the cache).
-pub fn resolve(world: &World, all: &AllFacts, customer: &Customer) -> (CustomerFacts, CustomerDecision) {
-    let own = customer_facts(customer);
+/// the cache, and the inventories' listings of its tenant).
+pub fn resolve(
+    world: &World,
+    all: &AllFacts,
+    listings: &dyn Listings,
+    customer: &Customer,
+) -> (CustomerFacts, CustomerDecision) {
+    let mut own = customer_facts(customer);
+    if matches!(own.tenant, TenantRequest::Existing { .. }) {
+        own.listed_under = listings.listed_under(&own.tenant);
+    }
     let others = all.get();
     let evaluator = world.evaluated();
     let decision = decide(&own, &others, &evaluator, &world.settings);
     (own, decision)
+}
+
+/// The inventories the connection syncs keep (src/controller/connection/inventory.rs).
+impl Listings for crate::controller::connection::memory::Memory {
+    fn listed_under(&self, tenant: &TenantRequest) -> Vec<ConnectionRef> {
+        self.inventories()
+            .into_iter()
+            .filter(|(_, _, inventory)| listed_in(inventory, tenant).is_some())
+            .map(|(_, connection, _)| connection)
+            .collect()
+    }
+
+    fn listed(&self, conn_uid: &str, tenant: &TenantRequest) -> Listed {
+        match self.inventory(conn_uid) {
+            None => Listed::NoInventory,
+            Some(inventory) => listed_in(&inventory, tenant).map_or(Listed::NotListed, Listed::Listed),
+        }
+    }
+}
+
+/// The tenant id under which `inventory` lists `tenant` (by tenant id, else by domain).
+fn listed_in(
+    inventory: &crate::controller::connection::inventory::Inventory,
+    tenant: &TenantRequest,
+) -> Option<String> {
+    let TenantRequest::Existing { tenant_id, domain } = tenant else {
+        return None;
+    };
+    if let Some(id) = tenant_id.as_deref().filter(|id| inventory.lists_tenant(id)) {
+        return Some(id.to_ascii_lowercase());
+    }
+    domain.as_deref().and_then(|d| inventory.lists_domain(d))
 }

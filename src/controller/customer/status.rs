@@ -3,7 +3,7 @@
 //! pinned `connection` and `source` (rule 15) — is copied from the status it started from.
 
 use crate::api::conditions::{self, ConditionStatus};
-use crate::api::{Customer, CustomerStatus, ProvisioningPhase};
+use crate::api::{Customer, CustomerStatus, MOVES_KEPT, Move, Placement, ProvisioningPhase};
 use crate::controller::status::FIELD_MANAGER;
 use crate::partner_center::models::Customer as PcCustomer;
 use kube::api::{Api, Patch, PatchParams};
@@ -19,6 +19,8 @@ pub mod reasons {
     };
     /// An existing tenant found among the pinned connection's customers (phase Adopted).
     pub const ADOPTED: &str = "Adopted";
+    /// Event: a move between resellers or plans of the pinned connection was applied (rule 15).
+    pub const MOVED: &str = "Moved";
     /// Provisioned=False: nothing created or adopted yet.
     pub const NOT_PROVISIONED: &str = "NotProvisioned";
 }
@@ -97,8 +99,60 @@ pub fn record_tenant(st: &mut CustomerStatus, c: &PcCustomer, phase: Provisionin
     if c.associated_partner_id.is_some() {
         st.associated_partner_id = c.associated_partner_id.clone();
     }
+    if let Some(name) = c.company_name().map(str::trim).filter(|n| !n.is_empty()) {
+        // From the network: bounded like spec.tenant.new.companyName.
+        st.company_name = Some(name.chars().take(256).collect());
+    }
+    if let Some(country) = country_of(c) {
+        st.country = Some(country);
+    }
     let p = st.provisioning.get_or_insert_with(Default::default);
     p.phase = Some(phase);
+}
+
+/// The tenant's ISO-2 country from Partner Center's answer (billing address, else company
+/// address), or None when absent or not two letters.
+pub fn country_of(c: &PcCustomer) -> Option<String> {
+    let billing = c.billing_profile.as_ref().and_then(|b| b.default_address.as_ref());
+    let company = c.company_profile.as_ref().and_then(|p| p.address.as_ref());
+    [billing, company]
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.country.as_deref())
+        .map(str::trim)
+        .find(|k| k.len() == 2 && k.chars().all(|ch| ch.is_ascii_alphabetic()))
+        .map(str::to_ascii_uppercase)
+}
+
+/// Rule 15: records the placement in effect. A first placement (a tenant just provisioned, or one
+/// provisioned before placements were recorded) is set without a move; `moved_from` (the rules
+/// allowed a move from the recorded placement) appends a move, keeping the last [`MOVES_KEPT`].
+pub fn place(
+    st: &mut CustomerStatus,
+    to: &crate::policy::Placement,
+    moved_from: Option<&crate::policy::Placement>,
+    now: jiff::Timestamp,
+) -> Option<Move> {
+    let to = Placement {
+        reseller: to.reseller.clone(),
+        plan: to.plan.clone(),
+    };
+    let previous = st.placement.replace(to.clone());
+    let (Some(from), Some(_)) = (previous, moved_from) else {
+        return None;
+    };
+    if from == to {
+        return None;
+    }
+    let m = Move {
+        from,
+        to,
+        at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
+    };
+    st.moves.push(m.clone());
+    let excess = st.moves.len().saturating_sub(MOVES_KEPT);
+    st.moves.drain(..excess);
+    Some(m)
 }
 
 /// Writes `st` only if the object is still at `obj`'s resourceVersion (409 otherwise): the pin
@@ -122,6 +176,88 @@ pub async fn write_guarded(api: &Api<Customer>, obj: &Customer, st: &CustomerSta
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(reseller: &str, plan: &str) -> crate::policy::Placement {
+        crate::policy::Placement {
+            reseller: reseller.into(),
+            plan: plan.into(),
+        }
+    }
+
+    #[test]
+    fn placements_and_moves_are_recorded_and_bounded() {
+        let now = jiff::Timestamp::from_second(1_700_000_000).expect("time");
+        // (recorded placement, placement now, moved_from given, move recorded, placement after)
+        let rows = [
+            (None, ("a", "p"), false, None, ("a", "p")),
+            (Some(("a", "p")), ("a", "p"), false, None, ("a", "p")),
+            (
+                Some(("a", "p")),
+                ("a", "q"),
+                true,
+                Some((("a", "p"), ("a", "q"))),
+                ("a", "q"),
+            ),
+            (
+                Some(("a", "p")),
+                ("b", "p"),
+                true,
+                Some((("a", "p"), ("b", "p"))),
+                ("b", "p"),
+            ),
+        ];
+        for (recorded, now_at, moved, want_move, after) in rows {
+            let mut st = CustomerStatus {
+                placement: recorded.map(|(r, p)| Placement {
+                    reseller: r.into(),
+                    plan: p.into(),
+                }),
+                ..Default::default()
+            };
+            let from = recorded.map(|(r, p)| at(r, p));
+            let got = place(
+                &mut st,
+                &at(now_at.0, now_at.1),
+                moved.then_some(from.as_ref()).flatten(),
+                now,
+            );
+            let got = got.map(|m| ((m.from.reseller, m.from.plan), (m.to.reseller, m.to.plan)));
+            let want = want_move
+                .map(|((fr, fp), (tr, tp))| ((fr.to_string(), fp.to_string()), (tr.to_string(), tp.to_string())));
+            assert_eq!(got, want, "{recorded:?} -> {now_at:?}");
+            let p = st.placement.expect("placed");
+            assert_eq!((p.reseller.as_str(), p.plan.as_str()), after);
+        }
+        // Twelve moves keep the last ten, oldest first.
+        let mut st = CustomerStatus::default();
+        place(&mut st, &at("r0", "p"), None, now);
+        for i in 1..=12 {
+            let from = at(&format!("r{}", i - 1), "p");
+            place(&mut st, &at(&format!("r{i}"), "p"), Some(&from), now);
+        }
+        let tos: Vec<&str> = st.moves.iter().map(|m| m.to.reseller.as_str()).collect();
+        assert_eq!(tos, ["r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12"]);
+    }
+
+    #[test]
+    fn the_country_is_taken_only_when_it_is_two_letters() {
+        // (billing country, company country, recorded)
+        let rows = [
+            (Some("nz"), None, Some("NZ")),
+            (None, Some("AU"), Some("AU")),
+            (Some("NZL"), Some("AU"), Some("AU")),
+            (Some("<script>"), None, None),
+            (None, None, None),
+        ];
+        for (billing, company, want) in rows {
+            let c: PcCustomer = serde_json::from_value(serde_json::json!({
+                "id": "t", "billingProfile": {"defaultAddress": {"country": billing}},
+                "companyProfile": {"address": {"country": company}},
+            }))
+            .expect("customer");
+            assert_eq!(country_of(&c).as_deref(), want, "{billing:?} {company:?}");
+        }
+    }
 
     #[test]
     fn conditions_are_set_for_the_generation_and_the_pin_is_kept() {

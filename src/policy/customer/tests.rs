@@ -150,6 +150,10 @@ fn cust(ns: &str, name: &str, age: i64) -> CustomerFacts {
         started_at: None,
         tenant_id: None,
         deleting: false,
+        placement: None,
+        associated_partner_id: None,
+        country: None,
+        listed_under: Vec::new(),
     }
 }
 
@@ -754,15 +758,16 @@ fn customer_decisions() {
             ),
         },
         Row {
-            case: "DuplicateTenant: tie on age, the namespace decides; the parent's Customer is not named",
+            case: "TenantClaimed: tie on age, the namespace decides; the parent's Customer is not named",
             fix: none,
             customer: cust("ns-a1", "c1", 10).with(|c| existing_id(c, "t-1")),
             others: vec![cust("ns-a", "c1", 10).with(|c| existing_id(c, "t-1"))],
             expect: Refused(
-                "DuplicateTenant",
-                "Customer 'ns-a1/c1' names tenant t-1, which another Customer also names and keeps, being \
-                    older (ties: namespace, then name): one tenant has one Customer; delete Customer \
-                    'ns-a1/c1' or name another tenant",
+                "TenantClaimed",
+                "Customer 'ns-a1/c1' asks to adopt tenant t-1, which a Customer of another reseller already \
+                    claims and keeps, being older (ties: namespace, then name): one tenant has one Customer, and \
+                    a reseller adopts only tenants no other reseller has; delete Customer 'ns-a1/c1' or name \
+                    another tenant",
             ),
         },
         Row {
@@ -778,15 +783,38 @@ fn customer_decisions() {
             ),
         },
         Row {
-            case: "DuplicateTenant: another reseller's Customer is not named",
+            case: "TenantClaimed: another reseller's Customer claims the existing tenant (not named)",
             fix: none,
             customer: cust("ns-b", "c1", 11).with(|c| existing_id(c, "t-1")),
             others: vec![cust("ns-a", "theirs", 10).with(|c| existing_id(c, "t-1"))],
             expect: Refused(
+                "TenantClaimed",
+                "Customer 'ns-b/c1' asks to adopt tenant t-1, which a Customer of another reseller already \
+                    claims and keeps, being older (ties: namespace, then name): one tenant has one Customer, and \
+                    a reseller adopts only tenants no other reseller has; delete Customer 'ns-b/c1' or name \
+                    another tenant",
+            ),
+        },
+        Row {
+            case: "DuplicateTenant: another reseller's new tenant with the same domain stays a duplicate",
+            fix: none,
+            customer: cust("ns-b", "c1", 11).with(|c| {
+                c.tenant = TenantRequest::New {
+                    domain: "contoso.onmicrosoft.com".into(),
+                    country: "DE".into(),
+                }
+            }),
+            others: vec![cust("ns-a", "theirs", 10).with(|c| {
+                c.tenant = TenantRequest::New {
+                    domain: "contoso.onmicrosoft.com".into(),
+                    country: "DE".into(),
+                }
+            })],
+            expect: Refused(
                 "DuplicateTenant",
-                "Customer 'ns-b/c1' names tenant t-1, which another Customer also names and keeps, being \
-                    older (ties: namespace, then name): one tenant has one Customer; delete Customer \
-                    'ns-b/c1' or name another tenant",
+                "Customer 'ns-b/c1' names domain 'contoso.onmicrosoft.com', which another Customer also names \
+                    and keeps, being older (ties: namespace, then name): one tenant has one Customer; delete \
+                    Customer 'ns-b/c1' or name another tenant",
             ),
         },
         Row {
@@ -888,4 +916,356 @@ fn the_route_names_the_account_and_only_sandbox_tenants_are_deleted() {
             "{plan} delete={delete}"
         );
     }
+}
+
+/// Rules 12 (adopted country), 15 (moves) and 16 (adoption) as the user sees them.
+enum Outcome {
+    Refused(&'static str, &'static str),
+    Proceeds {
+        connection: (&'static str, &'static str),
+        placement: (&'static str, &'static str),
+        moved_from: Option<(&'static str, &'static str)>,
+    },
+}
+
+struct AdoptRow {
+    case: &'static str,
+    fix: fn(&mut World),
+    customer: CustomerFacts,
+    others: Vec<CustomerFacts>,
+    expect: Outcome,
+}
+
+fn placed(c: &mut CustomerFacts, reseller: &str, plan: &str) {
+    c.placement = Some(Placement {
+        reseller: reseller.into(),
+        plan: plan.into(),
+    });
+}
+
+/// A Customer of `ns` adopting tenant t-9 through `plan`, nothing called yet.
+fn adopting(ns: &str, plan: &str) -> CustomerFacts {
+    cust(ns, "adopt", 10).with(|c| {
+        c.plan = plan.into();
+        existing_id(c, "t-9");
+    })
+}
+
+/// A provisioned Customer of `ns` pinned to `conn` and placed under (`reseller`, `plan`).
+fn provisioned(ns: &str, conn_name: &str, reseller: &str, plan: &str) -> CustomerFacts {
+    cust(ns, "moving", 10).with(|c| {
+        c.plan = plan.into();
+        pinned(c, P, conn_name, ConnectionSource::Plan, ProvisioningPhase::Created);
+        c.tenant_id = Some("t-5".into());
+        placed(c, reseller, plan);
+    })
+}
+
+#[test]
+fn adoption_and_moves() {
+    use Outcome::{Proceeds, Refused};
+    let rows = vec![
+        // ---- rule 16: adoption
+        AdoptRow {
+            case: "adoption through a production connection proceeds (to the look-up and the invitation)",
+            fix: none,
+            customer: adopting("ns-a", EUR),
+            others: vec![],
+            expect: Proceeds {
+                connection: (P, "eur-direct"),
+                placement: ("a", EUR),
+                moved_from: None,
+            },
+        },
+        AdoptRow {
+            case: "SandboxCannotInvite: refused before any call",
+            fix: none,
+            customer: adopting("ns-a", SBX),
+            others: vec![],
+            expect: Refused(
+                "SandboxCannotInvite",
+                "Customer 'ns-a/adopt' asks to adopt tenant t-9 (spec.tenant.existing) through the Sandbox \
+                PartnerCenterConnection pc-system/eur-sbx, but sandbox partners cannot invite customers to a \
+                reseller relationship: choose a plan (spec.plan) whose connection is a Production account, or \
+                create a sandbox tenant with another Customer (spec.tenant.new)",
+            ),
+        },
+        AdoptRow {
+            case: "SandboxCannotInvite: a pinned, waiting Customer is refused too",
+            fix: none,
+            customer: adopting("ns-a", SBX).with(|c| {
+                pinned(
+                    c,
+                    P,
+                    "eur-sbx",
+                    ConnectionSource::Plan,
+                    ProvisioningPhase::AwaitingAcceptance,
+                )
+            }),
+            others: vec![],
+            expect: Refused(
+                "SandboxCannotInvite",
+                "Customer 'ns-a/adopt' asks to adopt tenant t-9 (spec.tenant.existing) through the Sandbox \
+                PartnerCenterConnection pc-system/eur-sbx, but sandbox partners cannot invite customers to a \
+                reseller relationship: choose a plan (spec.plan) whose connection is a Production account, or \
+                create a sandbox tenant with another Customer (spec.tenant.new)",
+            ),
+        },
+        AdoptRow {
+            case: "sandbox: a tenant the sandbox's last sync already lists needs no invitation",
+            fix: none,
+            customer: adopting("ns-a", SBX).with(|c| c.listed_under = vec![cref(P, "eur-sbx")]),
+            others: vec![],
+            expect: Proceeds {
+                connection: (P, "eur-sbx"),
+                placement: ("a", SBX),
+                moved_from: None,
+            },
+        },
+        AdoptRow {
+            case: "TenantClaimed: another of the operator's connections lists the tenant",
+            fix: none,
+            customer: adopting("ns-a", EUR).with(|c| c.listed_under = vec![cref(P, "eur-ind")]),
+            others: vec![],
+            expect: Refused(
+                "TenantClaimed",
+                "Customer 'ns-a/adopt' asks to adopt tenant t-9, but the last sync of PartnerCenterConnection \
+                pc-system/eur-ind lists it among that account's customers: a tenant is provisioned through one \
+                of the operator's Partner Center accounts; adopt it with a plan whose effective connection is \
+                pc-system/eur-ind, or delete this Customer",
+            ),
+        },
+        AdoptRow {
+            case: "the pinned connection's own listing is the acceptance, not a claim",
+            fix: none,
+            customer: adopting("ns-a", EUR).with(|c| c.listed_under = vec![cref(P, "eur-direct")]),
+            others: vec![],
+            expect: Proceeds {
+                connection: (P, "eur-direct"),
+                placement: ("a", EUR),
+                moved_from: None,
+            },
+        },
+        AdoptRow {
+            case: "an adopted tenant listed elsewhere later stays adopted (the claim is checked before)",
+            fix: none,
+            customer: provisioned("ns-a", "eur-direct", "a", EUR).with(|c| {
+                existing_id(c, "t-5");
+                c.phase = Some(ProvisioningPhase::Adopted);
+                c.listed_under = vec![cref(P, "eur-ind")];
+            }),
+            others: vec![],
+            expect: Proceeds {
+                connection: (P, "eur-direct"),
+                placement: ("a", EUR),
+                moved_from: None,
+            },
+        },
+        AdoptRow {
+            case: "DuplicateTenant: within the subtree an existing tenant stays a named duplicate",
+            fix: none,
+            customer: adopting("ns-a", EUR).with(|c| c.created = T0 + 20),
+            others: vec![adopting("ns-a1", EUR)],
+            expect: Refused(
+                "DuplicateTenant",
+                "Customer 'ns-a/adopt' names tenant t-9, which Customer 'ns-a1/adopt' also names and keeps, being \
+                 older (ties: namespace, then name): one tenant has one Customer; delete Customer 'ns-a/adopt' \
+                or name another tenant",
+            ),
+        },
+        AdoptRow {
+            case: "NotInSubtree: a reseller's Customer adopts only for its own subtree",
+            fix: none,
+            customer: adopting("ns-a", EUR).with(|c| c.reseller = Some("b".into())),
+            others: vec![],
+            expect: Refused(
+                "NotInSubtree",
+                "spec.reseller of Customer 'ns-a/adopt' names 'b', which is neither 'a' (the Reseller that owns \
+                namespace 'ns-a') nor in its subtree: name 'a' or one of its sub-resellers, or leave \
+                spec.reseller out",
+            ),
+        },
+        // ---- rule 12: the adopted tenant's country
+        AdoptRow {
+            case: "CountryOutsideRegion: Partner Center reports a US tenant for a EUR plan",
+            fix: none,
+            customer: provisioned("ns-a", "eur-direct", "a", EUR).with(|c| {
+                existing_id(c, "t-5");
+                c.phase = Some(ProvisioningPhase::Adopted);
+                c.country = Some("US".into());
+            }),
+            others: vec![],
+            expect: Refused(
+                "CountryOutsideRegion",
+                "Customer 'ns-a/moving' adopted a tenant whose country in Partner Center is 'US', which is not in \
+                 region 'EUR' of CustomerPlan 'eur-direct-prod': move the Customer to a plan (spec.plan) whose \
+                region holds 'US' on the same connection, or delete this Customer; the tenant stays a customer \
+                of the connection either way",
+            ),
+        },
+        AdoptRow {
+            case: "an adopted German tenant for a EUR plan is Ready",
+            fix: none,
+            customer: provisioned("ns-a", "eur-direct", "a", EUR).with(|c| {
+                existing_id(c, "t-5");
+                c.phase = Some(ProvisioningPhase::Adopted);
+                c.country = Some("DE".into());
+            }),
+            others: vec![],
+            expect: Proceeds {
+                connection: (P, "eur-direct"),
+                placement: ("a", EUR),
+                moved_from: None,
+            },
+        },
+        // ---- rule 15: moves
+        AdoptRow {
+            case: "no move: the placement is the spec's",
+            fix: none,
+            customer: provisioned("ns-a", "eur-direct", "a", EUR),
+            others: vec![],
+            expect: Proceeds {
+                connection: (P, "eur-direct"),
+                placement: ("a", EUR),
+                moved_from: None,
+            },
+        },
+        AdoptRow {
+            case: "move to another plan on the pinned connection: applied",
+            fix: none,
+            customer: provisioned("ns-a", "eur-direct", "a", EUR).with(|c| c.plan = NOCREATE.into()),
+            others: vec![],
+            expect: Proceeds {
+                connection: (P, "eur-direct"),
+                placement: ("a", NOCREATE),
+                moved_from: Some(("a", EUR)),
+            },
+        },
+        AdoptRow {
+            case: "move to a sub-reseller on the pinned connection: applied",
+            fix: none,
+            customer: provisioned("ns-a", "eur-direct", "a", EUR).with(|c| c.reseller = Some("a1".into())),
+            others: vec![],
+            expect: Proceeds {
+                connection: (P, "eur-direct"),
+                placement: ("a1", EUR),
+                moved_from: Some(("a", EUR)),
+            },
+        },
+        AdoptRow {
+            case: "EffectiveConnectionChanged: a move to a plan on another connection is refused",
+            fix: none,
+            customer: provisioned("ns-a", "eur-direct", "a", EUR).with(|c| c.plan = SBX.into()),
+            others: vec![],
+            expect: Refused(
+                "EffectiveConnectionChanged",
+                "Customer 'ns-a/moving' cannot move from reseller 'a', plan 'eur-direct-prod' to reseller 'a', \
+                plan 'eur-direct-sbx': the effective connection of Reseller 'a' for plan 'eur-direct-sbx' is now \
+                 pc-system/eur-sbx, not the pinned PartnerCenterConnection pc-system/eur-direct \
+                (status.connection); moving a tenant between Partner Center accounts is a Microsoft transition, \
+                not an operator action. The tenant stays under pc-system/eur-direct and status.placement stays \
+                reseller 'a', plan 'eur-direct-prod': set spec.reseller and spec.plan back, or choose a plan and \
+                 reseller whose effective connection is pc-system/eur-direct",
+            ),
+        },
+        AdoptRow {
+            case: "EffectiveConnectionChanged: a move to a reseller with an override is refused",
+            fix: |w| w.reseller("b").parent = Some("a".into()),
+            customer: provisioned("ns-a", "eur-direct", "a", EUR).with(|c| c.reseller = Some("b".into())),
+            others: vec![],
+            expect: Refused(
+                "EffectiveConnectionChanged",
+                "Customer 'ns-a/moving' cannot move from reseller 'a', plan 'eur-direct-prod' to reseller 'b', \
+                plan 'eur-direct-prod': the effective connection of Reseller 'b' for plan 'eur-direct-prod' is \
+                now ns-b/own, not the pinned PartnerCenterConnection pc-system/eur-direct (status.connection); \
+                moving a tenant between Partner Center accounts is a Microsoft transition, not an operator \
+                action. The tenant stays under pc-system/eur-direct and status.placement stays reseller 'a', \
+                plan 'eur-direct-prod': set spec.reseller and spec.plan back, or choose a plan and reseller \
+                whose effective connection is pc-system/eur-direct",
+            ),
+        },
+        AdoptRow {
+            case: "indirect: a move to a sub-reseller with the same nearest indirect reseller: applied",
+            fix: none,
+            customer: provisioned("ns-a", "eur-ind", "a", IND).with(|c| {
+                c.associated_partner_id = Some("tid-a".into());
+                c.reseller = Some("a1".into());
+            }),
+            others: vec![],
+            expect: Proceeds {
+                connection: (P, "eur-ind"),
+                placement: ("a1", IND),
+                moved_from: Some(("a", IND)),
+            },
+        },
+        AdoptRow {
+            case: "IndirectResellerChanged: a move to a reseller with another indirect reseller is refused",
+            fix: |w| {
+                w.reseller("a1").indirect_reseller_tenant_id = Some("tid-a1".into());
+                w.connection("eur-ind")
+                    .linked_indirect_resellers
+                    .insert("tid-a1".into());
+            },
+            customer: provisioned("ns-a", "eur-ind", "a", IND).with(|c| {
+                c.associated_partner_id = Some("tid-a".into());
+                c.reseller = Some("a1".into());
+            }),
+            others: vec![],
+            expect: Refused(
+                "IndirectResellerChanged",
+                "Customer 'ns-a/moving' cannot move from reseller 'a', plan 'eur-indirect-prod' to reseller 'a1', \
+                 plan 'eur-indirect-prod': the tenant is associated in Partner Center with indirect reseller \
+                tid-a (status.associatedPartnerId), but under Reseller 'a1' it would be associated with indirect \
+                 reseller tid-a1, and Partner Center has no call to re-associate a customer: move it only to \
+                resellers whose nearest spec.indirectReseller is the same, or set spec.reseller and spec.plan \
+                back (status.placement stays reseller 'a', plan 'eur-indirect-prod')",
+            ),
+        },
+        AdoptRow {
+            case: "IndirectResellerChanged: the provider's own customer moved to an indirect reseller",
+            fix: none,
+            customer: provisioned(P, "eur-ind", "provider", IND).with(|c| c.reseller = Some("a".into())),
+            others: vec![],
+            expect: Refused(
+                "IndirectResellerChanged",
+                "Customer 'pc-system/moving' cannot move from reseller 'provider', plan 'eur-indirect-prod' to \
+                reseller 'a', plan 'eur-indirect-prod': the tenant is associated in Partner Center with no \
+                indirect reseller, as the provider's own customer, (status.associatedPartnerId), but under \
+                Reseller 'a' it would be associated with indirect reseller tid-a, and Partner Center has no call \
+                 to re-associate a customer: move it only to resellers whose nearest spec.indirectReseller is \
+                the same, or set spec.reseller and spec.plan back (status.placement stays reseller 'provider', \
+                plan 'eur-indirect-prod')",
+            ),
+        },
+    ];
+
+    let mut failures = Vec::new();
+    for row in rows {
+        let mut world = World::new();
+        (row.fix)(&mut world);
+        let evaluator = world.evaluator();
+        let got = decide(&row.customer, &row.others, &evaluator, &Settings::new(P));
+        let ok = match (&row.expect, &got) {
+            (Outcome::Refused(reason, message), CustomerDecision::Refused(f)) => {
+                f.reason == *reason && f.message == *message
+            }
+            (
+                Outcome::Proceeds {
+                    connection,
+                    placement,
+                    moved_from,
+                },
+                CustomerDecision::Proceed(r),
+            ) => {
+                r.connection == cref(connection.0, connection.1)
+                    && (r.placement.reseller.as_str(), r.placement.plan.as_str()) == *placement
+                    && r.moved_from.as_ref().map(|p| (p.reseller.as_str(), p.plan.as_str())) == *moved_from
+            }
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("{}:\n  got {got:#?}", row.case));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
