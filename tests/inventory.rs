@@ -37,6 +37,18 @@ impl Scenario {
             ],
         );
         channel.cp.wait_demo_converged(|| operator.log_text());
+        channel.apply(&support::examples(&["50-customers.yaml"], &channel.addr));
+        channel.cp.wait_or_show(
+            &[
+                "--for=condition=Ready",
+                "-n",
+                PROVIDER_NS,
+                "customer",
+                "pohutukawa-cafe",
+                "--timeout=120s",
+            ],
+            || operator.log_text(),
+        );
         Scenario {
             channel,
             operator,

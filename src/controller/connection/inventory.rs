@@ -322,6 +322,11 @@ pub struct Details {
     calls: VecDeque<Instant>,
     /// Since when the audit feed has been read: records after it invalidate cached details.
     pub audited_since: Option<jiff::Timestamp>,
+    /// The finding last announced by an Event per tenant, and the counts last announced for the
+    /// connection: two reconciles in a row (before the watch cache has the new status) must not
+    /// announce one finding twice.
+    announced: HashMap<Guid, &'static str>,
+    pub announced_counts: Option<crate::api::Inventory>,
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -334,6 +339,21 @@ impl Details {
     pub fn insert(&mut self, tenant_id: &str, d: Detail) {
         if let Some(t) = parse_guid(tenant_id) {
             self.by_tenant.insert(t, d);
+        }
+    }
+
+    /// Records that `tenant_id` now has `finding` (None: no finding); true when that is new and
+    /// deserves an Event.
+    pub fn announce(&mut self, tenant_id: &str, finding: Option<&'static str>) -> bool {
+        let Some(t) = parse_guid(tenant_id) else {
+            return false;
+        };
+        match finding {
+            None => {
+                self.announced.remove(&t);
+                false
+            }
+            Some(f) => self.announced.insert(t, f) != Some(f),
         }
     }
 

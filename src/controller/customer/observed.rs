@@ -52,7 +52,14 @@ pub fn with_observed(cctx: &CustomerContext, customer: &Customer, mut st: Custom
         jiff::Timestamp::now(),
     );
     let was_this_finding = before.is_some_and(|(s, r)| s == ConditionStatus::False.as_str() && r == reason);
-    if status == ConditionStatus::False && !was_this_finding {
+    // Announced once per finding: the memory also covers a second reconcile that still sees the
+    // old status in the watch cache.
+    let finding = verdict.finding();
+    let new_finding = match (&details, &declared.tenant_id) {
+        (Some(d), Some(t)) => d.lock().expect("details").announce(t, finding),
+        _ => finding.is_some(),
+    };
+    if status == ConditionStatus::False && !was_this_finding && new_finding {
         ctx.events.publish(customer, true, reason, "Audit", message);
     }
     st
