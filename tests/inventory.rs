@@ -288,6 +288,15 @@ async fn each_finding_appears_and_clears_and_the_calls_stay_within_budget() {
 
     // Events for new findings only: one per finding, not one per sync.
     for reason in ["WrongReseller", "CountryOutsideRegion", "TenantGone"] {
+        let list = s.channel.cp.get_json(&["-n", PROVIDER_NS, "events.events.k8s.io"]);
+        for e in list["items"].as_array().into_iter().flatten() {
+            if e["regarding"]["name"] == "pohutukawa-cafe" && e["reason"] == reason {
+                eprintln!(
+                    "event {reason}: {} {} {}",
+                    e["metadata"]["creationTimestamp"], e["reportingInstance"], e["note"]
+                );
+            }
+        }
         assert_eq!(
             s.events(PROVIDER_NS, "pohutukawa-cafe", reason),
             1,

@@ -44,6 +44,7 @@ pub fn declared_one(
         tenant_id: f.tenant_id.clone(),
         provisioned: f.tenant_id.is_some()
             && matches!(f.phase, Some(ProvisioningPhase::Created | ProvisioningPhase::Adopted)),
+        started_at: f.started_at,
         association,
     }
 }
@@ -72,6 +73,7 @@ pub fn comparison(cctx: &ConnectionContext, conn: &PartnerCenterConnection, uid:
     let details = details.lock().expect("details");
     Some(rules::compare(
         inventory.len(),
+        inventory.synced_at.as_second(),
         &|t| inventory.lists_tenant(t),
         &declared,
         &|t| details.get(t).cloned(),
