@@ -512,7 +512,7 @@ impl PartnerCenterApi for PartnerCenterClient {
     }
 
     async fn each_customer_page(&self, each: &mut (dyn FnMut(Vec<Customer>) + Send)) -> Result<u64> {
-        self.for_each_page(&customers_first_page(), |items| each(items)).await
+        self.for_each_page(&customers_first_page(), each).await
     }
 
     async fn get_customer(&self, customer_tenant_id: &str) -> Result<Customer> {

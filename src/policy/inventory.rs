@@ -39,6 +39,9 @@ pub struct Declared {
     pub tenant_id: Option<String>,
     /// Created or Adopted with a tenant id: the account must list it.
     pub provisioned: bool,
+    /// status.provisioning.startedAt (seconds since the epoch): a listing older than this cannot
+    /// show the tenant yet.
+    pub started_at: Option<i64>,
     pub association: Association,
 }
 
@@ -89,6 +92,7 @@ pub mod reasons {
 pub fn observe(
     c: &Declared,
     listed: Option<bool>,
+    listed_at: i64,
     detail: Option<&Detail>,
     region: &str,
     regions: &RegionTable,
@@ -100,6 +104,10 @@ pub fn observe(
         return Observation::NotProvisioned;
     }
     if !listed {
+        // Provisioned after the listing was made: the next sync will say.
+        if c.started_at.is_some_and(|s| s >= listed_at) {
+            return Observation::NotProvisioned;
+        }
         return Observation::TenantGone;
     }
     let Some(detail) = detail else {
@@ -196,6 +204,7 @@ pub struct Comparison {
 /// Customers pinned to the connection.
 pub fn compare(
     listed_count: u64,
+    listed_at: i64,
     lists: &dyn Fn(&str) -> bool,
     declared: &[Declared],
     details: &dyn Fn(&str) -> Option<Detail>,
@@ -214,7 +223,7 @@ pub fn compare(
             claimed.insert(t);
         }
         let detail = c.tenant_id.as_deref().and_then(details);
-        let o = observe(c, Some(listed), detail.as_ref(), region, regions);
+        let o = observe(c, Some(listed), listed_at, detail.as_ref(), region, regions);
         match &o {
             Observation::TenantGone => counts.missing += 1,
             Observation::WrongReseller { .. } => counts.wrong_reseller += 1,
@@ -278,6 +287,7 @@ mod tests {
             key: "ns/c".into(),
             tenant_id: tenant.map(str::to_string),
             provisioned,
+            started_at: Some(0),
             association,
         }
     }
@@ -351,6 +361,17 @@ mod tests {
                 "TenantGone",
             ),
             (
+                "provisioned after the listing started: not gone, not yet listed",
+                Declared {
+                    started_at: Some(100),
+                    ..declared(Some(T1), true, r1())
+                },
+                Some(false),
+                None,
+                Observation::NotProvisioned,
+                "NotProvisioned",
+            ),
+            (
                 "another reseller",
                 declared(Some(T1), true, r1()),
                 Some(true),
@@ -413,7 +434,7 @@ mod tests {
         ];
         let regions = RegionTable::default();
         for (case, c, listed, d, want, reason) in cases {
-            let got = observe(&c, listed, d.as_ref(), "NZ", &regions);
+            let got = observe(&c, listed, 100, d.as_ref(), "NZ", &regions);
             assert_eq!(got, want, "{case}");
             let (_, got_reason, message) = condition(&got, "Customer 'ns/c'", "csp-system/nz");
             assert_eq!(got_reason, reason, "{case}");
@@ -447,6 +468,7 @@ mod tests {
         let details = |t: &str| (t == T2).then(|| detail("AU", None));
         let got = compare(
             3,
+            100,
             &|t| listed.contains(t),
             &declared,
             &details,

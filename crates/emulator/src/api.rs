@@ -1108,7 +1108,7 @@ pub async fn audit_records(
     let bom = inner.settings.bom;
     let now = s.clock.now();
     let day = jiff::SignedDuration::from_hours(24);
-    let parse = |k: &str| -> Result<Option<Timestamp>, Response> {
+    let parse = |k: &str| -> Result<Option<Timestamp>, Box<Response>> {
         let Some(v) = q.get(k) else { return Ok(None) };
         let as_date = || {
             v.parse::<jiff::civil::Date>()
@@ -1118,21 +1118,21 @@ pub async fn audit_records(
         };
         match v.parse::<Timestamp>().ok().or_else(as_date) {
             Some(t) => Ok(Some(t)),
-            None => Err(pc_error(
+            None => Err(Box::new(pc_error(
                 bom,
                 StatusCode::BAD_REQUEST,
                 2000,
                 &format!("{k}: must be a date such as 2026-11-01 or an RFC 3339 time"),
-            )),
+            ))),
         }
     };
     let start = match parse("startDate") {
         Ok(v) => v.unwrap_or(now - day * AUDIT_DEFAULT_DAYS as i32),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let end = match parse("endDate") {
         Ok(v) => v.unwrap_or(now),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if start < now - day * AUDIT_MAX_DAYS as i32 {
         return pc_error(

@@ -44,6 +44,7 @@ pub fn declared_one(
         tenant_id: f.tenant_id.clone(),
         provisioned: f.tenant_id.is_some()
             && matches!(f.phase, Some(ProvisioningPhase::Created | ProvisioningPhase::Adopted)),
+        started_at: f.started_at,
         association,
     }
 }
@@ -72,6 +73,7 @@ pub fn comparison(cctx: &ConnectionContext, conn: &PartnerCenterConnection, uid:
     let details = details.lock().expect("details");
     Some(rules::compare(
         inventory.len(),
+        inventory.synced_at.as_second(),
         &|t| inventory.lists_tenant(t),
         &declared,
         &|t| details.get(t).cloned(),
@@ -207,7 +209,12 @@ fn findings(i: &crate::api::Inventory) -> [(&'static str, i64); 5] {
 
 /// Sets the metrics of the connection's counts, and queues a Warning Event for each finding whose
 /// count rose since the published status (new findings only; an unchanged audit says nothing).
-pub fn publish(ctx: &Context, conn: &PartnerCenterConnection, counts: &crate::api::Inventory) {
+pub fn publish(
+    ctx: &Context,
+    conn: &PartnerCenterConnection,
+    counts: &crate::api::Inventory,
+    details: Option<&std::sync::Mutex<super::inventory::Details>>,
+) {
     let namespace = conn.namespace().unwrap_or_default();
     let name = conn.name_any();
     ctx.metrics
@@ -217,7 +224,10 @@ pub fn publish(ctx: &Context, conn: &PartnerCenterConnection, counts: &crate::ap
             name: name.clone(),
         })
         .set(counts.customers);
-    let before = conn.status.as_ref().and_then(|s| s.inventory.clone());
+    // The counts last announced in this process (else the published ones): a second reconcile
+    // before the watch cache has the new status must not announce the same rise again.
+    let announced = details.and_then(|d| d.lock().expect("details").announced_counts.replace(counts.clone()));
+    let before = announced.or_else(|| conn.status.as_ref().and_then(|s| s.inventory.clone()));
     let before_counts = before.as_ref().map(findings);
     for (i, (finding, n)) in findings(counts).into_iter().enumerate() {
         ctx.metrics

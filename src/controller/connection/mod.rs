@@ -238,7 +238,7 @@ fn published(
     st.refresh_token_expires_at = secret.and_then(|s| status::refresh_token_expiry(conn, s));
     // The last successful sync's audit stays published while later syncs fail.
     if let Some(c) = audit::comparison(cctx, conn, uid) {
-        audit::publish(&cctx.shared, conn, &c.counts);
+        audit::publish(&cctx.shared, conn, &c.counts, cctx.memory.details_of(uid).as_deref());
         st.inventory = Some(c.counts);
     }
     st

@@ -118,6 +118,8 @@ pub async fn run(
         (None, None)
     };
     // One listing: the compact inventory replaces the count (never a second pass over the pages).
+    // Dated when the listing started: a tenant created after that may be missing from it.
+    let listing_started = jiff::Timestamp::now();
     let mut builder = inventory::Builder::default();
     let list_pages = match counted(
         m,
@@ -129,7 +131,7 @@ pub async fn run(
         Ok(n) => n,
         Err(e) => return classify(e, Step::Call),
     };
-    let inventory = Arc::new(builder.finish(jiff::Timestamp::now()));
+    let inventory = Arc::new(builder.finish(listing_started));
     let customers = inventory.len();
     let mut active_resellers = BTreeSet::new();
     let resellers = if app_plus_user {

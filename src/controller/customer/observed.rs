@@ -38,7 +38,15 @@ pub fn with_observed(cctx: &CustomerContext, customer: &Customer, mut st: Custom
         _ => None,
     };
     let region = conn.as_ref().map(|c| c.spec.region.clone()).unwrap_or_default();
-    let verdict = rules::observe(&declared, listed, detail.as_ref(), &region, &ctx.world.settings.regions);
+    let listed_at = inventory.as_ref().map(|i| i.synced_at.as_second()).unwrap_or(0);
+    let verdict = rules::observe(
+        &declared,
+        listed,
+        listed_at,
+        detail.as_ref(),
+        &region,
+        &ctx.world.settings.regions,
+    );
     let who = format!("Customer '{}'", declared.key);
     let (status, reason, message) = rules::condition(&verdict, &who, &format!("{reference}"));
     let before = conditions::find_condition(&st.conditions, OBSERVED).map(|c| (c.status.clone(), c.reason.clone()));
@@ -52,7 +60,14 @@ pub fn with_observed(cctx: &CustomerContext, customer: &Customer, mut st: Custom
         jiff::Timestamp::now(),
     );
     let was_this_finding = before.is_some_and(|(s, r)| s == ConditionStatus::False.as_str() && r == reason);
-    if status == ConditionStatus::False && !was_this_finding {
+    // Announced once per finding: the memory also covers a second reconcile that still sees the
+    // old status in the watch cache.
+    let finding = verdict.finding();
+    let new_finding = match (&details, &declared.tenant_id) {
+        (Some(d), Some(t)) => d.lock().expect("details").announce(t, finding),
+        _ => finding.is_some(),
+    };
+    if status == ConditionStatus::False && !was_this_finding && new_finding {
         ctx.events.publish(customer, true, reason, "Audit", message);
     }
     st
