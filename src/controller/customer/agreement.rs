@@ -267,7 +267,7 @@ pub async fn ensure(
     Ok(Next::Steady(Box::new(st)))
 }
 
-fn recorded(st: &CustomerStatus) -> bool {
+pub(super) fn recorded(st: &CustomerStatus) -> bool {
     st.agreement.as_ref().is_some_and(|a| a.recorded_at.is_some())
 }
 

@@ -667,7 +667,7 @@ async fn adopt(
     };
     let ready = match &outside {
         Some(f) => Verdict::new(ConditionStatus::False, &f.reason, &f.message),
-        None => Verdict::new(ConditionStatus::True, reason, &message),
+        None => until_agreement(customer, &st, Verdict::new(ConditionStatus::True, reason, &message)),
     };
     publish(
         ctx,
@@ -684,6 +684,18 @@ async fn adopt(
         ctx.events.publish(customer, true, reason, "Provision", message);
     }
     Ok(Action::requeue(super::jitter(STEADY_REQUEUE)))
+}
+
+/// A tenant that has just come to exist is not Ready while `spec.agreement` is still to be recorded
+/// (the agreement stage runs on the next reconcile): automation waiting for Ready must not order first.
+fn until_agreement<'a>(customer: &Customer, st: &CustomerStatus, ready: Verdict<'a>) -> Verdict<'a> {
+    if customer.spec.agreement.is_some() && !agreement::recorded(st) {
+        return Verdict {
+            status: ConditionStatus::Unknown,
+            ..ready
+        };
+    }
+    ready
 }
 
 /// Stage 6: the Secret, then status Created.
@@ -729,13 +741,14 @@ async fn finish_created(
             .map(|n| n.address.country.to_ascii_uppercase());
     }
     status::place(&mut st, &route.placement, None, jiff::Timestamp::now());
+    let ready = until_agreement(customer, &st, Verdict::new(ConditionStatus::True, reason, &message));
     publish(
         ctx,
         api,
         customer,
         "Provision",
         st,
-        Verdict::new(ConditionStatus::True, reason, &message),
+        ready,
         Some(Verdict::new(ConditionStatus::True, reason, &message)),
     )
     .await?;
