@@ -71,8 +71,9 @@ curl -sf -X POST "http://$emulator_addr/_emulator/partners/22222222-2222-4222-82
   -H 'content-type: application/json' \
   -d '{"tenantId":"66666666-6666-4666-8666-000000000001","domain":"totaralodge.onmicrosoft.com","companyName":"Totara Lodge","country":"NZ"}' >/dev/null
 kubectl -n csp-system annotate pcc contoso-nz-production channel.csp.dev/sync-requested="demo-$(date +%s)" --overwrite >/dev/null
-kubectl -n csp-system wait --for=condition=Ready cust totara-lodge --timeout=120s
-kubectl -n csp-system get cust totara-lodge -o jsonpath='{range .status.conditions[?(@.type=="Ready")]}Ready={.status} reason={.reason}: {.message}{"\n"}{end}'
+kubectl -n csp-system wait --for=condition=AgreementRecorded cust totara-lodge --timeout=120s
+kubectl -n csp-system wait --for=condition=Ready cust totara-lodge --timeout=60s
+kubectl -n csp-system get cust totara-lodge -o jsonpath='{range .status.conditions[?(@.type=="Ready")]}Ready={.status} reason={.reason}: {.message}{"\n"}{end}{range .status.conditions[?(@.type=="AgreementRecorded")]}AgreementRecorded={.status}: {.message}{"\n"}{end}'
 
 say "the Partner Center account each customer went to"
 accounts=$(kubectl get pcc -A -o go-template='{{range .items}}{{.metadata.namespace}}/{{.metadata.name}}={{.spec.partnerTenantId}} {{end}}')
