@@ -6,16 +6,17 @@
 //! reseller Wingtip, one with Tailspin (which no Reseller declares), one plain, one mapped by a
 //! mapping file to a reseller that provisions through another account.
 //!
-//! The Observed conditions and `status.inventory` counts that audit reports are written by the
-//! operator's connection sync; this test sets them up itself through the status subresource (as
-//! the test's own field manager), so audit's output does not depend on when a sync runs.
+//! The Observed conditions and `status.inventory` counts that audit reports are the operator's own:
+//! Harakeke Farms is declared as the root's customer while Partner Center associates it with
+//! Wingtip (WrongReseller), and Northwind's first customer is removed from its account
+//! (TenantGone); the test requests syncs until both findings are published.
 //!
 //! Outputs are golden files (tests/fixtures/audit_import/); regenerate them with
 //! `UPDATE_GOLDEN=1 cargo test --test audit_import` and review the diff.
 
 mod support;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -34,7 +35,7 @@ const NZ_CUSTOMERS: [(&str, &str, &str, Option<&str>); 5] = [
         "c0000001-0000-4000-8000-000000000001",
         "Harakeke Farms",
         "harakekefarms.onmicrosoft.com",
-        None,
+        Some("44444444-4444-4444-8444-444444444404"),
     ),
     (
         "c0000002-0000-4000-8000-000000000002",
@@ -128,29 +129,28 @@ fn existing_customer(ns: &str, name: &str, reseller: &str, key: &str, value: &st
     )
 }
 
-/// Writes `status` fields of an object through the status subresource, as the test (see the module comment).
-fn patch_status(cp: &ControlPlane, kind: &str, ns: &str, name: &str, status: Value) {
-    let patch = json!({ "status": status }).to_string();
-    kubectl_ok(
-        cp,
-        User::Admin,
-        &[
-            "patch",
-            kind,
-            name,
-            "-n",
-            ns,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &patch,
-        ],
-    );
-}
-
-fn observed_false(reason: &str, message: &str) -> Value {
-    json!([{"type": "Observed", "status": "False", "reason": reason, "message": message,
-        "lastTransitionTime": "2026-12-01T00:00:00Z"}])
+/// Requests syncs of connection `ns/name` (answered at most every 30 s) until `done` holds for
+/// its status, or panics with the operator's log after three minutes.
+fn sync_until(cp: &ControlPlane, ns: &str, name: &str, operator: &Operator, done: impl Fn(&Value) -> bool) {
+    let started = std::time::Instant::now();
+    let mut asked = 0;
+    while started.elapsed() < std::time::Duration::from_secs(180) {
+        if asked * 35 <= started.elapsed().as_secs() {
+            asked += 1;
+            cp.request_sync(ns, name, &format!("audit-{asked}"));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let conn: Value = serde_json::from_str(&kubectl_ok(
+            cp,
+            User::Admin,
+            &["get", "pcc", "-n", ns, name, "-o", "json"],
+        ))
+        .unwrap();
+        if done(&conn["status"]) {
+            return;
+        }
+    }
+    panic!("{ns}/{name}: the status never got there\n{}", operator.log_text());
 }
 
 fn wait_adopted(cp: &ControlPlane, ns: &str, name: &str, operator: &Operator) {
@@ -244,39 +244,37 @@ async fn audit_and_import_against_the_live_channel() {
         .replace("${SUBJECT_NAME}", "reseller-admin-a");
     apply_ok(cp, User::Admin, &admin_template);
 
-    // --- what the connection sync would have published (see the module comment).
-    patch_status(
-        cp,
-        "cust",
-        "csp-system",
-        "harakeke-farms",
-        json!({"conditions": observed_false("WrongReseller",
-            "Partner Center associates the tenant with no indirect reseller, but Reseller contoso declares it")}),
-    );
-    patch_status(
-        cp,
-        "cust",
-        "reseller-northwind",
-        "northwind-first",
-        json!({"conditions": observed_false("TenantGone",
-            "the tenant is no longer among the customers of connection reseller-northwind/northwind-nz-production")}),
-    );
-    patch_status(
-        cp,
-        "pcc",
-        "csp-system",
-        "contoso-nz-production",
-        json!({"inventory": {"customers": 5, "declared": 1, "undeclared": 4, "missing": 0, "outsideRegion": 0,
-            "wrongReseller": 1, "detailsPending": 0}}),
-    );
-    patch_status(
-        cp,
-        "pcc",
-        "reseller-northwind",
-        "northwind-nz-production",
-        json!({"inventory": {"customers": 30, "declared": 1, "undeclared": 29, "missing": 1, "outsideRegion": 0,
-            "wrongReseller": 0, "detailsPending": 0}}),
-    );
+    // --- the findings, published by the operator's syncs (see the module comment).
+    control
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/_emulator/partners/{NORTHWIND_PARTNER}/customers/{northwind_tenant}"),
+            None,
+        )
+        .await
+        .expect("remove Northwind's first customer");
+    sync_until(cp, "reseller-northwind", "northwind-nz-production", &operator, |st| {
+        st["inventory"]["missing"] == 1
+    });
+    sync_until(cp, "csp-system", "contoso-nz-production", &operator, |st| {
+        st["inventory"]["wrongReseller"] == 1 && st["inventory"]["detailsPending"] == 0
+    });
+    for (ns, name, reason) in [
+        ("csp-system", "harakeke-farms", "WrongReseller"),
+        ("reseller-northwind", "northwind-first", "TenantGone"),
+    ] {
+        cp.wait_or_show(
+            &[
+                &format!("--for=jsonpath={{.status.conditions[?(@.type==\"Observed\")].reason}}={reason}"),
+                "cust",
+                name,
+                "-n",
+                ns,
+                "--timeout=90s",
+            ],
+            || operator.log_text(),
+        );
+    }
 
     // --- audit: (golden file, user, arguments, exit code)
     let provider = User::ProviderAdmin;

@@ -177,7 +177,7 @@ async fn live_metrics_alerts_dashboard_and_refusal_logs() {
         assert_eq!(sample(&metrics, series), *want, "{series} in\n{metrics}");
     }
     // Every sync operation was timed: the histogram's count equals the calls counted.
-    for operation in ["token", "count_customers"] {
+    for operation in ["token", "list_customers"] {
         let calls: f64 = metrics
             .lines()
             .filter(|l| l.starts_with(&format!("pco_partner_center_calls_total{{operation=\"{operation}\",")))

@@ -271,7 +271,7 @@ async fn seed_scenarios_publish_the_connection_provisioning_must_use() {
         "pco_connection_ready{namespace=\"csp-system\",name=\"contoso-nz-production\"} 1",
         "pco_objects{kind=\"Reseller\",ready=\"False\"} 1",
         "pco_reconciles_total{kind=\"Reseller\"}",
-        "pco_partner_center_calls_total{operation=\"count_customers\",outcome=\"Ok\"}",
+        "pco_partner_center_calls_total{operation=\"list_customers\",outcome=\"Ok\"}",
         "pco_connection_refresh_token_expiry_timestamp_seconds{namespace=\"csp-system\",name=\"contoso-nz-production\"}",
         "pco_connection_last_sync_timestamp_seconds",
         "pco_leader 1",

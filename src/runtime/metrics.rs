@@ -19,11 +19,10 @@ pub const KINDS: [&str; 3] = ["PartnerCenterConnection", "CustomerPlan", "Resell
 
 /// Partner Center operations of a connection sync (src/controller/connection/sync.rs), the
 /// `operation` label of the call counter and the latency histogram.
-pub const PARTNER_CENTER_OPERATIONS: [&str; 6] = [
+pub const PARTNER_CENTER_OPERATIONS: [&str; 5] = [
     "token",
     "organization_profile",
     "mpn_profile",
-    "count_customers",
     "list_customers",
     "indirect_resellers",
 ];
