@@ -482,7 +482,10 @@ mod tests {
         }
         let missing: Vec<_> = want.iter().filter(|w| !text.lines().any(|l| l == w.as_str())).collect();
         assert!(missing.is_empty(), "missing {missing:#?} in\n{text}");
-        assert_eq!(want.len(), 2 + 3 * (3 + 3) + 6 * (1 + PARTNER_CENTER_OUTCOMES.len()));
+        assert_eq!(
+            want.len(),
+            2 + 3 * (3 + 3) + PARTNER_CENTER_OPERATIONS.len() * (1 + PARTNER_CENTER_OUTCOMES.len())
+        );
     }
 
     /// The outcome list names exactly the reasons `PartnerCenterError::reason()` returns.

@@ -7,7 +7,7 @@
 //! between the POST and the status write sends the same attestation again on restart, gets
 //! 600061, reads the agreement back and records it; Partner Center holds one attestation.
 
-use super::{CustomerContext, KIND, clients, status};
+use super::{CustomerContext, DEFAULT_RETRY, KIND, clients, counted, retry_wait, status};
 use crate::api::conditions::{self, ConditionStatus};
 use crate::api::{AgreementStatus, ConnectionRef, Customer, CustomerStatus};
 use crate::controller::context::Context;
@@ -33,11 +33,6 @@ const TEMPLATE_TTL: Duration = Duration::from_secs(24 * 3600);
 const REFUSED_REQUEUE: Duration = Duration::from_secs(300);
 /// The connection's Secret is unusable: its own sync reports why; look again soon.
 const CONNECTION_REQUEUE: Duration = Duration::from_secs(60);
-/// Bounds of a server's Retry-After (any number from the network is clamped).
-const MIN_RETRY: Duration = Duration::from_secs(1);
-const MAX_RETRY: Duration = Duration::from_secs(300);
-/// Without a Retry-After.
-const DEFAULT_RETRY: Duration = Duration::from_secs(10);
 
 /// What the steady state does after this stage.
 pub enum Next {
@@ -289,23 +284,6 @@ fn attester(world: &World, pinned: &ConnectionRef) -> Attester {
         .unwrap_or(Attester::Provider)
 }
 
-/// Awaits one call and counts it by outcome, like the provisioning stages.
-async fn counted<T>(
-    ctx: &Context,
-    operation: &str,
-    call: impl Future<Output = std::result::Result<T, PartnerCenterError>>,
-) -> std::result::Result<T, PartnerCenterError> {
-    let result = call.await;
-    ctx.metrics
-        .observe_partner_center_call(operation, result.as_ref().err().map(|e| e.reason()).unwrap_or("Ok"));
-    result
-}
-
-/// A server's Retry-After clamped, or a short default.
-fn retry_wait(retry_after: Option<Duration>) -> Duration {
-    retry_after.unwrap_or(DEFAULT_RETRY).clamp(MIN_RETRY, MAX_RETRY)
-}
-
 /// A failed call: passing problems are retried after the clamped Retry-After, others looked at
 /// again later; either way shown.
 async fn call_failed(
@@ -460,19 +438,5 @@ mod tests {
             matches!(&empty, Err(TemplateFailure::Refused(f)) if f.reason == reasons::AGREEMENT_TEMPLATE_MISSING),
             "{empty:?}"
         );
-    }
-
-    #[test]
-    fn retry_after_is_clamped() {
-        // (server's Retry-After, wait)
-        let cases = [
-            (None, DEFAULT_RETRY),
-            (Some(Duration::ZERO), MIN_RETRY),
-            (Some(Duration::from_secs(7)), Duration::from_secs(7)),
-            (Some(Duration::from_secs(86_400 * 365)), MAX_RETRY),
-        ];
-        for (given, want) in cases {
-            assert_eq!(retry_wait(given), want, "{given:?}");
-        }
     }
 }

@@ -67,6 +67,8 @@ const AWAITING_LISTED_REQUEUE: Duration = Duration::from_secs(3600);
 /// Bounds of a server's Retry-After (any number from the network is clamped).
 const MIN_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(300);
+/// Without a Retry-After.
+pub(super) const DEFAULT_RETRY: Duration = Duration::from_secs(10);
 
 /// The Customer reconciler's context.
 pub struct CustomerContext {
@@ -523,7 +525,7 @@ async fn provision(
 }
 
 /// Awaits one stage's Partner Center calls and counts them by outcome.
-async fn counted<T>(
+pub(super) async fn counted<T>(
     ctx: &Context,
     operation: &str,
     call: impl std::future::Future<Output = std::result::Result<T, PartnerCenterError>>,
@@ -543,10 +545,8 @@ fn pinned_name(st: &CustomerStatus) -> String {
 }
 
 /// A server's Retry-After clamped, or a short default.
-fn retry_wait(retry_after: Option<Duration>) -> Duration {
-    retry_after
-        .unwrap_or(Duration::from_secs(10))
-        .clamp(MIN_RETRY, MAX_RETRY)
+pub(super) fn retry_wait(retry_after: Option<Duration>) -> Duration {
+    retry_after.unwrap_or(DEFAULT_RETRY).clamp(MIN_RETRY, MAX_RETRY)
 }
 
 /// Provisioning goes on: Ready=Unknown with what is happening.
@@ -879,7 +879,7 @@ mod tests {
     fn retry_after_is_clamped() {
         // (server's Retry-After, wait)
         let cases = [
-            (None, Duration::from_secs(10)),
+            (None, DEFAULT_RETRY),
             (Some(Duration::ZERO), MIN_RETRY),
             (Some(Duration::from_secs(7)), Duration::from_secs(7)),
             (Some(Duration::from_secs(86_400 * 365)), MAX_RETRY),
