@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Channel, Operator, PROVIDER_NS, User, apply_ok, condition, output_text, ready_of};
+use support::{Channel, EmulatorControl, Operator, PROVIDER_NS, User, apply_ok, condition, output_text, ready_of};
 
 const NZ_TENANT: &str = "22222222-2222-4222-8222-222222222222";
 const NORTHWIND_TENANT: &str = "33333333-3333-4333-8333-333333333333";
@@ -122,20 +122,17 @@ impl Scenario {
     }
 
     async fn requests_since(&self, seq: u64) -> Vec<Value> {
-        self.channel
-            .emulator_control(Method::GET, &format!("/_emulator/requests?since={seq}"), None)
+        EmulatorControl::new(&self.channel.emulator)
+            .requests_since(seq)
             .await
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+            .expect("the emulator's request log")
     }
 
     async fn last_seq(&self) -> u64 {
-        self.requests_since(0)
+        EmulatorControl::new(&self.channel.emulator)
+            .last_seq()
             .await
-            .last()
-            .and_then(|e| e["seq"].as_u64())
-            .unwrap_or(0)
+            .expect("the emulator's request log")
     }
 
     /// The tenant accepts `partner`'s reseller invitation (what its Global Admin does with the URL).

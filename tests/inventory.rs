@@ -8,7 +8,7 @@ mod support;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::{Channel, Operator, PROVIDER_NS, User, condition};
+use support::{Channel, EmulatorControl, Operator, PROVIDER_NS, User, condition};
 
 const NZ_TENANT: &str = "22222222-2222-4222-8222-222222222222";
 /// Wingtip's indirect reseller tenant (examples/40-resellers.yaml).
@@ -131,19 +131,17 @@ impl Scenario {
     }
 
     async fn requests_since(&self, seq: u64) -> Vec<Value> {
-        self.control(Method::GET, &format!("/_emulator/requests?since={seq}"), None)
+        EmulatorControl::new(&self.channel.emulator)
+            .requests_since(seq)
             .await
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+            .expect("the emulator's request log")
     }
 
     async fn last_seq(&self) -> u64 {
-        self.requests_since(0)
+        EmulatorControl::new(&self.channel.emulator)
+            .last_seq()
             .await
-            .last()
-            .and_then(|e| e["seq"].as_u64())
-            .unwrap_or(0)
+            .expect("the emulator's request log")
     }
 
     /// Warning Events with `reason` about `kind/name` in `ns`.

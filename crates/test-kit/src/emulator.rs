@@ -108,6 +108,13 @@ impl EmulatorControl {
             .await?;
         Ok(log.as_array().cloned().unwrap_or_default())
     }
+
+    /// The sequence number of the last request logged (0 when none): pass it to
+    /// [`Self::requests_since`] to see only what comes after now.
+    pub async fn last_seq(&self) -> anyhow::Result<u64> {
+        let log = self.requests_since(0).await?;
+        Ok(log.last().and_then(|e| e["seq"].as_u64()).unwrap_or(0))
+    }
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
