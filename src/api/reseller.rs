@@ -214,6 +214,57 @@ pub struct ResellerStatus {
     #[schemars(length(max = 64))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["plan"]))]
     pub effective_plans: Vec<EffectivePlan>,
+
+    /// Only in the operator's watch cache, never on the API server: neither written nor read from
+    /// JSON, so nobody can set it. What the cache keeps of the effective plans, and the digest of
+    /// the whole status (see `controller::watch::trim_reseller`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub cached: Option<Box<CachedStatus>>,
+}
+
+/// A cached Reseller's status in brief: ~50 bytes a plan instead of a whole [`EffectivePlan`]
+/// (~370 bytes inline plus its strings).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CachedStatus {
+    /// `controller::status::digest` of the status as the API server has it.
+    pub digest: u64,
+    pub plans: Box<[CachedPlan]>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedPlan {
+    pub plan: Box<str>,
+    pub usable: bool,
+    pub reason: Option<Box<str>>,
+    /// The connection the status named and its recorded identity, when both were recorded.
+    pub binding: Option<Box<(ConnectionRef, ConnectionBinding)>>,
+}
+
+impl ResellerStatus {
+    /// Each effective plan's recorded connection and binding (`effectivePlans[].connection` and
+    /// `.connectionBinding`), from a full status or a cached one.
+    pub fn recorded_bindings(&self) -> impl Iterator<Item = (&str, &ConnectionRef, &ConnectionBinding)> {
+        let cached = self.cached.iter().flat_map(|c| c.plans.iter()).filter_map(|p| {
+            let b = p.binding.as_deref()?;
+            Some((&*p.plan, &b.0, &b.1))
+        });
+        let full = self
+            .effective_plans
+            .iter()
+            .filter_map(|e| Some((e.plan.as_str(), e.connection.as_ref()?, e.connection_binding.as_ref()?)));
+        cached.chain(full)
+    }
+
+    /// Each effective plan's usability and reason, from a full status or a cached one.
+    pub fn plan_usability(&self) -> impl Iterator<Item = (bool, Option<&str>)> {
+        let cached = self
+            .cached
+            .iter()
+            .flat_map(|c| c.plans.iter())
+            .map(|p| (p.usable, p.reason.as_deref()));
+        cached.chain(self.effective_plans.iter().map(|e| (e.usable, e.reason.as_deref())))
+    }
 }
 
 /// Where an effective plan's connection comes from.

@@ -36,12 +36,9 @@ pub fn reseller_facts(r: &Reseller) -> ResellerFacts {
         bindings: r
             .status
             .iter()
-            .flat_map(|s| &s.effective_plans)
-            .filter_map(|e| {
-                Some((
-                    e.plan.clone(),
-                    recorded(e.connection.as_ref(), e.connection_binding.as_ref())?,
-                ))
+            .flat_map(|s| s.recorded_bindings())
+            .filter_map(|(plan, connection, binding)| {
+                Some((plan.to_string(), recorded(Some(connection), Some(binding))?))
             })
             .collect(),
         confirmed_connections: confirmed(r),

@@ -89,11 +89,10 @@ pub fn refresh(world: &World, metrics: &Metrics) {
         let status = r.status.as_ref();
         let (ready, reason) = ready_of(status.map(|s| &s.conditions), r.metadata.generation);
         object("Reseller", r.namespace(), r.name_any(), ready, reason);
-        for plan in status.map(|s| s.effective_plans.as_slice()).unwrap_or_default() {
+        for (usable, reason) in status.into_iter().flat_map(|s| s.plan_usability()) {
             plans_total = plans_total.saturating_add(1);
-            if !plan.usable {
-                let reason = plan.reason.clone().unwrap_or_else(|| "Unknown".into());
-                *unusable.entry(reason).or_default() += 1;
+            if !usable {
+                *unusable.entry(reason.unwrap_or("Unknown").to_string()).or_default() += 1;
             }
         }
     }

@@ -43,6 +43,8 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
     let generation = reseller.metadata.generation;
     let now = jiff::Timestamp::now();
     let mut st = reseller.status.clone().unwrap_or_default();
+    // The cache's brief form of the current status: everything it stands for is recomputed below.
+    st.cached = None;
     st.observed_generation = generation;
     st.ancestors = eval.ancestors.clone();
     st.effective_plans = eval

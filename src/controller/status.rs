@@ -22,12 +22,12 @@ pub enum Written {
 pub async fn apply_status<K, S>(api: &Api<K>, obj: &K, current: Option<&S>, desired: &S) -> kube::Result<Written>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-    S: Serialize,
+    S: Serialize + Status,
 {
     let as_json = |s: &S| serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
     // A cache that trimmed the status kept the digest of the whole one (controller/watch.rs).
-    let unchanged = match obj.annotations().get(super::watch::STATUS_DIGEST) {
-        Some(cached) => *cached == digest(desired),
+    let unchanged = match current.and_then(Status::cached_digest) {
+        Some(cached) => cached == digest(desired),
         None => current.map(as_json) == Some(as_json(desired)),
     };
     if unchanged {
@@ -50,39 +50,46 @@ where
 /// Digest of a status as JSON (a `serde_json::Value`'s text: keys in one order however the status
 /// was built), for the "unchanged" comparison against a trimmed cache. Not a security boundary:
 /// only this process computes and compares it.
-pub fn digest<S: Serialize>(status: &S) -> String {
+pub fn digest<S: Serialize>(status: &S) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut h = DefaultHasher::new();
     serde_json::to_value(status)
         .unwrap_or(serde_json::Value::Null)
         .to_string()
         .hash(&mut h);
-    format!("{:016x}", h.finish())
+    h.finish()
 }
 
-/// The conditions of a status, so the publisher can see Ready transitions of any kind.
-pub trait Conditions {
+/// A status as publishing reads it: its conditions (Ready transitions of any kind), and the digest
+/// of the whole status when the cache kept only a brief form of it.
+pub trait Status {
     fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition];
+    fn cached_digest(&self) -> Option<u64> {
+        None
+    }
 }
 
-impl Conditions for crate::api::PartnerCenterConnectionStatus {
+impl Status for crate::api::PartnerCenterConnectionStatus {
     fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
         &self.conditions
     }
 }
-impl Conditions for crate::api::CustomerPlanStatus {
+impl Status for crate::api::CustomerPlanStatus {
     fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
         &self.conditions
     }
 }
-impl Conditions for crate::api::CustomerStatus {
+impl Status for crate::api::CustomerStatus {
     fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
         &self.conditions
     }
 }
-impl Conditions for crate::api::ResellerStatus {
+impl Status for crate::api::ResellerStatus {
     fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
         &self.conditions
+    }
+    fn cached_digest(&self) -> Option<u64> {
+        self.cached.as_ref().map(|c| c.digest)
     }
 }
 
@@ -107,7 +114,7 @@ pub async fn publish<K, S>(
 ) -> kube::Result<Written>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-    S: Serialize + Conditions,
+    S: Serialize + Status,
 {
     use crate::api::conditions::{find_condition, types::READY};
     let written = apply_status(api, obj, current, desired).await?;

@@ -8,7 +8,7 @@
 //!   was down are not traced to their dependents; the hourly resync reconciles those.
 
 use super::world::{DependentsTracker, World};
-use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
+use crate::api::{CachedPlan, CachedStatus, CustomerPlan, PartnerCenterConnection, Reseller};
 use crate::policy::{Dependents, ObjectKey};
 use futures::{Stream, StreamExt};
 use kube::api::{Api, ApiResource, DynamicObject};
@@ -139,27 +139,32 @@ where
 }
 
 /// What every cached object loses: the server's field ownership and kubectl's copy of the spec
-/// (never read), and any [`STATUS_DIGEST`] the object came with (only the cache may set it: a
-/// tenant writing it must not be able to make the operator skip a status write).
+/// (never read).
 fn trim<K: Resource>(o: &mut K) {
     o.managed_fields_mut().clear();
-    let annotations = o.annotations_mut();
-    annotations.remove(LAST_APPLIED);
-    annotations.remove(STATUS_DIGEST);
+    let meta = o.meta_mut();
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+        // An empty map still holds a B-tree node once it has had an entry.
+        if annotations.is_empty() {
+            meta.annotations = None;
+        }
+    }
 }
 
 /// No kind-specific trimming.
 pub fn keep<K>(_: &mut K) {}
 
 /// A cached Reseller keeps of its status only what is read from the cache, and the digest of the
-/// whole status (in [`STATUS_DIGEST`]) for the "unchanged, skip the write" comparison
-/// (`status::apply_status`). Read from the cache: the conditions' status, reason, generation and
-/// transition time (Ready transitions for Events, transition times kept across writes, the
-/// gauges), the warnings (Events for new ones), and of each effective plan the plan, connection,
-/// binding (the recorded bindings, `facts::reseller_facts`), usability and reason (the gauges).
-/// Everything dropped here the reseller reconciler recomputes in full before it writes, and the
-/// CLIs (`trace`, `what-if`) read the API server, not this cache. At 5,000 resellers the status
-/// was most of a cached object (messages, display names, ancestors).
+/// whole status (in `status.cached`, which exists only in this process) for the "unchanged, skip
+/// the write" comparison (`status::apply_status`). Read from the cache: the conditions' status,
+/// reason, generation and transition time (Ready transitions for Events, transition times kept
+/// across writes, the gauges), the warnings (Events for new ones), and of each effective plan the
+/// plan, usability and reason (the gauges) and the recorded connection and binding
+/// (`facts::reseller_facts`), kept as a [`CachedPlan`] of ~50 bytes. Everything dropped here the
+/// reseller reconciler recomputes in full before it writes, and the CLIs (`trace`, `what-if`)
+/// read the API server, not this cache. At 5,000 resellers the status was most of a cached
+/// object (messages, display names, ancestors, whole effective plans; bench/README.md).
 pub fn trim_reseller(r: &mut Reseller) {
     let Some(st) = r.status.as_mut() else { return };
     let digest = super::status::digest(&*st);
@@ -168,19 +173,17 @@ pub fn trim_reseller(r: &mut Reseller) {
     }
     st.ancestors = Vec::new();
     st.plans = None;
-    for p in &mut st.effective_plans {
-        p.display_name = None;
-        p.inherited_from = None;
-        p.region = None;
-        p.message = None;
-    }
-    st.effective_plans.shrink_to_fit();
-    r.annotations_mut().insert(STATUS_DIGEST.into(), digest);
+    let plans = std::mem::take(&mut st.effective_plans)
+        .into_iter()
+        .map(|p| CachedPlan {
+            usable: p.usable,
+            reason: p.reason.map(String::into_boxed_str),
+            binding: p.connection.zip(p.connection_binding).map(Box::new),
+            plan: p.plan.into_boxed_str(),
+        })
+        .collect();
+    st.cached = Some(Box::new(CachedStatus { digest, plans }));
 }
-
-/// Where a cached object keeps the digest of the status it has on the API server; set only in
-/// this process's cache (by [`trim_reseller`]), never written.
-pub const STATUS_DIGEST: &str = "partner-center-operator.internal/status-digest";
 
 /// The objects a controller is handed, without the echo of the operator's own status writes: an
 /// object passes when it is new to the filter or when anything but its status changed (uid,
@@ -223,9 +226,7 @@ fn reacts_to<K: Resource>(obj: &K) -> u64 {
     (&m.uid, m.generation, &m.labels, &m.finalizers).hash(&mut h);
     m.deletion_timestamp.as_ref().map(|t| t.0.as_nanosecond()).hash(&mut h);
     for (k, v) in m.annotations.iter().flatten() {
-        if k != STATUS_DIGEST {
-            (k, v).hash(&mut h);
-        }
+        (k, v).hash(&mut h);
     }
     h.finish()
 }
@@ -389,7 +390,7 @@ mod tests {
             "apiVersion": "channel.csp.dev/v1alpha1",
             "kind": "Reseller",
             "metadata": {"name": "northwind", "uid": "u1", "generation": 2,
-                "annotations": {STATUS_DIGEST: "forged"}},
+                "annotations": {LAST_APPLIED: "{}"}},
             "spec": {"displayName": "Northwind", "shortName": "NWD", "parent": "provider",
                 "namespace": "reseller-northwind"},
             "status": {
@@ -414,15 +415,29 @@ mod tests {
         let mut cached = full.clone();
         trim(&mut cached);
         trim_reseller(&mut cached);
-        // The digest is the whole status's, whatever the object arrived with.
-        assert_eq!(
-            cached.annotations().get(STATUS_DIGEST),
-            Some(&status::digest(full.status.as_ref().unwrap()))
-        );
-        // The rules' input and the watch's change digest are the same as from the full object.
+        // The digest is the whole status's; the emptied annotations hold no map.
+        let brief = cached
+            .status
+            .as_ref()
+            .unwrap()
+            .cached
+            .as_deref()
+            .expect("cached status");
+        assert_eq!(brief.digest, status::digest(full.status.as_ref().unwrap()));
+        assert_eq!(cached.metadata.annotations, None);
+        // The rules' input, the watch's change digest and the gauges' input are the same as from
+        // the full object.
         assert_eq!(reseller_facts(&cached), reseller_facts(&full));
         assert_eq!(reseller_change(&cached), reseller_change(&full));
         let (st, whole) = (cached.status.as_ref().unwrap(), full.status.as_ref().unwrap());
+        assert_eq!(
+            st.plan_usability().collect::<Vec<_>>(),
+            whole.plan_usability().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            st.recorded_bindings().collect::<Vec<_>>(),
+            whole.recorded_bindings().collect::<Vec<_>>()
+        );
         let ready = &st.conditions[0];
         assert_eq!(
             (
@@ -439,21 +454,22 @@ mod tests {
             )
         );
         assert_eq!(st.warnings, whole.warnings);
-        let (p, q) = (&st.effective_plans[0], &whole.effective_plans[0]);
         assert_eq!(
-            (&p.plan, p.usable, &p.reason, &p.connection, &p.connection_binding),
-            (&q.plan, q.usable, &q.reason, &q.connection, &q.connection_binding)
+            (st.effective_plans.len(), &st.ancestors, &st.plans),
+            (0, &Vec::<String>::new(), &None)
         );
-        assert_eq!(
-            (&p.message, &p.display_name, &st.ancestors),
-            (&None, &None, &Vec::<String>::new())
-        );
-        // Without a status there is nothing to compare against: no digest, not even a forged one.
+        // The brief form is never written and cannot be sent: it is not in the JSON either way.
+        let json = serde_json::to_value(st).expect("status as JSON");
+        assert_eq!(json.get("cached"), None);
+        let forged: crate::api::ResellerStatus =
+            serde_json::from_value(serde_json::json!({"cached": {"digest": 1}})).expect("status");
+        assert_eq!(forged.cached, None);
+        // Without a status there is nothing to compare against.
         let mut bare = full.clone();
         bare.status = None;
         trim(&mut bare);
         trim_reseller(&mut bare);
-        assert_eq!(bare.annotations().get(STATUS_DIGEST), None);
+        assert_eq!(bare.status, None);
     }
 
     #[tokio::test]
@@ -469,9 +485,9 @@ mod tests {
                 false,
             ),
             (
-                "the cache's status digest only",
+                "the cache's brief status only",
                 |r| {
-                    r.annotations_mut().insert(STATUS_DIGEST.into(), "x".into());
+                    r.status.as_mut().unwrap().cached = Some(Default::default());
                 },
                 false,
             ),

@@ -275,8 +275,11 @@ mod tests {
             .expect("status"),
         );
         assert_eq!(
-            super::super::facts::reseller_facts(&recorded).bindings["p"].uid,
-            "u1",
+            super::super::facts::reseller_facts(&recorded)
+                .bindings
+                .get("p")
+                .map(|b| b.uid.as_str()),
+            Some("u1"),
             "the binding is read from the status"
         );
         assert_eq!(reseller_change(&plain), reseller_change(&recorded));

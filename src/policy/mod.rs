@@ -43,5 +43,7 @@ pub use hierarchy::Hierarchy;
 pub use naming::{NamingError, PlanName, parse_plan_name};
 pub use refresh_token::{check_refresh_token, remember_rotated_away};
 pub use regions::{RegionTable, RegionTableError};
-pub use snapshot::{ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts, Settings, Snapshot};
+pub use snapshot::{
+    Bindings, ConnectionFacts, ConnectionHealth, GrantFacts, PlanFacts, ResellerFacts, Settings, Snapshot,
+};
 pub use verify::{DeclaredIdentity, Observed, ResellerListing, Verification, verify_connection};

@@ -34,7 +34,7 @@ pub struct ResellerFacts {
     pub deleting: bool,
     /// Bindings recorded in its status, by plan (`effectivePlans[].connection` and
     /// `.connectionBinding`): the operator's memory of what its overrides resolved to.
-    pub bindings: BTreeMap<String, ConnectionBinding>,
+    pub bindings: Bindings,
     /// Connection uids the provider confirmed (annotation `channel.csp.dev/confirm-connection`).
     pub confirmed_connections: BTreeSet<String>,
     /// `spec.indirectReseller.tenantId`, lowercased: rule 13 associates customers with it.
@@ -62,9 +62,42 @@ impl ResellerFacts {
     /// change that must re-evaluate anything: otherwise every first status write would.
     pub fn without_bindings(&self) -> ResellerFacts {
         ResellerFacts {
-            bindings: BTreeMap::new(),
+            bindings: Bindings::default(),
             ..self.clone()
         }
+    }
+}
+
+/// Recorded bindings by plan, sorted by plan. A sorted list, not a `BTreeMap`: a reseller records
+/// a few, and a map of even one entry allocates a whole B-tree node (~1.3 KB per reseller held in
+/// every facts snapshot; bench/README.md, "Flat memory").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bindings(Vec<(String, ConnectionBinding)>);
+
+impl Bindings {
+    pub fn get(&self, plan: &str) -> Option<&ConnectionBinding> {
+        self.0
+            .binary_search_by(|(p, _)| p.as_str().cmp(plan))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+}
+
+/// As collecting into a map: one binding per plan, the last one given wins.
+impl FromIterator<(String, ConnectionBinding)> for Bindings {
+    fn from_iter<I: IntoIterator<Item = (String, ConnectionBinding)>>(iter: I) -> Self {
+        let mut v: Vec<(String, ConnectionBinding)> = iter.into_iter().collect();
+        // Stable: among equal plans the given order stays, so keeping the last of each run is "last wins".
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(String, ConnectionBinding)> = Vec::with_capacity(v.len());
+        for (plan, binding) in v {
+            match out.last_mut() {
+                Some(last) if last.0 == plan => last.1 = binding,
+                _ => out.push((plan, binding)),
+            }
+        }
+        out.shrink_to_fit();
+        Bindings(out)
     }
 }
 

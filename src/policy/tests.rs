@@ -1005,10 +1005,11 @@ fn an_override_is_bound_to_the_connection_it_first_resolved_to() {
         },
     ];
     for c in cases {
-        let mut bindings = std::collections::BTreeMap::new();
-        if let Some((name, uid, tenant)) = c.recorded {
-            bindings.insert(EUR.to_string(), bound("ns-a", name, uid, tenant));
-        }
+        let bindings: crate::policy::Bindings = c
+            .recorded
+            .map(|(name, uid, tenant)| (EUR.to_string(), bound("ns-a", name, uid, tenant)))
+            .into_iter()
+            .collect();
         let a = get(&tree(), "a")
             .with(|r| r.grants.clear())
             .grant_override(EUR, "ns-a", c.override_to)
