@@ -84,11 +84,20 @@ struct Args {
     /// Keep each control plane's directory (logs, audit log) after the run.
     #[arg(long)]
     keep: bool,
+    /// Print the tables of an earlier run's JSON instead of running.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(path) = &args.report {
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let sizes = r["sizes"].as_array().cloned().unwrap_or_default();
+        print_all(&r["empty_account"], &sizes);
+        return Ok(());
+    }
     anyhow::ensure!(
         args.syncs >= 1 && args.floor_runs >= 1,
         "--syncs and --floor-runs must be at least 1"
@@ -105,13 +114,17 @@ async fn main() -> Result<()> {
         // still leaves the sizes it finished.
         write_results(&args, &empty, &sizes)?;
     }
-    report::print_table(&empty);
-    for size in &sizes {
-        report::print_table(size);
-    }
-    report::print_curve(&empty, &sizes);
+    print_all(&empty, &sizes);
     println!("\nJSON: {}", args.out.display());
     Ok(())
+}
+
+fn print_all(empty: &Value, sizes: &[Value]) {
+    report::print_table(empty);
+    for size in sizes {
+        report::print_table(size);
+    }
+    report::print_curve(empty, sizes, &slopes(sizes));
 }
 
 fn write_results(args: &Args, empty: &Value, sizes: &[Value]) -> Result<()> {
@@ -124,6 +137,7 @@ fn write_results(args: &Args, empty: &Value, sizes: &[Value]) -> Result<()> {
         "page_size": PAGE_SIZE,
         "empty_account": empty,
         "sizes": sizes,
+        "peak_rss_mib_per_1000_between_sizes": slopes(sizes),
     });
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
@@ -483,6 +497,20 @@ fn calls_of(metrics: &str, operation: &str) -> u64 {
         .filter(|v| v.is_finite() && *v >= 0.0)
         .map(|v| v as u64)
         .fold(0u64, u64::saturating_add)
+}
+
+/// Peak RSS added per 1,000 customers from one size to the next: the inventory's own cost, without
+/// the declared Customers (the same number at every size) that the difference to the empty account
+/// includes.
+fn slopes(sizes: &[Value]) -> Vec<Value> {
+    sizes
+        .windows(2)
+        .filter_map(|w| {
+            let (a, b) = (w[0]["customers"].as_f64()?, w[1]["customers"].as_f64()?);
+            let (ma, mb) = (w[0]["peak_rss_mib"].as_f64()?, w[1]["peak_rss_mib"].as_f64()?);
+            (b > a).then(|| json!({"from": a as u64, "to": b as u64, "mib_per_1000": (mb - ma) / ((b - a) / 1000.0)}))
+        })
+        .collect()
 }
 
 fn median(values: &[f64]) -> f64 {
