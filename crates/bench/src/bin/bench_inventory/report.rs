@@ -63,7 +63,7 @@ pub fn print_table(r: &Value) {
     );
     println!(
         "{:<44} {:>20} {:>20}",
-        "detail calls (get-by-id) over the window",
+        "detail calls (get-by-id), whole operator run",
         text(&r["detail_calls"]),
         format!("budget {}", r["detail_budget_per_hour"])
     );
