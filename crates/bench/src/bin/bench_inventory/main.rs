@@ -64,10 +64,10 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     detail_budget: u32,
     /// Requested syncs measured per size (answered at most every 30 s).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     syncs: usize,
     /// Pagings of the whole list by the floor client per size.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     floor_runs: usize,
     /// The operator's --concurrency (reconciliations at once per kind).
     #[arg(long, default_value_t = 8)]
@@ -530,4 +530,85 @@ fn median(values: &[f64]) -> f64 {
 /// `a / b`, or null when the floor is zero or unknown (one page: no time between pages).
 fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0 && a.is_finite() && b.is_finite()).then(|| a / b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(seq: u64, correlation: &str, time: &str, path: &str) -> Value {
+        json!({"seq": seq, "tenantId": generate::PARTNER_TENANT, "method": "GET", "path": path,
+            "query": "size=500", "correlationId": correlation, "time": time})
+    }
+
+    #[test]
+    fn pages_a_sync_needs() {
+        // (customers, list requests): a full last page is followed by the end-of-paging answer.
+        for (n, pages) in [
+            (0, 1),
+            (1, 1),
+            (499, 1),
+            (500, 2),
+            (501, 2),
+            (1000, 3),
+            (9_999, 20),
+            (10_000, 21),
+        ] {
+            assert_eq!(expected_pages(n), pages, "{n} customers");
+        }
+    }
+
+    #[test]
+    fn listings_are_grouped_by_correlation_id_and_timed_first_to_last_page() {
+        let log = vec![
+            page(1, "a", "2026-12-01T20:00:00.100Z", "/v1/customers"),
+            page(2, "a", "2026-12-01T20:00:00.350Z", "/customers"),
+            // A look-up by domain is no list page.
+            json!({"seq": 3, "tenantId": generate::PARTNER_TENANT, "method": "GET", "path": "/v1/customers",
+                "query": "size=0&filter=x", "correlationId": "b", "time": "2026-12-01T20:00:00.400Z"}),
+            page(4, "c", "2026-12-01T20:00:01Z", "/v1/customers"),
+            page(5, "a", "2026-12-01T20:00:00.600Z", "/v1/customers"),
+        ];
+        let got = listings(&log);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, 3);
+        assert!((got[0].1 - 0.5).abs() < 1e-9, "{}", got[0].1);
+        assert_eq!(got[1], (1, 0.0));
+        // A clock that went backwards reads as no time, not a negative one.
+        let back = vec![
+            page(1, "a", "2026-12-01T20:00:01Z", "/v1/customers"),
+            page(2, "a", "2026-12-01T20:00:00Z", "/customers"),
+        ];
+        assert_eq!(listings(&back), vec![(2, 0.0)]);
+    }
+
+    #[test]
+    fn calls_are_summed_over_outcomes_and_clamped() {
+        let metrics = "pco_partner_center_calls_total{operation=\"get_customer_details\",outcome=\"Ok\"} 98\n\
+            pco_partner_center_calls_total{operation=\"get_customer_details\",outcome=\"Throttled\"} 2\n\
+            pco_partner_center_calls_total{operation=\"get_customer\",outcome=\"Ok\"} 151\n\
+            pco_partner_center_calls_total{operation=\"get_customer\",outcome=\"Bad\"} NaN\n\
+            pco_partner_center_calls_total{operation=\"get_customer\",outcome=\"Neg\"} -4\n";
+        assert_eq!(calls_of(metrics, "get_customer_details"), 100);
+        assert_eq!(calls_of(metrics, "get_customer"), 151);
+        assert_eq!(calls_of(metrics, "list_customers"), 0);
+        assert_eq!(calls_of("", "get_customer"), 0);
+    }
+
+    #[test]
+    fn medians_ratios_and_slopes() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, f64::NAN]), 2.5);
+        assert!(median(&[]).is_nan());
+        assert_eq!(ratio(2.0, 0.0), None);
+        assert_eq!(ratio(3.0, 2.0), Some(1.5));
+        let sizes = vec![
+            json!({"customers": 1000, "peak_rss_mib": 30.0}),
+            json!({"customers": 10000, "peak_rss_mib": 39.0}),
+        ];
+        assert_eq!(
+            slopes(&sizes),
+            vec![json!({"from": 1000, "to": 10000, "mib_per_1000": 1.0})]
+        );
+    }
 }
