@@ -116,7 +116,7 @@ pub fn print_table(r: &Value) {
         inv["detailsPending"]
     );
     println!(
-        "{:<44} first sync {:.1}s, {} Customers adopted {:.1}s later",
+        "{:<44} first sync {:.1}s, {} Customers adopted {:.1}s after the operator started",
         "cold start",
         f("first_sync_seconds"),
         r["declared"],
