@@ -37,9 +37,42 @@ pub struct Context {
     pub events: Events,
     pub connect: Connect,
     pub backoff: super::backoff::ErrorBackoff,
+    /// Resolves once every connection has its first verdict, or after [`FIRST_VERDICTS_WAIT`].
+    pub first_verdicts: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
+}
+
+/// How long plans and resellers wait at start for the connections' first verdicts: long enough for
+/// the first syncs of a healthy account, short enough that a connection that cannot be checked
+/// (an endpoint that never answers) delays nothing much.
+pub const FIRST_VERDICTS_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The wait behind [`Context::first_verdicts`]: polls the connection cache (no API calls).
+pub fn first_verdicts(world: Arc<World>) -> futures::future::Shared<futures::future::BoxFuture<'static, ()>> {
+    use futures::FutureExt;
+    async move {
+        let started = std::time::Instant::now();
+        while !world.connections_checked() && started.elapsed() < FIRST_VERDICTS_WAIT {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    .boxed()
+    .shared()
 }
 
 impl Context {
+    /// Waits, once per process start, until every connection has its first verdict (bounded by
+    /// [`FIRST_VERDICTS_WAIT`]): a plan or reseller reconciled before that is published as
+    /// `Ready=Unknown` and again moments later, which at start is a second reconcile and status
+    /// write per object (bench/README.md, "Flat memory, quiet start-up").
+    /// Returns whether it waited: the object a reconcile was handed may be older than the cache then.
+    pub async fn after_first_verdicts(&self) -> bool {
+        if self.first_verdicts.peek().is_some() {
+            return false;
+        }
+        self.first_verdicts.clone().await;
+        true
+    }
+
     /// What a status write needs (not the whole context).
     pub fn publisher(&self) -> super::status::Publisher<'_> {
         super::status::Publisher {

@@ -200,6 +200,7 @@ fn context(
 ) -> Arc<Context> {
     Arc::new(Context {
         events: events::Events::new(client.clone(), identity).with_reseller_namespaces(world.resellers.clone()),
+        first_verdicts: context::first_verdicts(world.clone()),
         client,
         world,
         settings,

@@ -82,6 +82,17 @@ impl World {
         evaluated
     }
 
+    /// Whether every cached connection has a verdict (Ready True or False) for its generation.
+    /// Until then a plan or reseller evaluates to `Ready=Unknown` (connection pending) and is
+    /// evaluated again when the verdict arrives: two reconciles and two writes instead of one.
+    pub fn connections_checked(&self) -> bool {
+        self.connections.state().iter().all(|c| {
+            let conditions = c.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+            crate::api::conditions::ready_for_generation(conditions, c.metadata.generation)
+                .is_some_and(|ready| ready.status != "Unknown")
+        })
+    }
+
     fn cached(&self, version: u64) -> Option<Arc<Evaluator>> {
         match self.cache.lock().expect("world cache").as_ref() {
             Some((cached_version, cached)) if *cached_version == version => Some(cached.clone()),
