@@ -76,6 +76,15 @@ impl AuditLog {
     /// What `user` wrote since the last call.
     pub fn take(&mut self, user: &str) -> anyhow::Result<Counts> {
         let mut file = std::fs::File::open(&self.path)?;
+        // A shorter file is a rotated one: what was written since is elsewhere, and a count of 0
+        // would be a wrong figure, not an empty one.
+        let len = file.metadata()?.len();
+        anyhow::ensure!(
+            len >= self.offset,
+            "the audit log {} is shorter ({len} bytes) than where counting stopped ({}): it was rotated",
+            self.path.display(),
+            self.offset
+        );
         file.seek(std::io::SeekFrom::Start(self.offset))?;
         let mut reader = std::io::BufReader::new(file);
         let mut lines = String::new();
