@@ -1,5 +1,5 @@
 //! What the benchmark binaries share: bulk server-side apply, watch caches of one kind in the
-//! bench process, and the end condition of a measured phase.
+//! bench process, the end condition of a measured phase, and the operator process they measure.
 
 use anyhow::{Context as _, Result};
 use futures::{StreamExt, stream};
@@ -9,6 +9,8 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::Command;
 
 /// A phase's end condition for `wait_until`: done, or how far it got.
 pub fn done_when(done: bool, progress: String) -> ControlFlow<(), String> {
@@ -65,4 +67,36 @@ pub fn watch_kind(client: &kube::Client, ar: ApiResource) -> Store<DynamicObject
         while events.next().await.is_some() {}
     });
     reader
+}
+
+/// Starts the operator binary `bin` as the control plane's least-privilege operator user, for the
+/// provider namespace `csp-system`, allowed to call only the emulator at `emulator_addr`, with
+/// `concurrency` reconciles at once per kind, `extra` flags and `env`.
+pub fn start_operator(
+    bin: &Path,
+    cp: &pco_test_kit::ControlPlane,
+    emulator_addr: &str,
+    concurrency: u16,
+    extra: &[&str],
+    env: &[(&str, String)],
+) -> Result<pco_test_kit::Operator> {
+    let admin = pco_test_kit::free_loopback_addr();
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "run",
+        "--provider-namespace",
+        "csp-system",
+        "--endpoint-allow-list",
+        emulator_addr,
+    ])
+    .args(["--admin-addr", &admin, "--identity", "bench"])
+    .args(["--concurrency", &concurrency.to_string()])
+    .args(extra)
+    .env("KUBECONFIG", cp.kubeconfig(pco_test_kit::User::Operator))
+    .env("PCO_LOG_LEVEL", "info");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    pco_test_kit::Operator::spawn(cmd, cp.dir().join("operator.log"), Some(admin))
+        .with_context(|| format!("start {} (build it: cargo build --release)", bin.display()))
 }

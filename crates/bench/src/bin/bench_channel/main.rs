@@ -19,7 +19,7 @@ mod floor;
 mod generate;
 mod report;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::Parser;
 use generate::Channel;
 use kube::ResourceExt;
@@ -29,8 +29,7 @@ use partner_center_emulator::RunningEmulator;
 use partner_center_operator::api::{CustomerPlan, PartnerCenterConnection, Reseller};
 use pco_bench::{apply_all, done_when, watch_kind};
 use pco_test_kit::{
-    AuditLog, ControlPlane, Counts, EmulatorControl, Operator, User, free_loopback_addr, is_converged, ready_of,
-    start_emulator, wait_until,
+    AuditLog, ControlPlane, Counts, EmulatorControl, Operator, User, is_converged, ready_of, start_emulator, wait_until,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
@@ -176,7 +175,14 @@ async fn run(args: &Args, resellers: usize) -> Result<Value> {
     let ch = generate::generate(args.connections, args.plans, resellers)?;
     describe(&ch);
     let mut bench = apply(args, ch).await?;
-    let mut op = start_operator(args, &bench)?;
+    let mut op = pco_bench::start_operator(
+        &args.operator_bin,
+        &bench.cp,
+        &bench.emu.addr.to_string(),
+        args.concurrency,
+        &[],
+        &[],
+    )?;
     let cold = measure_cold(&mut bench, &op).await?;
     let idle = idle(&mut bench, args).await?;
     let fanout = measure_fanout(&mut bench).await?;
@@ -262,24 +268,6 @@ async fn apply(args: &Args, ch: Channel) -> Result<Bench> {
 }
 
 /// The operator (release build) as user "operator", its admin server on a known port.
-fn start_operator(args: &Args, bench: &Bench) -> Result<Operator> {
-    let admin = free_loopback_addr();
-    let mut cmd = Command::new(&args.operator_bin);
-    cmd.args(["run", "--provider-namespace", PROVIDER_NS, "--endpoint-allow-list"])
-        .arg(bench.emu.addr.to_string())
-        .args(["--admin-addr", &admin, "--identity", "bench"])
-        .args(["--concurrency", &args.concurrency.to_string()])
-        .env("KUBECONFIG", bench.cp.kubeconfig(User::Operator))
-        .env("PCO_LOG_LEVEL", "info");
-    let log = bench.cp.dir().join("operator.log");
-    Operator::spawn(cmd, log, Some(admin)).with_context(|| {
-        format!(
-            "start {} (build it: cargo build --release)",
-            args.operator_bin.display()
-        )
-    })
-}
-
 /// Phase 1: operator start → every object converged (judged on the bench's watch caches).
 async fn measure_cold(bench: &mut Bench, op: &Operator) -> Result<Cold> {
     eprintln!("phase: cold convergence");

@@ -19,10 +19,7 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::Store;
 use partner_center_operator::api::{Customer, CustomerPlan, PartnerCenterConnection, Reseller};
 use pco_bench::{apply_all, done_when, watch_kind};
-use pco_test_kit::{
-    AuditLog, ControlPlane, EmulatorControl, Operator, User, free_loopback_addr, is_converged, ready_of,
-    start_emulator, wait_until,
-};
+use pco_test_kit::{AuditLog, ControlPlane, EmulatorControl, User, is_converged, ready_of, start_emulator, wait_until};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -96,7 +93,15 @@ async fn main() -> Result<()> {
         watch_kind(&admin, ApiResource::erase::<Reseller>(&())),
     ];
     let customers_store = watch_kind(&admin, ApiResource::erase::<Customer>(&()));
-    let mut op = start_operator(&args, &cp, &emu_addr)?;
+    let calls = args.customer_calls_per_connection.to_string();
+    let mut op = pco_bench::start_operator(
+        &args.operator_bin,
+        &cp,
+        &emu_addr,
+        args.concurrency,
+        &["--customer-calls-per-connection", &calls],
+        &[],
+    )?;
     let n_channel = generate::CONNS.len() + generate::PLANS.len() + generate::RESELLERS.len();
     eprintln!("channel: {n_channel} objects; waiting for the operator to converge it");
     wait_until("channel convergence", Duration::from_secs(300), POLL, || {
@@ -270,32 +275,6 @@ async fn main() -> Result<()> {
         eprintln!("control plane data kept in {}", cp.dir().display());
     }
     Ok(())
-}
-
-fn start_operator(args: &Args, cp: &ControlPlane, emu_addr: &str) -> Result<Operator> {
-    let admin = free_loopback_addr();
-    let mut cmd = Command::new(&args.operator_bin);
-    cmd.args([
-        "run",
-        "--provider-namespace",
-        PROVIDER_NS,
-        "--endpoint-allow-list",
-        emu_addr,
-    ])
-    .args(["--admin-addr", &admin, "--identity", "bench"])
-    .args(["--concurrency", &args.concurrency.to_string()])
-    .args([
-        "--customer-calls-per-connection",
-        &args.customer_calls_per_connection.to_string(),
-    ])
-    .env("KUBECONFIG", cp.kubeconfig(User::Operator))
-    .env("PCO_LOG_LEVEL", "info");
-    Operator::spawn(cmd, cp.dir().join("operator.log"), Some(admin)).with_context(|| {
-        format!(
-            "start {} (build it: cargo build --release)",
-            args.operator_bin.display()
-        )
-    })
 }
 
 /// Ready=True with a tenant id recorded: created (or adopted) and its Secret written.

@@ -23,10 +23,7 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::reflector::Store;
 use partner_center_operator::api::{Customer, CustomerPlan, PartnerCenterConnection, Reseller};
 use pco_bench::{apply_all, done_when, watch_kind};
-use pco_test_kit::{
-    ControlPlane, EmulatorControl, Operator, User, free_loopback_addr, is_converged, ready_of, start_emulator,
-    wait_until,
-};
+use pco_test_kit::{ControlPlane, EmulatorControl, Operator, User, is_converged, ready_of, start_emulator, wait_until};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -211,7 +208,14 @@ async fn run(args: &Args, customers: usize, empty_peak: Option<f64>) -> Result<V
     ];
     let customers_store = watch_kind(&admin, ApiResource::erase::<Customer>(&()));
     let seq_start = control.last_seq().await?;
-    let mut op = start_operator(args, &cp, &emu_addr)?;
+    let mut op = pco_bench::start_operator(
+        &args.operator_bin,
+        &cp,
+        &emu_addr,
+        args.concurrency,
+        &[],
+        &[("PCO_INVENTORY_DETAIL_CALLS_PER_HOUR", args.detail_budget.to_string())],
+    )?;
     let op_started = Instant::now();
 
     // The first sync: the connection's status carries the inventory of the whole account.
@@ -342,29 +346,6 @@ async fn run(args: &Args, customers: usize, empty_peak: Option<f64>) -> Result<V
         "peak_rss_over_empty_mib_per_1000_customers": per_1000,
         "reconciles_total": reconciles,
     }))
-}
-
-fn start_operator(args: &Args, cp: &ControlPlane, emu_addr: &str) -> Result<Operator> {
-    let admin = free_loopback_addr();
-    let mut cmd = Command::new(&args.operator_bin);
-    cmd.args([
-        "run",
-        "--provider-namespace",
-        PROVIDER_NS,
-        "--endpoint-allow-list",
-        emu_addr,
-    ])
-    .args(["--admin-addr", &admin, "--identity", "bench"])
-    .args(["--concurrency", &args.concurrency.to_string()])
-    .env("KUBECONFIG", cp.kubeconfig(User::Operator))
-    .env("PCO_INVENTORY_DETAIL_CALLS_PER_HOUR", args.detail_budget.to_string())
-    .env("PCO_LOG_LEVEL", "info");
-    Operator::spawn(cmd, cp.dir().join("operator.log"), Some(admin)).with_context(|| {
-        format!(
-            "start {} (build it: cargo build --release)",
-            args.operator_bin.display()
-        )
-    })
 }
 
 fn connection(store: &Store<DynamicObject>) -> Option<std::sync::Arc<DynamicObject>> {
