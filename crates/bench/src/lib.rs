@@ -100,3 +100,35 @@ pub fn start_operator(
     pco_test_kit::Operator::spawn(cmd, cp.dir().join("operator.log"), Some(admin))
         .with_context(|| format!("start {} (build it: cargo build --release)", bin.display()))
 }
+
+/// The operator's own Partner Center client, pointed at the emulator at `emulator_base` (Partner
+/// Center and login), as `client_id` of partner `tenant`: the floor clients' way to make the
+/// operator's requests without the operator.
+pub fn emulator_client(
+    emulator_base: &str,
+    tenant: &str,
+    mode: partner_center_operator::api::AuthMode,
+    client_id: &str,
+    client_secret: &str,
+    refresh_token: Option<&str>,
+) -> Result<partner_center_operator::partner_center::PartnerCenterClient> {
+    use partner_center_operator::partner_center::{
+        ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterClient,
+    };
+    use secrecy::SecretString;
+    let base = url::Url::parse(emulator_base)?;
+    let mut settings = ConnectionSettings::new(tenant, partner_center_operator::api::Cloud::Global, mode);
+    settings.endpoints = Some(Endpoints {
+        partner_center: base.clone(),
+        login: base,
+    });
+    Ok(PartnerCenterClient::new(
+        settings,
+        Credentials {
+            client_id: client_id.into(),
+            client_secret: SecretString::from(client_secret.to_string()),
+            refresh_token: refresh_token.map(|t| SecretString::from(t.to_string())),
+        },
+        std::sync::Arc::new(MemoryRefreshTokenSink::default()),
+    )?)
+}

@@ -4,14 +4,9 @@
 //!
 //! `cargo run --release -p pco-bench --bin bench_pc_count -- [CUSTOMERS] [RUNS]` (defaults 10000 and 5).
 
-use partner_center_operator::api::{AuthMode, Cloud};
+use partner_center_operator::api::AuthMode;
 use partner_center_operator::partner_center::paging::PAGE_SIZE;
-use partner_center_operator::partner_center::{
-    ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterClient,
-};
 use pco_test_kit::start_emulator;
-use secrecy::SecretString;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TENANT: &str = "5f0c1a2b-0000-4000-8000-00000000be01";
@@ -54,21 +49,7 @@ partners:
 "#
     );
     let emu = start_emulator(&yaml).await?;
-    let base = url::Url::parse(&emu.base_url())?;
-    let mut settings = ConnectionSettings::new(TENANT, Cloud::Global, AuthMode::AppOnly);
-    settings.endpoints = Some(Endpoints {
-        partner_center: base.clone(),
-        login: base,
-    });
-    let client = PartnerCenterClient::new(
-        settings,
-        Credentials {
-            client_id: APP.into(),
-            client_secret: SecretString::from(SECRET),
-            refresh_token: None,
-        },
-        Arc::new(MemoryRefreshTokenSink::default()),
-    )?;
+    let client = pco_bench::emulator_client(&emu.base_url(), TENANT, AuthMode::AppOnly, APP, SECRET, None)?;
 
     let floor = customers.div_ceil(PAGE_SIZE as u64);
     println!("bench_pc_count: {customers} customers, page size {PAGE_SIZE}, {runs} runs");

@@ -9,12 +9,9 @@ use super::generate::{self, CONNS, Cust};
 use anyhow::{Context as _, Result, bail};
 use futures::{StreamExt, stream};
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
-use partner_center_operator::api::{AuthMode, Cloud, Customer, NewTenant};
+use partner_center_operator::api::{AuthMode, Customer, NewTenant};
 use partner_center_operator::controller::customer::{check, create};
-use partner_center_operator::partner_center::{
-    ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterApi, PartnerCenterClient,
-};
-use secrecy::SecretString;
+use partner_center_operator::partner_center::PartnerCenterApi;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,24 +24,17 @@ pub struct Floor {
 
 /// One Partner Center client per connection, as the floor user of its partner (App+User).
 fn clients(emulator_base: &str) -> Result<Vec<Arc<dyn PartnerCenterApi>>> {
-    let base = url::Url::parse(emulator_base)?;
     CONNS
         .iter()
         .enumerate()
         .map(|(c, conn)| {
-            let mut settings = ConnectionSettings::new(conn.tenant, Cloud::Global, AuthMode::AppPlusUser);
-            settings.endpoints = Some(Endpoints {
-                partner_center: base.clone(),
-                login: base.clone(),
-            });
-            let client = PartnerCenterClient::new(
-                settings,
-                Credentials {
-                    client_id: conn.client_id.into(),
-                    client_secret: SecretString::from(generate::client_secret(c)),
-                    refresh_token: Some(SecretString::from(generate::floor_refresh_token(c))),
-                },
-                Arc::new(MemoryRefreshTokenSink::default()),
+            let client = pco_bench::emulator_client(
+                emulator_base,
+                conn.tenant,
+                AuthMode::AppPlusUser,
+                conn.client_id,
+                &generate::client_secret(c),
+                Some(&generate::floor_refresh_token(c)),
             )?;
             Ok(Arc::new(client) as Arc<dyn PartnerCenterApi>)
         })

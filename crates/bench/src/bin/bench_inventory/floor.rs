@@ -6,11 +6,8 @@
 
 use super::generate;
 use anyhow::Result;
-use partner_center_operator::api::{AuthMode, Cloud};
-use partner_center_operator::partner_center::{
-    ConnectionSettings, Credentials, Endpoints, MemoryRefreshTokenSink, PartnerCenterApi, PartnerCenterClient,
-};
-use secrecy::SecretString;
+use partner_center_operator::api::AuthMode;
+use partner_center_operator::partner_center::PartnerCenterApi;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,22 +22,14 @@ pub struct Paging {
 }
 
 pub fn client(emulator_base: &str) -> Result<Arc<dyn PartnerCenterApi>> {
-    let base = url::Url::parse(emulator_base)?;
-    let mut settings = ConnectionSettings::new(generate::PARTNER_TENANT, Cloud::Global, AuthMode::AppPlusUser);
-    settings.endpoints = Some(Endpoints {
-        partner_center: base.clone(),
-        login: base,
-    });
-    let client = PartnerCenterClient::new(
-        settings,
-        Credentials {
-            client_id: generate::CLIENT_ID.into(),
-            client_secret: SecretString::from(generate::CLIENT_SECRET),
-            refresh_token: Some(SecretString::from(generate::FLOOR_REFRESH_TOKEN)),
-        },
-        Arc::new(MemoryRefreshTokenSink::default()),
-    )?;
-    Ok(Arc::new(client))
+    Ok(Arc::new(pco_bench::emulator_client(
+        emulator_base,
+        generate::PARTNER_TENANT,
+        AuthMode::AppPlusUser,
+        generate::CLIENT_ID,
+        generate::CLIENT_SECRET,
+        Some(generate::FLOOR_REFRESH_TOKEN),
+    )?))
 }
 
 /// Pages through the account's customers `runs` times, one after the other; a token is fetched
