@@ -169,5 +169,15 @@ mod tests {
             "the completed partial line, once"
         );
         assert_eq!(audit.take("operator").unwrap().total(), 0, "nothing new");
+
+        // A rotated log (the file at the path is new and shorter) is an error, not a count of 0.
+        drop(log);
+        std::fs::write(
+            &path,
+            event("operator", "patch", "resellers", "status", "ResponseComplete") + "\n",
+        )
+        .unwrap();
+        let err = audit.take("operator").unwrap_err().to_string();
+        assert!(err.contains("rotated"), "{err}");
     }
 }
