@@ -132,3 +132,30 @@ pub fn emulator_client(
         std::sync::Arc::new(MemoryRefreshTokenSink::default()),
     )?)
 }
+
+/// What every benchmark measures against: a fresh control plane (kept after the run when `keep`),
+/// the operator's RBAC installed for `namespaces`, the emulator serving `fixtures`, and an admin
+/// client (user agent `agent`, so its requests can be told apart in the audit log).
+pub struct Setup {
+    pub cp: pco_test_kit::ControlPlane,
+    pub emu: partner_center_emulator::RunningEmulator,
+    pub control: pco_test_kit::EmulatorControl,
+    pub admin: kube::Client,
+}
+
+pub async fn setup(fixtures: &str, namespaces: &[&str], agent: &'static str, keep: bool) -> Result<Setup> {
+    let mut cp = pco_test_kit::ControlPlane::start().await?;
+    if keep {
+        cp.keep_data();
+    }
+    let emu = pco_test_kit::start_emulator(fixtures).await?;
+    let control = pco_test_kit::EmulatorControl::new(&emu);
+    cp.install_operator(namespaces);
+    let admin = cp.client_with_agent(pco_test_kit::User::Admin, agent).await?;
+    Ok(Setup {
+        cp,
+        emu,
+        control,
+        admin,
+    })
+}

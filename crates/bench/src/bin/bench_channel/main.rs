@@ -28,9 +28,7 @@ use kube::runtime::reflector::Store;
 use partner_center_emulator::RunningEmulator;
 use partner_center_operator::api::{CustomerPlan, PartnerCenterConnection, Reseller};
 use pco_bench::{apply_all, done_when, watch_kind};
-use pco_test_kit::{
-    AuditLog, ControlPlane, Counts, EmulatorControl, Operator, User, is_converged, ready_of, start_emulator, wait_until,
-};
+use pco_test_kit::{AuditLog, ControlPlane, Counts, EmulatorControl, Operator, is_converged, ready_of, wait_until};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -216,14 +214,18 @@ fn describe(ch: &Channel) {
 /// A control plane, the emulator with one partner per connection, the channel created by
 /// server-side apply (no operator running yet), and watch caches that have seen all of it.
 async fn apply(args: &Args, ch: Channel) -> Result<Bench> {
-    let mut cp = ControlPlane::start().await?;
-    if args.keep {
-        cp.keep_data();
-    }
-    let emu = start_emulator(&generate::fixtures_yaml(&ch)).await?;
-    let control = EmulatorControl::new(&emu);
-    cp.install_operator(&[PROVIDER_NS]);
-    let admin = cp.client_with_agent(User::Admin, "bench-channel").await?;
+    let pco_bench::Setup {
+        cp,
+        emu,
+        control,
+        admin,
+    } = pco_bench::setup(
+        &generate::fixtures_yaml(&ch),
+        &[PROVIDER_NS],
+        "bench-channel",
+        args.keep,
+    )
+    .await?;
 
     let created = std::time::Instant::now();
     let emu_addr = emu.addr.to_string();

@@ -19,7 +19,7 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::Store;
 use partner_center_operator::api::{Customer, CustomerPlan, PartnerCenterConnection, Reseller};
 use pco_bench::{apply_all, done_when, watch_kind};
-use pco_test_kit::{AuditLog, ControlPlane, EmulatorControl, User, is_converged, ready_of, start_emulator, wait_until};
+use pco_test_kit::{AuditLog, EmulatorControl, is_converged, ready_of, wait_until};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -68,14 +68,18 @@ struct Args {
 async fn main() -> Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.customers >= 1, "--customers must be at least 1");
-    let mut cp = ControlPlane::start().await?;
-    if args.keep {
-        cp.keep_data();
-    }
-    let emu = start_emulator(&generate::fixtures_yaml()).await?;
-    let control = EmulatorControl::new(&emu);
-    cp.install_operator(&generate::namespaces());
-    let admin = cp.client_with_agent(User::Admin, "bench-customers").await?;
+    let pco_bench::Setup {
+        cp,
+        emu,
+        control,
+        admin,
+    } = pco_bench::setup(
+        &generate::fixtures_yaml(),
+        &generate::namespaces(),
+        "bench-customers",
+        args.keep,
+    )
+    .await?;
     let emu_addr = emu.addr.to_string();
     apply_all(
         &admin,

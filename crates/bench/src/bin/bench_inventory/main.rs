@@ -23,7 +23,7 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::reflector::Store;
 use partner_center_operator::api::{Customer, CustomerPlan, PartnerCenterConnection, Reseller};
 use pco_bench::{apply_all, done_when, watch_kind};
-use pco_test_kit::{ControlPlane, EmulatorControl, Operator, User, is_converged, ready_of, start_emulator, wait_until};
+use pco_test_kit::{EmulatorControl, Operator, is_converged, ready_of, wait_until};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -157,14 +157,18 @@ struct Sync {
 /// One account size: `customers` in the account, min(--declared, customers) declared.
 async fn run(args: &Args, customers: usize, empty_peak: Option<f64>) -> Result<Value> {
     let declared = args.declared.min(customers);
-    let mut cp = ControlPlane::start().await?;
-    if args.keep {
-        cp.keep_data();
-    }
-    let emu = start_emulator(&generate::fixtures_yaml(customers)).await?;
-    let control = EmulatorControl::new(&emu);
-    cp.install_operator(&[PROVIDER_NS]);
-    let admin = cp.client_with_agent(User::Admin, "bench-inventory").await?;
+    let pco_bench::Setup {
+        cp,
+        emu,
+        control,
+        admin,
+    } = pco_bench::setup(
+        &generate::fixtures_yaml(customers),
+        &[PROVIDER_NS],
+        "bench-inventory",
+        args.keep,
+    )
+    .await?;
     let emu_addr = emu.addr.to_string();
     apply_all(
         &admin,
