@@ -6,6 +6,7 @@ use crate::partner_center::auth::RefreshTokenSink;
 use crate::partner_center::{ConnectionSettings, Credentials, PartnerCenterApi, PartnerCenterError};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::settings::OperatorSettings;
+use kube::runtime::reflector::{ObjectRef, Store};
 use std::sync::Arc;
 
 /// Builds a Partner Center client for one connection: the seam that keeps reconcilers free of HTTP.
@@ -63,14 +64,17 @@ impl Context {
     /// Waits, once per process start, until every connection has its first verdict (bounded by
     /// [`FIRST_VERDICTS_WAIT`]): a plan or reseller reconciled before that is published as
     /// `Ready=Unknown` and again moments later, which at start is a second reconcile and status
-    /// write per object (bench/README.md, "Flat memory, quiet start-up").
-    /// Returns whether it waited: the object a reconcile was handed may be older than the cache then.
-    pub async fn after_first_verdicts(&self) -> bool {
+    /// write per object (bench/README.md, "Flat memory, quiet start-up"). Returns `obj` as the
+    /// cache has it after the wait (the one the reconcile was handed may be older by then).
+    pub async fn after_first_verdicts<K>(&self, obj: Arc<K>, cache: &Store<K>) -> Arc<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + 'static,
+    {
         if self.first_verdicts.peek().is_some() {
-            return false;
+            return obj;
         }
         self.first_verdicts.clone().await;
-        true
+        cache.get(&ObjectRef::from_obj(obj.as_ref())).unwrap_or(obj)
     }
 
     /// What a status write needs (not the whole context).

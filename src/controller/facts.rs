@@ -37,9 +37,7 @@ pub fn reseller_facts(r: &Reseller) -> ResellerFacts {
             .status
             .iter()
             .flat_map(|s| s.recorded_bindings())
-            .filter_map(|(plan, connection, binding)| {
-                Some((plan.to_string(), recorded(Some(connection), Some(binding))?))
-            })
+            .map(|(plan, connection, binding)| (plan.to_string(), recorded(connection, binding)))
             .collect(),
         confirmed_connections: confirmed(r),
         indirect_reseller_tenant_id: spec
@@ -50,16 +48,12 @@ pub fn reseller_facts(r: &Reseller) -> ResellerFacts {
 }
 
 /// A binding as the operator recorded it in a status: the connection it named and its identity.
-fn recorded(
-    connection: Option<&ConnectionRef>,
-    binding: Option<&crate::api::ConnectionBinding>,
-) -> Option<ConnectionBinding> {
-    let (connection, binding) = (connection?, binding?);
-    Some(ConnectionBinding {
+fn recorded(connection: &ConnectionRef, binding: &crate::api::ConnectionBinding) -> ConnectionBinding {
+    ConnectionBinding {
         connection: connection.clone(),
         uid: binding.uid.clone(),
         partner_tenant_id: binding.partner_tenant_id.clone(),
-    })
+    }
 }
 
 fn confirmed<K: Resource>(obj: &K) -> std::collections::BTreeSet<String> {
@@ -87,7 +81,7 @@ pub fn plan_facts(p: &CustomerPlan) -> PlanFacts {
         binding: p
             .status
             .as_ref()
-            .and_then(|s| recorded(s.connection.as_ref(), s.connection_binding.as_ref())),
+            .and_then(|s| Some(recorded(s.connection.as_ref()?, s.connection_binding.as_ref()?))),
         confirmed_connections: confirmed(p),
     }
 }

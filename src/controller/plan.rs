@@ -15,12 +15,7 @@ use std::time::Duration;
 pub const KIND: &str = "CustomerPlan";
 
 pub async fn reconcile(plan: Arc<CustomerPlan>, ctx: Arc<Context>) -> Result<Action> {
-    let plan = if ctx.after_first_verdicts().await {
-        let key = kube::runtime::reflector::ObjectRef::from_obj(plan.as_ref());
-        ctx.world.plans.get(&key).unwrap_or(plan)
-    } else {
-        plan
-    };
+    let plan = ctx.after_first_verdicts(plan, &ctx.world.plans).await;
     let name = plan.name_any();
     let api: Api<CustomerPlan> = Api::all(ctx.client.clone());
     // Evaluate this plan only; do not hold the shared evaluator across awaits.

@@ -16,12 +16,7 @@ use std::time::Duration;
 pub const KIND: &str = "Reseller";
 
 pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Action> {
-    let reseller = if ctx.after_first_verdicts().await {
-        let key = kube::runtime::reflector::ObjectRef::from_obj(reseller.as_ref());
-        ctx.world.resellers.get(&key).unwrap_or(reseller)
-    } else {
-        reseller
-    };
+    let reseller = ctx.after_first_verdicts(reseller, &ctx.world.resellers).await;
     let name = reseller.name_any();
     let api: Api<Reseller> = Api::all(ctx.client.clone());
     // Evaluate this reseller only, and let go of the shared evaluator before any await: reconciles

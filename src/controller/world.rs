@@ -86,11 +86,10 @@ impl World {
     /// Until then a plan or reseller evaluates to `Ready=Unknown` (connection pending) and is
     /// evaluated again when the verdict arrives: two reconciles and two writes instead of one.
     pub fn connections_checked(&self) -> bool {
-        self.connections.state().iter().all(|c| {
-            let conditions = c.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
-            crate::api::conditions::ready_for_generation(conditions, c.metadata.generation)
-                .is_some_and(|ready| ready.status != "Unknown")
-        })
+        self.connections
+            .state()
+            .iter()
+            .all(|c| super::facts::connection_health(c) != policy::ConnectionHealth::Unknown)
     }
 
     fn cached(&self, version: u64) -> Option<Arc<Evaluator>> {
