@@ -217,14 +217,14 @@ pub struct ResellerStatus {
 
     /// Only in the operator's watch cache, never on the API server: neither written nor read from
     /// JSON, so nobody can set it. What the cache keeps of the effective plans, and the digest of
-    /// the whole status (see `controller::watch::trim_reseller`).
+    /// the whole status (see `controller::cached::brief`).
     #[serde(skip)]
     #[schemars(skip)]
     pub cached: Option<Box<CachedStatus>>,
 }
 
-/// A cached Reseller's status in brief: ~50 bytes a plan instead of a whole [`EffectivePlan`]
-/// (~370 bytes inline plus its strings).
+/// A cached Reseller's status in brief: a few bytes a plan instead of a whole [`EffectivePlan`]
+/// (~370 bytes inline plus its strings). The recorded bindings are in the cached reseller's facts.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CachedStatus {
     /// `controller::status::digest` of the status as the API server has it.
@@ -234,26 +234,21 @@ pub struct CachedStatus {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct CachedPlan {
-    pub plan: Box<str>,
     pub usable: bool,
     pub reason: Option<Box<str>>,
-    /// The connection the status named and its recorded identity, when both were recorded.
-    pub binding: Option<Box<(ConnectionRef, ConnectionBinding)>>,
 }
 
 impl ResellerStatus {
-    /// Each effective plan's recorded connection and binding (`effectivePlans[].connection` and
-    /// `.connectionBinding`), from a full status or a cached one.
+    /// The recorded connection and binding (`effectivePlans[].connection` and `.connectionBinding`)
+    /// of each effective plan whose connection is this reseller's own `connectionOverride`, of a
+    /// full status (a cached one keeps them in its facts). Only these are ever read: through the
+    /// plan's connection the plan's own binding decides, and an inherited override is decided by
+    /// the binding of the reseller that set it. The others are a status for people, not a memory.
     pub fn recorded_bindings(&self) -> impl Iterator<Item = (&str, &ConnectionRef, &ConnectionBinding)> {
-        let cached = self.cached.iter().flat_map(|c| c.plans.iter()).filter_map(|p| {
-            let b = p.binding.as_deref()?;
-            Some((&*p.plan, &b.0, &b.1))
-        });
-        let full = self
-            .effective_plans
+        self.effective_plans
             .iter()
-            .filter_map(|e| Some((e.plan.as_str(), e.connection.as_ref()?, e.connection_binding.as_ref()?)));
-        cached.chain(full)
+            .filter(|e| e.source == ConnectionSource::Override)
+            .filter_map(|e| Some((e.plan.as_str(), e.connection.as_ref()?, e.connection_binding.as_ref()?)))
     }
 
     /// Each effective plan's usability and reason, from a full status or a cached one.

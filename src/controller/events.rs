@@ -12,6 +12,7 @@
 //! A Reseller is cluster-scoped, so its Events live in `default`, where its own admins cannot read
 //! them: each is also published in the reseller's `spec.namespace` (the one its admins manage).
 
+use super::cached::CachedReseller;
 use crate::api::Reseller;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -37,7 +38,7 @@ pub struct Events {
     queue: mpsc::Sender<Event>,
     identity: String,
     /// Where a Reseller's Events are copied (its `spec.namespace`), looked up in the watch cache.
-    resellers: Option<Store<Reseller>>,
+    resellers: Option<Store<CachedReseller>>,
 }
 
 impl Events {
@@ -67,7 +68,7 @@ impl Events {
     }
 
     /// Also publishes each Reseller Event in that reseller's `spec.namespace`, read from `resellers`.
-    pub fn with_reseller_namespaces(mut self, resellers: Store<Reseller>) -> Self {
+    pub fn with_reseller_namespaces(mut self, resellers: Store<CachedReseller>) -> Self {
         self.resellers = Some(resellers);
         self
     }
@@ -81,7 +82,7 @@ impl Events {
         self.resellers
             .as_ref()?
             .get(&ObjectRef::new(name))?
-            .spec
+            .facts
             .namespace
             .clone()
     }

@@ -3,9 +3,11 @@
 //! - [`world`]: the three stores, the rules' evaluation of them, dependents of a change
 //! - [`connection`], [`plan`], [`reseller`], [`customer`]: the reconcilers
 //! - [`status`], [`events`], [`finalizer`], [`credentials`]: how they write
+//! - [`cached`]: what a cached Reseller keeps
 //! - [`watch`]: watches that survive undecodable objects and feed the dependents' triggers
 
 pub mod backoff;
+pub mod cached;
 pub mod connection;
 pub mod context;
 pub mod credentials;
@@ -21,11 +23,12 @@ pub mod status;
 pub mod watch;
 pub mod world;
 
-use crate::api::{Customer, CustomerPlan, PartnerCenterConnection, Reseller};
+use crate::api::{Customer, CustomerPlan, PartnerCenterConnection};
 use crate::runtime::admin::{self, Readiness};
 use crate::runtime::leader::{self, LeaderSettings};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::settings::OperatorSettings;
+use cached::CachedReseller;
 use context::{Connect, Context};
 use futures::StreamExt;
 use kube::runtime::Controller;
@@ -81,7 +84,7 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
     let triggers = watch::Triggers::new();
     let (connections, conn_sub) = watch::shared::<PartnerCenterConnection>(&client);
     let (plans, plan_sub) = watch::shared::<CustomerPlan>(&client);
-    let (resellers, reseller_sub) = watch::shared::<Reseller>(&client);
+    let (resellers, reseller_sub) = watch::shared::<CachedReseller>(&client);
     let world = Arc::new(World::new(
         connections.reader.clone(),
         plans.reader.clone(),
@@ -94,21 +97,21 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
         tracker.clone(),
         triggers.clone(),
         world::connection_change,
-        watch::keep,
+        watch::nothing_shared,
     ));
     tokio::spawn(plans.run(
         world.clone(),
         tracker.clone(),
         triggers.clone(),
         world::plan_change,
-        watch::keep,
+        watch::nothing_shared,
     ));
     tokio::spawn(resellers.run(
         world.clone(),
         tracker.clone(),
         triggers.clone(),
         world::reseller_change,
-        watch::trim_reseller,
+        cached::share_facts,
     ));
     // Customers: no rule of the other kinds reads them; a change re-resolves the Customers that
     // claim the same domain or tenant (rule 14: the newer may proceed once the older is gone).
@@ -223,7 +226,7 @@ async fn run_controllers(
     ctx: Arc<Context>,
     conn_sub: watch::Subscription<PartnerCenterConnection>,
     plan_sub: watch::Subscription<CustomerPlan>,
-    reseller_sub: watch::Subscription<Reseller>,
+    reseller_sub: watch::Subscription<CachedReseller>,
     customers: Customers,
     triggers: watch::Triggers,
     shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
@@ -435,14 +438,14 @@ mod tests {
         )
     }
 
-    async fn buggy(_: Arc<Reseller>, _: Arc<Context>) -> error::Result<Action> {
+    async fn buggy(_: Arc<CachedReseller>, _: Arc<Context>) -> error::Result<Action> {
         panic!("bug in a reconcile")
     }
 
     #[tokio::test]
     async fn a_panicking_reconcile_is_caught_counted_and_backed_off() {
         let ctx = test_context();
-        let reseller: Arc<Reseller> = Arc::new(
+        let reseller: Arc<CachedReseller> = Arc::new(
             serde_json::from_value(serde_json::json!({
                 "apiVersion": "channel.csp.dev/v1alpha1", "kind": "Reseller",
                 "metadata": {"name": "contoso"},

@@ -1,6 +1,7 @@
 //! Reseller reconciler: publish, for every granted plan, the one connection provisioning must use
 //! (or why there is none), the ancestors, warnings and conditions. The decisions are `policy`'s.
 
+use super::cached::CachedReseller;
 use super::context::Context;
 use super::error::Result;
 use super::status;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 pub const KIND: &str = "Reseller";
 
-pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Action> {
+pub async fn reconcile(reseller: Arc<CachedReseller>, ctx: Arc<Context>) -> Result<Action> {
     let reseller = ctx.after_first_verdicts(reseller, &ctx.world.resellers).await;
     let name = reseller.name_any();
     let api: Api<Reseller> = Api::all(ctx.client.clone());
@@ -23,7 +24,7 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
     // in flight must not keep old snapshots alive (memory at thousands of objects).
     let (eval, display_names) = {
         // Bindings aside: the status write that records them is not a change to wait for.
-        let own = super::facts::reseller_facts(&reseller).without_bindings();
+        let own = reseller.facts.without_bindings();
         let evaluator = ctx
             .world
             .evaluated_seeing(|s| s.resellers.get(&name).map(|r| r.without_bindings()).as_ref() == Some(&own));
@@ -89,7 +90,7 @@ pub async fn reconcile(reseller: Arc<Reseller>, ctx: Arc<Context>) -> Result<Act
     Ok(Action::requeue(super::jitter(Duration::from_secs(3600))))
 }
 
-pub fn error_policy(reseller: Arc<Reseller>, error: &super::error::Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(reseller: Arc<CachedReseller>, error: &super::error::Error, ctx: Arc<Context>) -> Action {
     super::error_policy(KIND, reseller.as_ref(), error, &ctx)
 }
 

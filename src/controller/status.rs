@@ -19,9 +19,11 @@ pub enum Written {
 
 /// Applies `desired` as the status of `obj` unless it equals the current status.
 /// Both are compared as JSON, so `None` fields and empty lists compare as the API server stores them.
-pub async fn apply_status<K, S>(api: &Api<K>, obj: &K, current: Option<&S>, desired: &S) -> kube::Result<Written>
+/// `obj` is the object as cached (a Reseller is cached in brief), `api` that of its kind.
+pub async fn apply_status<K, O, S>(api: &Api<K>, obj: &O, current: Option<&S>, desired: &S) -> kube::Result<Written>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    O: Resource<DynamicType = ()>,
     S: Serialize + Status,
 {
     let as_json = |s: &S| serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
@@ -103,10 +105,10 @@ pub struct Publisher<'a> {
 /// Writes `desired` (unless unchanged), counts the write, and publishes an Event when Ready became
 /// False (or False for a new reason), or True again after False. A first success is not an Event:
 /// at thousands of objects that would double the writes of a cold start for nothing.
-pub async fn publish<K, S>(
+pub async fn publish<K, O, S>(
     to: Publisher<'_>,
     api: &Api<K>,
-    obj: &K,
+    obj: &O,
     kind: &str,
     action: &str,
     current: Option<&S>,
@@ -114,6 +116,7 @@ pub async fn publish<K, S>(
 ) -> kube::Result<Written>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    O: Resource<DynamicType = ()>,
     S: Serialize + Status,
 {
     use crate::api::conditions::{find_condition, types::READY};

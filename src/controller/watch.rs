@@ -1,14 +1,15 @@
 //! One watch per kind, shared by every controller that needs it, with three duties:
 //! - decode objects one by one, so one undecodable object is skipped (and logged) instead of
 //!   failing every list and wedging the controllers;
-//! - trim managedFields and kubectl's last-applied copy before caching, and a Reseller's status to
-//!   what something reads (memory at thousands of objects; see [`trim_reseller`]);
+//! - trim managedFields and kubectl's last-applied copy before caching (a Reseller is cached in
+//!   brief: [`super::cached`]);
 //! - after each change, requeue exactly the objects that depend on it (through the caches), also
 //!   for changes made while the watch was down (seen on the relist). Objects deleted while the watch
 //!   was down are not traced to their dependents; the hourly resync reconciles those.
 
+use super::cached::CachedReseller;
 use super::world::{DependentsTracker, World};
-use crate::api::{CachedPlan, CachedStatus, CustomerPlan, PartnerCenterConnection, Reseller};
+use crate::api::{CustomerPlan, PartnerCenterConnection};
 use crate::policy::{Dependents, ObjectKey};
 use futures::{Stream, StreamExt};
 use kube::api::{Api, ApiResource, DynamicObject};
@@ -61,19 +62,23 @@ impl<K> SharedWatch<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    /// Drives the watch until the process ends.
+    /// Drives the watch until the process ends. `share` may let a new version of an object reuse
+    /// what it has in common with the cached one (a Reseller's facts).
     pub async fn run(
         self,
         world: Arc<World>,
         tracker: Arc<DependentsTracker>,
         triggers: Triggers,
         change: fn(&K) -> (ObjectKey, u64),
-        trim_kind: fn(&mut K),
+        share: fn(&mut K, &K),
     ) {
+        let cached = self.reader.clone();
         let events = decoded::<K>(watcher(self.api, watcher::Config::default()).default_backoff())
             .modify(move |o: &mut K| {
                 trim(o);
-                trim_kind(o);
+                if let Some(previous) = cached.get(&ObjectRef::from_obj(o)) {
+                    share(o, &previous);
+                }
             })
             .reflect_shared(self.writer);
         futures::pin_mut!(events);
@@ -138,9 +143,12 @@ where
     }
 }
 
+/// Nothing of a previous version to share (see [`SharedWatch::run`]'s `share`).
+pub fn nothing_shared<K>(_: &mut K, _: &K) {}
+
 /// What every cached object loses: the server's field ownership and kubectl's copy of the spec
 /// (never read).
-fn trim<K: Resource>(o: &mut K) {
+pub fn trim<K: Resource>(o: &mut K) {
     o.managed_fields_mut().clear();
     let meta = o.meta_mut();
     if let Some(annotations) = meta.annotations.as_mut() {
@@ -150,39 +158,6 @@ fn trim<K: Resource>(o: &mut K) {
             meta.annotations = None;
         }
     }
-}
-
-/// No kind-specific trimming.
-pub fn keep<K>(_: &mut K) {}
-
-/// A cached Reseller keeps of its status only what is read from the cache, and the digest of the
-/// whole status (in `status.cached`, which exists only in this process) for the "unchanged, skip
-/// the write" comparison (`status::apply_status`). Read from the cache: the conditions' status,
-/// reason, generation and transition time (Ready transitions for Events, transition times kept
-/// across writes, the gauges), the warnings (Events for new ones), and of each effective plan the
-/// plan, usability and reason (the gauges) and the recorded connection and binding
-/// (`facts::reseller_facts`), kept as a [`CachedPlan`] of ~50 bytes. Everything dropped here the
-/// reseller reconciler recomputes in full before it writes, and the CLIs (`trace`, `what-if`)
-/// read the API server, not this cache. At 5,000 resellers the status was most of a cached
-/// object (messages, display names, ancestors, whole effective plans; bench/README.md).
-pub fn trim_reseller(r: &mut Reseller) {
-    let Some(st) = r.status.as_mut() else { return };
-    let digest = super::status::digest(&*st);
-    for c in &mut st.conditions {
-        c.message = String::new();
-    }
-    st.ancestors = Vec::new();
-    st.plans = None;
-    let plans = std::mem::take(&mut st.effective_plans)
-        .into_iter()
-        .map(|p| CachedPlan {
-            usable: p.usable,
-            reason: p.reason.map(String::into_boxed_str),
-            binding: p.connection.zip(p.connection_binding).map(Box::new),
-            plan: p.plan.into_boxed_str(),
-        })
-        .collect();
-    st.cached = Some(Box::new(CachedStatus { digest, plans }));
 }
 
 /// The objects a controller is handed, without the echo of the operator's own status writes: an
@@ -269,7 +244,7 @@ where
 pub struct Triggers {
     connections: Sender<ObjectRef<PartnerCenterConnection>>,
     plans: Sender<ObjectRef<CustomerPlan>>,
-    resellers: Sender<ObjectRef<Reseller>>,
+    resellers: Sender<ObjectRef<CachedReseller>>,
     /// Objects that changed or whose evaluation may have, for the Customer controller.
     customer_keys: Sender<ObjectKey>,
     receivers: Arc<Mutex<Option<Receivers>>>,
@@ -284,7 +259,7 @@ const TRIGGER_QUEUE: usize = 1024;
 type Receivers = (
     ReceiverStream<ObjectRef<PartnerCenterConnection>>,
     ReceiverStream<ObjectRef<CustomerPlan>>,
-    ReceiverStream<ObjectRef<Reseller>>,
+    ReceiverStream<ObjectRef<CachedReseller>>,
 );
 
 /// A bounded receiver as a stream (without pulling in tokio-stream for one adapter).
@@ -382,94 +357,18 @@ impl Default for Triggers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::{facts::reseller_facts, status, world::reseller_change};
+    use crate::api::Reseller;
     use kube::runtime::reflector::{self, store::Writer};
 
     fn reseller() -> Reseller {
         serde_json::from_value(serde_json::json!({
             "apiVersion": "channel.csp.dev/v1alpha1",
             "kind": "Reseller",
-            "metadata": {"name": "northwind", "uid": "u1", "generation": 2,
-                "annotations": {LAST_APPLIED: "{}"}},
-            "spec": {"displayName": "Northwind", "shortName": "NWD", "parent": "provider",
-                "namespace": "reseller-northwind"},
-            "status": {
-                "observedGeneration": 2,
-                "conditions": [{"type": "Ready", "status": "False", "reason": "PlanNotUsable",
-                    "message": "a long explanation", "lastTransitionTime": "2026-12-01T10:00:00Z",
-                    "observedGeneration": 2}],
-                "warnings": ["W: w"], "warningCount": 1, "plans": "0/1", "ancestors": ["provider"],
-                "effectivePlans": [{"plan": "p", "displayName": "P", "source": "Override",
-                    "inheritedFrom": "provider", "region": "NZ", "usable": false,
-                    "reason": "RegionMismatch", "message": "why, at length",
-                    "connection": {"namespace": "reseller-a", "name": "own"},
-                    "connectionBinding": {"uid": "c1", "partnerTenantId": "t1"}}],
-            },
+            "metadata": {"name": "northwind", "uid": "u1", "generation": 2},
+            "spec": {"displayName": "Northwind", "shortName": "NWD", "namespace": "reseller-northwind"},
+            "status": {"plans": "0/1"},
         }))
         .expect("reseller")
-    }
-
-    #[test]
-    fn a_cached_reseller_keeps_what_is_read_and_the_digest_of_its_whole_status() {
-        let full = reseller();
-        let mut cached = full.clone();
-        trim(&mut cached);
-        trim_reseller(&mut cached);
-        // The digest is the whole status's; the emptied annotations hold no map.
-        let brief = cached
-            .status
-            .as_ref()
-            .unwrap()
-            .cached
-            .as_deref()
-            .expect("cached status");
-        assert_eq!(brief.digest, status::digest(full.status.as_ref().unwrap()));
-        assert_eq!(cached.metadata.annotations, None);
-        // The rules' input, the watch's change digest and the gauges' input are the same as from
-        // the full object.
-        assert_eq!(reseller_facts(&cached), reseller_facts(&full));
-        assert_eq!(reseller_change(&cached), reseller_change(&full));
-        let (st, whole) = (cached.status.as_ref().unwrap(), full.status.as_ref().unwrap());
-        assert_eq!(
-            st.plan_usability().collect::<Vec<_>>(),
-            whole.plan_usability().collect::<Vec<_>>()
-        );
-        assert_eq!(
-            st.recorded_bindings().collect::<Vec<_>>(),
-            whole.recorded_bindings().collect::<Vec<_>>()
-        );
-        let ready = &st.conditions[0];
-        assert_eq!(
-            (
-                ready.status.as_str(),
-                ready.reason.as_str(),
-                ready.last_transition_time.clone(),
-                ready.message.as_str()
-            ),
-            (
-                "False",
-                "PlanNotUsable",
-                whole.conditions[0].last_transition_time.clone(),
-                ""
-            )
-        );
-        assert_eq!(st.warnings, whole.warnings);
-        assert_eq!(
-            (st.effective_plans.len(), &st.ancestors, &st.plans),
-            (0, &Vec::<String>::new(), &None)
-        );
-        // The brief form is never written and cannot be sent: it is not in the JSON either way.
-        let json = serde_json::to_value(st).expect("status as JSON");
-        assert_eq!(json.get("cached"), None);
-        let forged: crate::api::ResellerStatus =
-            serde_json::from_value(serde_json::json!({"cached": {"digest": 1}})).expect("status");
-        assert_eq!(forged.cached, None);
-        // Without a status there is nothing to compare against.
-        let mut bare = full.clone();
-        bare.status = None;
-        trim(&mut bare);
-        trim_reseller(&mut bare);
-        assert_eq!(bare.status, None);
     }
 
     #[tokio::test]

@@ -2,8 +2,9 @@
 //! evaluation of them, and which objects depend on a changed one. Related objects are found through
 //! these caches, never through extra API calls.
 
-use super::facts::{connection_facts, plan_facts, reseller_facts};
-use crate::api::{CustomerPlan, PartnerCenterConnection, Reseller};
+use super::cached::CachedReseller;
+use super::facts::{connection_facts, plan_facts};
+use crate::api::{CustomerPlan, PartnerCenterConnection};
 use crate::policy::{self, Dependents, Evaluator, ObjectKey, Snapshot};
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 pub struct World {
     pub connections: Store<PartnerCenterConnection>,
     pub plans: Store<CustomerPlan>,
-    pub resellers: Store<Reseller>,
+    pub resellers: Store<CachedReseller>,
     pub settings: policy::Settings,
     /// Counts facts changes seen by the watches; the cached evaluation is valid for one count.
     version: AtomicU64,
@@ -27,7 +28,7 @@ impl World {
     pub fn new(
         connections: Store<PartnerCenterConnection>,
         plans: Store<CustomerPlan>,
-        resellers: Store<Reseller>,
+        resellers: Store<CachedReseller>,
         settings: policy::Settings,
     ) -> Self {
         Self {
@@ -73,7 +74,8 @@ impl World {
         // (reconciles still holding it keep it alive until they finish).
         *self.cache.lock().expect("world cache") = None;
         let snapshot = Snapshot::new(
-            self.resellers.state().iter().map(|r| reseller_facts(r)),
+            // Shared with the cache, not copied: one set of facts per reseller however many evaluations.
+            self.resellers.state().iter().map(|r| r.facts.clone()),
             self.plans.state().iter().map(|p| plan_facts(p)),
             self.connections.state().iter().map(|c| connection_facts(c)),
         );
@@ -180,11 +182,8 @@ pub fn digest<T: std::fmt::Debug>(facts: &T) -> u64 {
 /// Recorded bindings are left out: the operator writes them, and they never change an outcome by
 /// themselves (see `ResellerFacts::without_bindings`). A connection's uid is in: a connection
 /// deleted and recreated under its name is a change its dependents must see.
-pub fn reseller_change(r: &Reseller) -> (ObjectKey, u64) {
-    (
-        ObjectKey::Reseller(r.name_any()),
-        digest(&reseller_facts(r).without_bindings()),
-    )
+pub fn reseller_change(r: &CachedReseller) -> (ObjectKey, u64) {
+    (ObjectKey::Reseller(r.name_any()), digest(&r.facts.without_bindings()))
 }
 pub fn plan_change(p: &CustomerPlan) -> (ObjectKey, u64) {
     (ObjectKey::Plan(p.name_any()), digest(&plan_facts(p).without_binding()))
@@ -197,6 +196,7 @@ pub fn connection_change(c: &PartnerCenterConnection) -> (ObjectKey, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Reseller;
     use kube::runtime::reflector::{self, store::Writer};
     use kube::runtime::watcher::Event;
 
@@ -210,7 +210,7 @@ mod tests {
         .expect("reseller")
     }
 
-    fn world() -> (World, Writer<Reseller>) {
+    fn world() -> (World, Writer<CachedReseller>) {
         let (connections, _) = reflector::store();
         let (plans, _) = reflector::store();
         let (resellers, writer) = reflector::store();
@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn the_evaluation_is_cached_until_the_watch_counts_a_facts_change() {
         let (world, mut writer) = world();
-        writer.apply_watcher_event(&Event::Apply(reseller("root", "OLD")));
+        writer.apply_watcher_event(&Event::Apply(reseller("root", "OLD").into()));
         world.facts_changed();
         let first = world.evaluated();
         assert!(
@@ -235,11 +235,10 @@ mod tests {
 
         // The store has the change, the watch has not counted it yet: the plain lookup may
         // return the cached evaluation, a reconciler holding the new object must not get it.
-        let changed = reseller("root", "NEW");
+        let changed = CachedReseller::from(reseller("root", "NEW"));
         writer.apply_watcher_event(&Event::Apply(changed.clone()));
         assert_eq!(short_name(&world.evaluated(), "root"), "OLD");
-        let own = super::super::facts::reseller_facts(&changed);
-        let seen = world.evaluated_seeing(|s| s.resellers.get("root") == Some(&own));
+        let seen = world.evaluated_seeing(|s| s.resellers.get("root") == Some(&changed.facts));
         assert_eq!(short_name(&seen, "root"), "NEW");
 
         world.facts_changed();
@@ -292,11 +291,12 @@ mod tests {
             Some("u1"),
             "the binding is read from the status"
         );
-        assert_eq!(reseller_change(&plain), reseller_change(&recorded));
+        let change = |r: &Reseller| reseller_change(&r.clone().into());
+        assert_eq!(change(&plain), change(&recorded));
         let mut confirmed = plain.clone();
         confirmed
             .annotations_mut()
             .insert(policy::CONFIRM_ANNOTATION.into(), "u2".into());
-        assert_ne!(reseller_change(&plain), reseller_change(&confirmed));
+        assert_ne!(change(&plain), change(&confirmed));
     }
 }

@@ -264,7 +264,7 @@ fn bind(
         };
     }
     let setter = match &resolution.inherited_from {
-        Some(a) => snapshot.resellers.get(a).unwrap_or(reseller),
+        Some(a) => snapshot.resellers.get(a).map_or(reseller, |s| s),
         None => reseller,
     };
     let inherited = if setter.name != reseller.name {

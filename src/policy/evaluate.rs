@@ -70,8 +70,10 @@ pub struct ConnectionEvaluation {
     pub plans: Vec<String>,
     /// Resellers whose own `connectionOverride` names it.
     pub override_resellers: Vec<String>,
-    /// Resellers with an effective plan that resolves to it (any source).
-    pub effective_resellers: Vec<String>,
+    /// How many resellers have an effective plan that resolves to it (any source). A count, not
+    /// the names: at tens of thousands of resellers the names were a copy of every reseller's
+    /// name per connection it uses, and only the count is published (`status.usedBy`).
+    pub effective_resellers: usize,
     pub errors: Vec<Finding>,
 }
 
@@ -115,7 +117,7 @@ pub struct Evaluation {
 struct Usage {
     plans: BTreeSet<String>,
     override_resellers: BTreeSet<String>,
-    effective_resellers: BTreeSet<String>,
+    effective_resellers: usize,
 }
 
 /// Shared, snapshot-wide facts (tree, plan checks, who uses which connection); cheap per-object
@@ -288,7 +290,7 @@ impl Evaluator {
             owner,
             plans: usage.plans.iter().cloned().collect(),
             override_resellers: usage.override_resellers.iter().cloned().collect(),
-            effective_resellers: usage.effective_resellers.iter().cloned().collect(),
+            effective_resellers: usage.effective_resellers,
             errors,
         })
     }
@@ -308,6 +310,7 @@ impl Evaluator {
                 .insert(p.name.clone());
         }
         for r in self.snapshot.resellers.values() {
+            let mut effective = Vec::new();
             for g in &r.grants {
                 if let Some(o) = &g.connection_override {
                     index
@@ -319,8 +322,14 @@ impl Evaluator {
                 if r.azure_ad_enabled
                     && let Some(c) = resolve(r, g, &self.snapshot, &self.hierarchy).connection
                 {
-                    index.entry(c).or_default().effective_resellers.insert(r.name.clone());
+                    effective.push(c);
                 }
+            }
+            // A reseller counts once per connection, however many of its plans resolve to it.
+            effective.sort();
+            effective.dedup();
+            for c in effective {
+                index.entry(c).or_default().effective_resellers += 1;
             }
         }
         index

@@ -66,7 +66,7 @@ pub fn descendants(snapshot: &Snapshot, name: &str) -> BTreeSet<String> {
 
 impl Hierarchy {
     pub fn build(snapshot: &Snapshot, settings: &Settings) -> Self {
-        let mut by_age: Vec<&ResellerFacts> = snapshot.resellers.values().collect();
+        let mut by_age: Vec<&ResellerFacts> = snapshot.resellers.values().map(|r| &**r).collect();
         by_age.sort_by(|a, b| a.age_cmp(b));
 
         let root = by_age.iter().find(|r| r.parent.is_none()).map(|r| r.name.clone());

@@ -7,6 +7,7 @@ use crate::api::{ConnectionRef, CspType, CustomerType, Environment, MasterDirect
 use jiff::Timestamp;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// One entry of `spec.services.azureAD.customerPlans[]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,22 +195,30 @@ impl Settings {
     }
 }
 
-/// Everything the rules see at one moment, keyed for lookup.
+/// Everything the rules see at one moment, keyed for lookup. A reseller's facts are shared (the
+/// operator's cache holds the same ones): a snapshot at tens of thousands of resellers is an index,
+/// not a copy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
-    pub resellers: BTreeMap<String, ResellerFacts>,
+    pub resellers: BTreeMap<String, Arc<ResellerFacts>>,
     pub plans: BTreeMap<String, PlanFacts>,
     pub connections: BTreeMap<ConnectionRef, ConnectionFacts>,
 }
 
 impl Snapshot {
     pub fn new(
-        resellers: impl IntoIterator<Item = ResellerFacts>,
+        resellers: impl IntoIterator<Item = impl Into<Arc<ResellerFacts>>>,
         plans: impl IntoIterator<Item = PlanFacts>,
         connections: impl IntoIterator<Item = ConnectionFacts>,
     ) -> Self {
         Snapshot {
-            resellers: resellers.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            resellers: resellers
+                .into_iter()
+                .map(|r| {
+                    let r = r.into();
+                    (r.name.clone(), r)
+                })
+                .collect(),
             plans: plans.into_iter().map(|p| (p.name.clone(), p)).collect(),
             connections: connections.into_iter().map(|c| (c.reference(), c)).collect(),
         }

@@ -9,6 +9,7 @@ use crate::policy::{ConnectionEvaluation, ConnectionOwner, ResellerFacts};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Refresh tokens live 90 days from issue, sliding with each redemption (docs/concepts.md, "Refresh tokens").
@@ -35,7 +36,7 @@ pub struct Usage {
 }
 
 impl Usage {
-    pub fn of(u: &ConnectionEvaluation, resellers: &BTreeMap<String, ResellerFacts>) -> Usage {
+    pub fn of(u: &ConnectionEvaluation, resellers: &BTreeMap<String, Arc<ResellerFacts>>) -> Usage {
         let visible = |r: &String| match &u.owner {
             ConnectionOwner::Provider => true,
             ConnectionOwner::Reseller(owner) => in_subtree(resellers, owner, r),
@@ -45,7 +46,7 @@ impl Usage {
             plans: u.plans.clone(),
             visible_overrides: u.override_resellers.iter().filter(|r| visible(r)).cloned().collect(),
             overrides: u.override_resellers.len(),
-            effective_resellers: u.effective_resellers.len(),
+            effective_resellers: u.effective_resellers,
             declared_indirect_resellers: resellers
                 .values()
                 .filter_map(|r| r.indirect_reseller_tenant_id.clone())
@@ -104,7 +105,7 @@ fn count(n: usize) -> i32 {
 }
 
 /// Whether `name` is `root` or below it (following `spec.parent`; a cycle ends the walk).
-fn in_subtree(resellers: &BTreeMap<String, ResellerFacts>, root: &str, name: &str) -> bool {
+fn in_subtree(resellers: &BTreeMap<String, Arc<ResellerFacts>>, root: &str, name: &str) -> bool {
     let mut current = Some(name);
     for _ in 0..=resellers.len() {
         match current {
@@ -494,7 +495,7 @@ mod tests {
     #[test]
     fn used_by_names_only_what_the_owner_may_know_and_states_the_total() {
         // root ─ a ─ a1 ─ a11;  root ─ b (another reseller);  c ↔ d (a cycle)
-        let tree: BTreeMap<String, ResellerFacts> = [
+        let tree: BTreeMap<String, Arc<ResellerFacts>> = [
             reseller("root", None),
             reseller("a", Some("root")),
             reseller("a1", Some("a")),
@@ -503,7 +504,9 @@ mod tests {
             reseller("c", Some("d")),
             reseller("d", Some("c")),
         ]
-        .into();
+        .into_iter()
+        .map(|(name, r)| (name, Arc::new(r)))
+        .collect();
         let eval = |owner: ConnectionOwner| ConnectionEvaluation {
             reference: ConnectionRef {
                 namespace: "reseller-a".into(),
@@ -512,7 +515,7 @@ mod tests {
             owner,
             plans: vec!["nz-indirect-production".into()],
             override_resellers: vec!["a1".into(), "a11".into(), "b".into(), "c".into()],
-            effective_resellers: vec!["a1".into(), "a11".into(), "b".into(), "c".into(), "d".into()],
+            effective_resellers: 5,
             errors: vec![],
         };
         let unusable = ConnectionOwner::Unusable(Finding::new("NamespaceNotOwned", "x"));

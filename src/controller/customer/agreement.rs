@@ -276,10 +276,10 @@ fn attester(world: &World, pinned: &ConnectionRef) -> Attester {
         .resellers
         .state()
         .iter()
-        .find(|r| r.spec.namespace.as_deref() == Some(pinned.namespace.as_str()))
+        .find(|r| r.facts.namespace.as_deref() == Some(pinned.namespace.as_str()))
         .map(|r| Attester::Reseller {
             name: r.name_any(),
-            indirect_reseller: r.spec.indirect_reseller.is_some(),
+            indirect_reseller: r.facts.indirect_reseller_tenant_id.is_some(),
         })
         .unwrap_or(Attester::Provider)
 }

@@ -210,7 +210,7 @@ pub fn of_reseller(world: &World, store: &Store<Customer>, reseller: &str) -> Ve
         world
             .resellers
             .get(&ObjectRef::new(reseller))
-            .and_then(|r| match (&r.spec.parent, &r.spec.namespace) {
+            .and_then(|r| match (&r.facts.parent, &r.facts.namespace) {
                 (None, _) => Some(world.settings.provider_namespace.clone()),
                 (Some(_), ns) => ns.clone(),
             });

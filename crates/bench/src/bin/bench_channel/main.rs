@@ -101,7 +101,9 @@ struct Cold {
     reconciles: BTreeMap<String, u64>,
     rss_after: f64,
     not_ready: usize,
-    /// Warnings in the converged statuses (`status.warningCount`), each a legitimate Event.
+    /// Warnings in the converged statuses, each a legitimate Event: a Reseller's
+    /// `status.warningCount`, and a connection's audit findings (each nonzero count of
+    /// `status.inventory` is announced once, as `UndeclaredCustomers` and the like).
     warnings: u64,
 }
 
@@ -109,6 +111,7 @@ struct Idle {
     settle: Duration,
     counts: Counts,
     calls: usize,
+    by_path: BTreeMap<String, u64>,
     syncs: u64,
     calls_allowed: u64,
 }
@@ -288,11 +291,18 @@ async fn measure_cold(bench: &mut Bench, op: &Operator) -> Result<Cold> {
         .iter()
         .filter(|o| ready_of(&o.data["status"])["status"] == "False")
         .count();
+    let findings = |o: &DynamicObject| {
+        let inventory = &o.data["status"]["inventory"];
+        ["undeclared", "missing", "outsideRegion", "wrongReseller"]
+            .iter()
+            .filter(|f| inventory[**f].as_i64().unwrap_or(0) > 0)
+            .count() as u64
+    };
     let warnings = bench
         .stores
         .all()
         .iter()
-        .filter_map(|o| o.data["status"]["warningCount"].as_u64())
+        .map(|o| o.data["status"]["warningCount"].as_u64().unwrap_or(0) + findings(o))
         .sum();
     eprintln!(
         "  converged in {:.1}s, {} status writes, {not_ready} objects with final verdict Ready=False",
@@ -334,6 +344,15 @@ async fn idle(bench: &mut Bench, args: &Args) -> Result<Idle> {
                 .is_some_and(|p| p.starts_with("/v1/profiles/organization"))
         })
         .count() as u64;
+    // What the calls were, by path without query (ids included: a per-tenant call would show).
+    let mut by_path: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &calls {
+        let path = e["path"].as_str().unwrap_or_default();
+        let path = path.split('?').next().unwrap_or_default();
+        *by_path
+            .entry(format!("{} {path}", e["method"].as_str().unwrap_or_default()))
+            .or_default() += 1;
+    }
     // Sync interval 1m with ±10 % jitter: at most ceil(window / 54 s) syncs per connection.
     let max_syncs_per_conn = args.idle_secs.div_ceil(54);
     let calls_allowed = max_syncs_per_conn
@@ -343,6 +362,7 @@ async fn idle(bench: &mut Bench, args: &Args) -> Result<Idle> {
         settle,
         counts,
         calls: calls.len(),
+        by_path,
         syncs,
         calls_allowed,
     })
@@ -472,6 +492,7 @@ fn results(args: &Args, bench: &Bench, cold: &Cold, idle: &Idle, fanout: &Fanout
         "idle_status_writes": idle.counts.total(),
         "idle_events_written": idle.counts.events,
         "idle_partner_center_calls": idle.calls,
+        "idle_partner_center_calls_by_path": idle.by_path,
         "idle_partner_center_syncs": idle.syncs,
         "idle_partner_center_calls_allowed": idle.calls_allowed,
         "peak_rss_mib": end.peak_rss,
