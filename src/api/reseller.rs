@@ -214,28 +214,6 @@ pub struct ResellerStatus {
     #[schemars(length(max = 64))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["plan"]))]
     pub effective_plans: Vec<EffectivePlan>,
-
-    /// Only in the operator's watch cache, never on the API server: neither written nor read from
-    /// JSON, so nobody can set it. What the cache keeps of the effective plans, and the digest of
-    /// the whole status (see `controller::cached::brief`).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub cached: Option<Box<CachedStatus>>,
-}
-
-/// A cached Reseller's status in brief: a few bytes a plan instead of a whole [`EffectivePlan`]
-/// (~370 bytes inline plus its strings). The recorded bindings are in the cached reseller's facts.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CachedStatus {
-    /// `controller::status::digest` of the status as the API server has it.
-    pub digest: u64,
-    pub plans: Box<[CachedPlan]>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct CachedPlan {
-    pub usable: bool,
-    pub reason: Option<Box<str>>,
 }
 
 impl ResellerStatus {
@@ -249,16 +227,6 @@ impl ResellerStatus {
             .iter()
             .filter(|e| e.source == ConnectionSource::Override)
             .filter_map(|e| Some((e.plan.as_str(), e.connection.as_ref()?, e.connection_binding.as_ref()?)))
-    }
-
-    /// Each effective plan's usability and reason, from a full status or a cached one.
-    pub fn plan_usability(&self) -> impl Iterator<Item = (bool, Option<&str>)> {
-        let cached = self
-            .cached
-            .iter()
-            .flat_map(|c| c.plans.iter())
-            .map(|p| (p.usable, p.reason.as_deref()));
-        cached.chain(self.effective_plans.iter().map(|e| (e.usable, e.reason.as_deref())))
     }
 }
 

@@ -1,14 +1,17 @@
 //! What the operator keeps of a Reseller in its watch cache: the metadata, the rules' facts (shared
 //! by reference with every evaluation's snapshot) and a brief of the status — not the spec, which
-//! nothing reads once its facts are taken. At tens of thousands of resellers the cache is most of
-//! the process's memory (bench/README.md, "Flat memory").
+//! nothing reads once its facts are taken, nor the status's texts. At tens of thousands of
+//! resellers the cache is most of the process's memory (bench/README.md, "Flat memory").
 
 use super::facts::reseller_facts;
-use crate::api::{CachedPlan, CachedStatus, Reseller, ResellerStatus};
+use super::status::{Ready, Status};
+use crate::api::conditions::{ConditionStatus, types::READY};
+use crate::api::{Reseller, ResellerStatus};
 use crate::policy::ResellerFacts;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
 use kube::Resource;
 use std::borrow::Cow;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// A Reseller as cached: decoded from the API server's object through [`Reseller`], which it
@@ -19,18 +22,15 @@ pub struct CachedReseller {
     pub metadata: ObjectMeta,
     /// Everything the rules read of it, the recorded bindings included (`facts::reseller_facts`).
     pub facts: Arc<ResellerFacts>,
-    /// The status in brief ([`brief`]).
-    pub status: Option<ResellerStatus>,
+    pub status: Option<Box<StatusBrief>>,
 }
 
 impl From<Reseller> for CachedReseller {
-    fn from(mut r: Reseller) -> Self {
-        let facts = Arc::new(reseller_facts(&r));
-        let status = r.status.take().map(brief);
+    fn from(r: Reseller) -> Self {
         CachedReseller {
+            facts: Arc::new(reseller_facts(&r)),
+            status: r.status.as_ref().map(|s| Box::new(StatusBrief::of(s))),
             metadata: r.metadata,
-            facts,
-            status,
         }
     }
 }
@@ -69,30 +69,108 @@ impl Resource for CachedReseller {
     }
 }
 
-/// Of a status, what something reads from the cache, and the digest of the whole status (in
-/// `status.cached`, which exists only in this process) for the "unchanged, skip the write"
-/// comparison (`status::apply_status`). Read from the cache: the conditions' status, reason,
-/// generation and transition time (Ready transitions for Events, transition times kept across
-/// writes, the gauges), the warnings (Events for new ones), and of each effective plan its
-/// usability and reason (the gauges), kept as a [`CachedPlan`]. The recorded bindings are read
-/// into the facts before this. Everything dropped here the reseller reconciler recomputes in full
-/// before it writes, and the CLIs (`trace`, `what-if`) read the API server, not this cache.
-pub fn brief(mut st: ResellerStatus) -> ResellerStatus {
-    let digest = super::status::digest(&st);
-    for c in &mut st.conditions {
-        c.message = String::new();
+/// What is read of a Reseller's status from the cache: the digest of the whole status for the
+/// "unchanged, skip the write" comparison (`status::apply_status`); the conditions without their
+/// messages (Ready transitions for Events, transition times kept across writes, the gauges); the
+/// warnings as hashes (an Event for each new one); each effective plan's usability and reason (the
+/// gauges). The reseller reconciler recomputes everything else before it writes, and the CLIs
+/// (`trace`, `what-if`) read the API server, not this cache.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusBrief {
+    digest: u64,
+    conditions: Box<[ConditionBrief]>,
+    warnings: Box<[u64]>,
+    plans: Box<[(bool, Option<Box<str>>)]>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct ConditionBrief {
+    type_: Box<str>,
+    status: ConditionStatus,
+    reason: Box<str>,
+    observed_generation: Option<i64>,
+    last_transition_time: Time,
+}
+
+impl StatusBrief {
+    pub fn of(st: &ResellerStatus) -> Self {
+        StatusBrief {
+            digest: super::status::digest(st),
+            conditions: st
+                .conditions
+                .iter()
+                .map(|c| ConditionBrief {
+                    type_: c.type_.as_str().into(),
+                    status: ConditionStatus::parse(&c.status),
+                    reason: c.reason.as_str().into(),
+                    observed_generation: c.observed_generation,
+                    last_transition_time: c.last_transition_time.clone(),
+                })
+                .collect(),
+            warnings: st.warnings.iter().map(|w| text_hash(w)).collect(),
+            plans: st
+                .effective_plans
+                .iter()
+                .map(|p| (p.usable, p.reason.as_deref().map(Box::from)))
+                .collect(),
+        }
     }
-    st.ancestors = Vec::new();
-    st.plans = None;
-    let plans = std::mem::take(&mut st.effective_plans)
-        .into_iter()
-        .map(|p| CachedPlan {
-            usable: p.usable,
-            reason: p.reason.map(String::into_boxed_str),
+
+    /// The conditions as the reconciler updates them (their messages are set anew).
+    pub fn conditions(&self) -> Vec<Condition> {
+        self.conditions
+            .iter()
+            .map(|c| Condition {
+                type_: c.type_.to_string(),
+                status: c.status.as_str().to_string(),
+                reason: c.reason.to_string(),
+                message: String::new(),
+                observed_generation: c.observed_generation,
+                last_transition_time: c.last_transition_time.clone(),
+            })
+            .collect()
+    }
+
+    /// The Ready condition's status and reason when it was written for `generation` (else Unknown,
+    /// as `conditions::ready_for_generation` decides for full statuses).
+    pub fn ready_for_generation(&self, generation: Option<i64>) -> Option<(ConditionStatus, &str)> {
+        self.ready_condition()
+            .filter(|c| c.observed_generation == generation)
+            .map(|c| (c.status, &*c.reason))
+    }
+
+    /// Whether `warning` (a `status.warnings` entry) was among the warnings.
+    pub fn had_warning(&self, warning: &str) -> bool {
+        self.warnings.contains(&text_hash(warning))
+    }
+
+    /// Each effective plan's usability and reason.
+    pub fn plan_usability(&self) -> impl Iterator<Item = (bool, Option<&str>)> {
+        self.plans.iter().map(|(usable, reason)| (*usable, reason.as_deref()))
+    }
+
+    fn ready_condition(&self) -> Option<&ConditionBrief> {
+        self.conditions.iter().find(|c| &*c.type_ == READY)
+    }
+}
+
+impl Status for StatusBrief {
+    fn ready(&self) -> Option<Ready<'_>> {
+        self.ready_condition().map(|c| Ready {
+            status: c.status.as_str(),
+            reason: &c.reason,
+            message: "",
         })
-        .collect();
-    st.cached = Some(Box::new(CachedStatus { digest, plans }));
-    st
+    }
+    fn digest(&self) -> u64 {
+        self.digest
+    }
+}
+
+fn text_hash(text: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 #[cfg(test)]
@@ -131,35 +209,26 @@ mod tests {
     #[test]
     fn a_cached_reseller_keeps_what_is_read_and_the_digest_of_its_whole_status() {
         let full: Reseller = serde_json::from_value(reseller()).expect("reseller");
+        let whole = full.status.as_ref().unwrap();
         // As the watch decodes and trims it.
         let mut cached: CachedReseller = serde_json::from_value(reseller()).expect("cached reseller");
         trim(&mut cached);
+        let brief = cached.status.as_deref().expect("cached status");
         // The digest is the whole status's; only the provider's annotation is left.
-        let brief = cached
-            .status
-            .as_ref()
-            .unwrap()
-            .cached
-            .as_deref()
-            .expect("cached status");
-        assert_eq!(brief.digest, status::digest(full.status.as_ref().unwrap()));
+        assert_eq!(brief.digest(), status::digest(whole));
+        assert_eq!(brief.digest(), whole.digest(), "a full status digests alike");
         assert_eq!(
             cached.annotations().keys().collect::<Vec<_>>(),
             ["channel.csp.dev/confirm-connection"]
         );
-        // The rules' input, the watch's change digest and the gauges' input are the same as from
-        // the full object; the kind is the Reseller's.
+        // The rules' input and the watch's change digest are the same as from the full object;
+        // the kind is the Reseller's.
         assert_eq!(*cached.facts, reseller_facts(&full));
         assert_eq!(
             reseller_change(&cached).1,
             crate::controller::world::digest(&reseller_facts(&full).without_bindings())
         );
         assert_eq!(cached.object_ref(&()), full.object_ref(&()), "Events name the Reseller");
-        let (st, whole) = (cached.status.as_ref().unwrap(), full.status.as_ref().unwrap());
-        assert_eq!(
-            st.plan_usability().collect::<Vec<_>>(),
-            whole.plan_usability().collect::<Vec<_>>()
-        );
         assert_eq!(
             cached.facts.bindings.get("p").map(|b| b.uid.as_str()),
             Some("c1"),
@@ -170,32 +239,34 @@ mod tests {
             None,
             "through the plan's connection the plan's binding decides"
         );
-        let ready = &st.conditions[0];
+        // The gauges' input.
         assert_eq!(
-            (
-                ready.status.as_str(),
-                ready.reason.as_str(),
-                ready.last_transition_time.clone(),
-                ready.message.as_str()
-            ),
-            (
-                "False",
-                "PlanNotUsable",
-                whole.conditions[0].last_transition_time.clone(),
-                ""
-            )
+            brief.plan_usability().collect::<Vec<_>>(),
+            [(false, Some("RegionMismatch")), (true, None)]
         );
-        assert_eq!(st.warnings, whole.warnings);
         assert_eq!(
-            (st.effective_plans.len(), &st.ancestors, &st.plans),
-            (0, &Vec::<String>::new(), &None)
+            brief.ready_for_generation(Some(2)),
+            Some((ConditionStatus::False, "PlanNotUsable"))
         );
-        // The brief form is never written and cannot be sent: it is not in the JSON either way.
-        let json = serde_json::to_value(st).expect("status as JSON");
-        assert_eq!(json.get("cached"), None);
-        let forged: ResellerStatus =
-            serde_json::from_value(serde_json::json!({"cached": {"digest": 1}})).expect("status");
-        assert_eq!(forged.cached, None);
+        assert_eq!(
+            brief.ready_for_generation(Some(3)),
+            None,
+            "written for another generation"
+        );
+        // Publishing's input: Ready before the write, and the warnings that were there.
+        assert_eq!(
+            brief.ready(),
+            Some(Ready {
+                status: "False",
+                reason: "PlanNotUsable",
+                message: ""
+            })
+        );
+        assert!(brief.had_warning("W: w") && !brief.had_warning("W: other"));
+        // The conditions the reconciler starts from: all but the message, which it sets anew.
+        let mut expected = whole.conditions.clone();
+        expected[0].message = String::new();
+        assert_eq!(brief.conditions(), expected);
         // Without a status there is nothing to compare against.
         let mut bare = reseller();
         bare.as_object_mut().unwrap().remove("status");

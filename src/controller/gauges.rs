@@ -86,8 +86,11 @@ pub fn refresh(world: &World, metrics: &Metrics) {
     let mut plans_total = 0i64;
     let mut unusable: HashMap<String, i64> = HashMap::new();
     for r in world.resellers.state() {
-        let status = r.status.as_ref();
-        let (ready, reason) = ready_of(status.map(|s| &s.conditions), r.metadata.generation);
+        let status = r.status.as_deref();
+        let (ready, reason) = match status.and_then(|s| s.ready_for_generation(r.metadata.generation)) {
+            Some((status, reason)) => (status.as_str(), reason.to_string()),
+            None => ("Unknown", PENDING.to_string()),
+        };
         object("Reseller", r.namespace(), r.name_any(), ready, reason);
         for (usable, reason) in status.into_iter().flat_map(|s| s.plan_usability()) {
             plans_total = plans_total.saturating_add(1);

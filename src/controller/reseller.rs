@@ -6,7 +6,7 @@ use super::context::Context;
 use super::error::Result;
 use super::status;
 use crate::api::conditions;
-use crate::api::{ConnectionBinding, EffectivePlan, Reseller};
+use crate::api::{ConnectionBinding, EffectivePlan, Reseller, ResellerStatus};
 use crate::policy::{self, Finding, Verdict};
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -44,9 +44,13 @@ pub async fn reconcile(reseller: Arc<CachedReseller>, ctx: Arc<Context>) -> Resu
     }
     let generation = reseller.metadata.generation;
     let now = jiff::Timestamp::now();
-    let mut st = reseller.status.clone().unwrap_or_default();
-    // The cache's brief form of the current status: everything it stands for is recomputed below.
-    st.cached = None;
+    let current = reseller.status.as_deref();
+    // The cache keeps the current status in brief: everything but the conditions' transition
+    // times is recomputed here.
+    let mut st = ResellerStatus {
+        conditions: current.map(|b| b.conditions()).unwrap_or_default(),
+        ..Default::default()
+    };
     st.observed_generation = generation;
     st.ancestors = eval.ancestors.clone();
     st.effective_plans = eval
@@ -55,7 +59,6 @@ pub async fn reconcile(reseller: Arc<CachedReseller>, ctx: Arc<Context>) -> Resu
         .zip(display_names)
         .map(|(p, display_name)| effective_plan(p, display_name))
         .collect();
-    let previous_warnings = st.warnings.clone();
     st.warnings = eval.warnings.iter().map(warning_text).collect();
     st.warning_count = Some(i32::try_from(st.warnings.len()).unwrap_or(i32::MAX));
     st.plans = Some(plans_column(&st.effective_plans));
@@ -67,21 +70,12 @@ pub async fn reconcile(reseller: Arc<CachedReseller>, ctx: Arc<Context>) -> Resu
     ] {
         set(c, type_, v, generation, now);
     }
-    let written = status::publish(
-        ctx.publisher(),
-        &api,
-        reseller.as_ref(),
-        KIND,
-        "Resolve",
-        reseller.status.as_ref(),
-        &st,
-    )
-    .await?;
+    let written = status::publish(ctx.publisher(), &api, reseller.as_ref(), KIND, "Resolve", current, &st).await?;
     if written == status::Written::Patched {
         for w in eval
             .warnings
             .iter()
-            .filter(|w| !previous_warnings.contains(&warning_text(w)))
+            .filter(|w| !current.is_some_and(|b| b.had_warning(&warning_text(w))))
         {
             ctx.events
                 .publish(reseller.as_ref(), true, &w.reason, "Resolve", w.message.clone());

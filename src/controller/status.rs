@@ -18,21 +18,17 @@ pub enum Written {
 }
 
 /// Applies `desired` as the status of `obj` unless it equals the current status.
-/// Both are compared as JSON, so `None` fields and empty lists compare as the API server stores them.
-/// `obj` is the object as cached (a Reseller is cached in brief), `api` that of its kind.
-pub async fn apply_status<K, O, S>(api: &Api<K>, obj: &O, current: Option<&S>, desired: &S) -> kube::Result<Written>
+/// Both are compared as JSON (through their digests), so `None` fields and empty lists compare as
+/// the API server stores them. `obj` and `current` are as cached (a Reseller and its status are
+/// cached in brief: controller/cached.rs), `api` is that of the kind.
+pub async fn apply_status<K, O, C, S>(api: &Api<K>, obj: &O, current: Option<&C>, desired: &S) -> kube::Result<Written>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     O: Resource<DynamicType = ()>,
-    S: Serialize + Status,
+    C: Status,
+    S: Serialize,
 {
-    let as_json = |s: &S| serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
-    // A cache that trimmed the status kept the digest of the whole one (controller/watch.rs).
-    let unchanged = match current.and_then(Status::cached_digest) {
-        Some(cached) => cached == digest(desired),
-        None => current.map(as_json) == Some(as_json(desired)),
-    };
-    if unchanged {
+    if current.map(Status::digest) == Some(digest(desired)) {
         return Ok(Written::Unchanged);
     }
     let patch = serde_json::json!({
@@ -62,38 +58,41 @@ pub fn digest<S: Serialize>(status: &S) -> u64 {
     h.finish()
 }
 
-/// A status as publishing reads it: its conditions (Ready transitions of any kind), and the digest
-/// of the whole status when the cache kept only a brief form of it.
+/// A status as publishing reads it: its Ready condition (Ready transitions of any kind), and the
+/// digest of the whole status ("unchanged, skip the write").
 pub trait Status {
-    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition];
-    fn cached_digest(&self) -> Option<u64> {
-        None
-    }
+    fn ready(&self) -> Option<Ready<'_>>;
+    fn digest(&self) -> u64;
 }
 
-impl Status for crate::api::PartnerCenterConnectionStatus {
-    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-        &self.conditions
-    }
+/// A Ready condition as [`publish`] reads it (the message is empty in a cached brief).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready<'a> {
+    pub status: &'a str,
+    pub reason: &'a str,
+    pub message: &'a str,
 }
-impl Status for crate::api::CustomerPlanStatus {
-    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-        &self.conditions
-    }
+
+/// The statuses the operator writes, as they are cached in full.
+macro_rules! full_status {
+    ($($t:ty),*) => {$(
+        impl Status for $t {
+            fn ready(&self) -> Option<Ready<'_>> {
+                crate::api::conditions::find_condition(&self.conditions, crate::api::conditions::types::READY)
+                    .map(|c| Ready { status: &c.status, reason: &c.reason, message: &c.message })
+            }
+            fn digest(&self) -> u64 {
+                digest(self)
+            }
+        }
+    )*};
 }
-impl Status for crate::api::CustomerStatus {
-    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-        &self.conditions
-    }
-}
-impl Status for crate::api::ResellerStatus {
-    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-        &self.conditions
-    }
-    fn cached_digest(&self) -> Option<u64> {
-        self.cached.as_ref().map(|c| c.digest)
-    }
-}
+full_status!(
+    crate::api::PartnerCenterConnectionStatus,
+    crate::api::CustomerPlanStatus,
+    crate::api::CustomerStatus,
+    crate::api::ResellerStatus
+);
 
 /// What publishing a status uses besides the object's API: the write counter and the Event sink.
 #[derive(Clone, Copy)]
@@ -105,30 +104,28 @@ pub struct Publisher<'a> {
 /// Writes `desired` (unless unchanged), counts the write, and publishes an Event when Ready became
 /// False (or False for a new reason), or True again after False. A first success is not an Event:
 /// at thousands of objects that would double the writes of a cold start for nothing.
-pub async fn publish<K, O, S>(
+pub async fn publish<K, O, C, S>(
     to: Publisher<'_>,
     api: &Api<K>,
     obj: &O,
     kind: &str,
     action: &str,
-    current: Option<&S>,
+    current: Option<&C>,
     desired: &S,
 ) -> kube::Result<Written>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     O: Resource<DynamicType = ()>,
+    C: Status,
     S: Serialize + Status,
 {
-    use crate::api::conditions::{find_condition, types::READY};
     let written = apply_status(api, obj, current, desired).await?;
     if written == Written::Patched {
         to.metrics.observe_status_write(kind);
-        let before = current
-            .and_then(|s| find_condition(s.conditions(), READY))
-            .map(|c| (c.status.clone(), c.reason.clone()));
-        let was_false = before.as_ref().is_some_and(|(status, _)| status == "False");
-        if let Some(after) = find_condition(desired.conditions(), READY)
-            && before != Some((after.status.clone(), after.reason.clone()))
+        let before = current.and_then(Status::ready).map(|r| (r.status, r.reason));
+        let was_false = before.is_some_and(|(status, _)| status == "False");
+        if let Some(after) = desired.ready()
+            && before != Some((after.status, after.reason))
             && (after.status == "False" || (after.status == "True" && was_false))
         {
             // Once per change (the write happens only then); the reconcile span names the object.
@@ -141,9 +138,9 @@ where
             to.events.publish(
                 obj,
                 after.status != "True",
-                &after.reason,
+                after.reason,
                 action,
-                after.message.clone(),
+                after.message.to_string(),
             );
         }
     }

@@ -384,13 +384,6 @@ mod tests {
                 false,
             ),
             (
-                "the cache's brief status only",
-                |r| {
-                    r.status.as_mut().unwrap().cached = Some(Default::default());
-                },
-                false,
-            ),
-            (
                 "sync-requested annotation",
                 |r| {
                     r.annotations_mut()
