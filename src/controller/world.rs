@@ -110,8 +110,11 @@ impl World {
 #[derive(Default)]
 pub struct DependentsTracker {
     /// Boxed: most objects never change after the initial listing (8 bytes instead of ~72).
-    seen: Mutex<HashMap<u64, (u64, Option<Box<Dependents>>)>>,
+    seen: Mutex<HashMap<u64, Seen>>,
 }
+
+/// The digest of an object's facts and the dependents computed at its last change.
+type Seen = (u64, Option<Box<Dependents>>);
 
 /// The tracker's key of an object.
 fn tracked(key: &ObjectKey) -> u64 {
