@@ -41,8 +41,9 @@ const PROVIDER_NS: &str = "csp-system";
 const FIELD_MANAGER: &str = "bench-channel";
 const SYNC_ANNOTATION: &str = "channel.csp.dev/sync-requested";
 /// Partner Center calls per sync of an AppPlusUser connection with a cached access token:
-/// organization profile, MPN profile, customers (one page: < 500 customers), indirect resellers.
-const CALLS_PER_SYNC: u64 = 4;
+/// organization profile, MPN profile, customers (one page: < 500 customers), indirect resellers
+/// (`/v1/relationships`), the audit feed (`/v1/auditrecords`).
+const CALLS_PER_SYNC: u64 = 5;
 /// How often a phase's end condition is checked (on the watch caches: no API calls).
 const POLL: Duration = Duration::from_millis(100);
 /// The audit log user the operator runs as.
