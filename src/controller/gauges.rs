@@ -3,7 +3,7 @@
 //! periodically: alerting reads them, nothing decides on them.
 
 use super::world::World;
-use crate::api::conditions::ready_for_generation;
+use crate::api::conditions::{ConditionStatus, ready_for_generation};
 use crate::runtime::metrics::{ConditionLabels, ConnectionLabels, Metrics, ObjectLabels};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -26,15 +26,19 @@ pub fn spawn(world: Arc<World>, metrics: Metrics) {
     });
 }
 
-/// The Ready status word and reason of an object for its current generation.
-fn ready_of(conditions: Option<&Vec<Condition>>, generation: Option<i64>) -> (&'static str, String) {
-    match ready_for_generation(conditions.map(Vec::as_slice).unwrap_or_default(), generation) {
-        Some(c) => (
-            crate::api::conditions::ConditionStatus::parse(&c.status).as_str(),
-            c.reason.clone(),
-        ),
+/// The Ready status word and reason of an object for its current generation, from its Ready
+/// condition when that was written for the generation (`Pending` without one).
+fn ready_of(ready: Option<(ConditionStatus, &str)>) -> (&'static str, String) {
+    match ready {
+        Some((status, reason)) => (status.as_str(), reason.to_string()),
         None => ("Unknown", PENDING.to_string()),
     }
+}
+
+/// The Ready condition of a full status, for [`ready_of`].
+fn full_ready(conditions: Option<&Vec<Condition>>, generation: Option<i64>) -> Option<(ConditionStatus, &str)> {
+    ready_for_generation(conditions.map(Vec::as_slice).unwrap_or_default(), generation)
+        .map(|c| (ConditionStatus::parse(&c.status), c.reason.as_str()))
 }
 
 pub fn refresh(world: &World, metrics: &Metrics) {
@@ -65,7 +69,7 @@ pub fn refresh(world: &World, metrics: &Metrics) {
     metrics.refresh_token_expiry.clear();
     for c in world.connections.state() {
         let status = c.status.as_ref();
-        let (ready, reason) = ready_of(status.map(|s| &s.conditions), c.metadata.generation);
+        let (ready, reason) = ready_of(full_ready(status.map(|s| &s.conditions), c.metadata.generation));
         let labels = ConnectionLabels {
             namespace: c.namespace().unwrap_or_default(),
             name: c.name_any(),
@@ -80,17 +84,17 @@ pub fn refresh(world: &World, metrics: &Metrics) {
         object("PartnerCenterConnection", c.namespace(), c.name_any(), ready, reason);
     }
     for p in world.plans.state() {
-        let (ready, reason) = ready_of(p.status.as_ref().map(|s| &s.conditions), p.metadata.generation);
+        let (ready, reason) = ready_of(full_ready(
+            p.status.as_ref().map(|s| &s.conditions),
+            p.metadata.generation,
+        ));
         object("CustomerPlan", p.namespace(), p.name_any(), ready, reason);
     }
     let mut plans_total = 0i64;
     let mut unusable: HashMap<String, i64> = HashMap::new();
     for r in world.resellers.state() {
         let status = r.status.as_deref();
-        let (ready, reason) = match status.and_then(|s| s.ready_for_generation(r.metadata.generation)) {
-            Some((status, reason)) => (status.as_str(), reason.to_string()),
-            None => ("Unknown", PENDING.to_string()),
-        };
+        let (ready, reason) = ready_of(status.and_then(|s| s.ready_for_generation(r.metadata.generation)));
         object("Reseller", r.namespace(), r.name_any(), ready, reason);
         for (usable, reason) in status.into_iter().flat_map(|s| s.plan_usability()) {
             plans_total = plans_total.saturating_add(1);
