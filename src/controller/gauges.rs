@@ -48,7 +48,7 @@ pub fn refresh(world: &World, metrics: &Metrics) {
             counts.insert((kind, ready), 0);
         }
     }
-    let mut objects = Vec::new();
+    let mut round = metrics.object_ready.round();
     // Per-object series only for objects that are not Ready (value 0): those are what alerts and
     // people look for, and a series per Ready object is 50,000 series (and megabytes of labels
     // in this process) at 50,000 resellers. The Ready ones are counted in `pco_objects`.
@@ -63,7 +63,7 @@ pub fn refresh(world: &World, metrics: &Metrics) {
             name,
             reason,
         };
-        objects.push((labels, false));
+        round.set(labels, false);
     };
     metrics.connection_ready.clear();
     metrics.refresh_token_expiry.clear();
@@ -103,7 +103,7 @@ pub fn refresh(world: &World, metrics: &Metrics) {
             }
         }
     }
-    metrics.object_ready.publish(objects);
+    round.finish();
     for ((kind, ready), n) in counts {
         metrics
             .objects

@@ -90,6 +90,7 @@ pub async fn run(settings: OperatorSettings, connect: Connect) -> anyhow::Result
         plans.reader.clone(),
         resellers.reader.clone(),
         policy_settings,
+        metrics.evaluations.clone(),
     ));
     let tracker = Arc::new(world::DependentsTracker::default());
     tokio::spawn(connections.run(
@@ -426,6 +427,7 @@ mod tests {
             plans,
             resellers,
             crate::policy::Settings::new("csp-system"),
+            Default::default(),
         ));
         let metrics = Metrics::register(&mut prometheus_client::registry::Registry::default());
         context(

@@ -6,6 +6,7 @@ use super::cached::CachedReseller;
 use super::facts::{connection_facts, plan_facts};
 use crate::api::{CustomerPlan, PartnerCenterConnection};
 use crate::policy::{self, Dependents, Evaluator, ObjectKey, Snapshot};
+use crate::runtime::metrics::Evaluations;
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ pub struct World {
     version: AtomicU64,
     cache: Mutex<Option<(u64, Arc<Evaluator>)>>,
     evaluating: Mutex<()>,
+    evaluations: Evaluations,
 }
 
 impl World {
@@ -30,6 +32,7 @@ impl World {
         plans: Store<CustomerPlan>,
         resellers: Store<CachedReseller>,
         settings: policy::Settings,
+        evaluations: Evaluations,
     ) -> Self {
         Self {
             connections,
@@ -39,6 +42,7 @@ impl World {
             version: AtomicU64::new(0),
             cache: Mutex::new(None),
             evaluating: Mutex::new(()),
+            evaluations,
         }
     }
 
@@ -73,6 +77,7 @@ impl World {
         // The stale result is of no further use here: free it before building the next one
         // (reconciles still holding it keep it alive until they finish).
         *self.cache.lock().expect("world cache") = None;
+        let started = std::time::Instant::now();
         let snapshot = Snapshot::new(
             // Shared with the cache, not copied: one set of facts per reseller however many evaluations.
             self.resellers.state().iter().map(|r| r.facts.clone()),
@@ -80,6 +85,7 @@ impl World {
             self.connections.state().iter().map(|c| connection_facts(c)),
         );
         let evaluated = Arc::new(Evaluator::new(snapshot, &self.settings));
+        self.evaluations.observe(started.elapsed());
         *self.cache.lock().expect("world cache") = Some((version, evaluated.clone()));
         evaluated
     }
@@ -218,7 +224,13 @@ mod tests {
         let (connections, _) = reflector::store();
         let (plans, _) = reflector::store();
         let (resellers, writer) = reflector::store();
-        let world = World::new(connections, plans, resellers, policy::Settings::new("csp-system"));
+        let world = World::new(
+            connections,
+            plans,
+            resellers,
+            policy::Settings::new("csp-system"),
+            Evaluations::default(),
+        );
         (world, writer)
     }
 

@@ -118,39 +118,91 @@ pub struct ObjectLabels {
     pub reason: String,
 }
 
-/// (kind, namespace, name): an object, whatever its reason.
-type ObjectKey = (String, String, String);
-
-/// `pco_object_ready`: exactly one series per object. [`ObjectReady::publish`] replaces the whole set,
-/// removing the series of deleted objects and the old series of an object whose reason changed.
+/// `pco_object_ready`: exactly one series per object. A refresh ([`ObjectReady::round`]) sets every
+/// object's series and then removes the series of deleted objects and the old series of an object
+/// whose reason changed.
 #[derive(Clone, Default)]
 pub struct ObjectReady {
     family: Family<ObjectLabels, Gauge>,
-    /// (kind, namespace, name) -> the labels of its one live series.
-    live: Arc<Mutex<HashMap<ObjectKey, ObjectLabels>>>,
+    live: Arc<Mutex<Live>>,
+}
+
+/// The labels of each object's one live series, keyed by a hash of (kind, namespace, name) rather
+/// than a copy of them: at start-up every object is `Pending` and has a series (tens of
+/// thousands). Updated in place, each entry marked with the round that last set it.
+#[derive(Default)]
+struct Live {
+    round: bool,
+    series: HashMap<u64, (ObjectLabels, bool)>,
+}
+
+fn object_key(l: &ObjectLabels) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&l.kind, &l.namespace, &l.name).hash(&mut h);
+    h.finish()
+}
+
+/// One refresh of `pco_object_ready`: [`Round::set`] each object, then [`Round::finish`].
+pub struct Round<'a> {
+    family: &'a Family<ObjectLabels, Gauge>,
+    live: std::sync::MutexGuard<'a, Live>,
 }
 
 impl ObjectReady {
+    pub fn round(&self) -> Round<'_> {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.round = !live.round;
+        Round {
+            family: &self.family,
+            live,
+        }
+    }
+
     /// Publishes `objects` as the complete set: (labels, ready).
     pub fn publish(&self, objects: impl IntoIterator<Item = (ObjectLabels, bool)>) {
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = HashMap::with_capacity(live.len());
+        let mut round = self.round();
         for (labels, ready) in objects {
-            // Set before the old series goes, so a scrape in between never misses the object.
-            self.family.get_or_create(&labels).set(i64::from(ready));
-            let key = (labels.kind.clone(), labels.namespace.clone(), labels.name.clone());
-            if let Some(old) = live.remove(&key)
-                && old != labels
-            {
-                self.family.remove(&old);
+            round.set(labels, ready);
+        }
+        round.finish();
+    }
+}
+
+impl Round<'_> {
+    pub fn set(&mut self, labels: ObjectLabels, ready: bool) {
+        // Set before the old series goes, so a scrape in between never misses the object.
+        self.family.get_or_create(&labels).set(i64::from(ready));
+        let round = self.live.round;
+        match self.live.series.entry(object_key(&labels)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (old, seen) = e.get_mut();
+                if *old != labels {
+                    self.family.remove(old);
+                    *old = labels;
+                }
+                *seen = round;
             }
-            next.insert(key, labels);
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((labels, round));
+            }
         }
-        // What is left was deleted.
-        for (_, old) in live.drain() {
-            self.family.remove(&old);
+    }
+
+    /// Removes the series of the objects this round did not set (deleted, or now Ready).
+    pub fn finish(mut self) {
+        let (round, family) = (self.live.round, self.family);
+        self.live.series.retain(|_, (labels, seen)| {
+            let keep = *seen == round;
+            if !keep {
+                family.remove(labels);
+            }
+            keep
+        });
+        // Shrinks after a start-up in which every object had a series.
+        if self.live.series.capacity() > 2 * self.live.series.len() + 64 {
+            self.live.series.shrink_to_fit();
         }
-        *live = next;
     }
 }
 
@@ -162,6 +214,31 @@ pub struct ConditionLabels {
 
 fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// The rules' evaluations of the whole cache (src/controller/world.rs): one per facts change that
+/// some reconcile or dependents lookup needed, each over every connection, plan and reseller, so
+/// their rate and duration are the cost that grows with the channel.
+#[derive(Clone)]
+pub struct Evaluations {
+    pub count: Counter,
+    pub duration: Histogram,
+}
+
+impl Default for Evaluations {
+    fn default() -> Self {
+        Self {
+            count: Counter::default(),
+            duration: duration_histogram(),
+        }
+    }
+}
+
+impl Evaluations {
+    pub fn observe(&self, took: Duration) {
+        self.count.inc();
+        self.duration.observe(took.as_secs_f64());
+    }
 }
 
 /// All metrics, registered once; cheap to clone (each metric is an `Arc` inside).
@@ -188,6 +265,7 @@ pub struct Metrics {
     pub object_ready: ObjectReady,
     pub effective_plans: Gauge,
     pub unusable_effective_plans: Family<ReasonLabels, Gauge>,
+    pub evaluations: Evaluations,
     /// Reasons `unusable_effective_plans` has had a series for.
     unusable_reasons: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
@@ -214,6 +292,7 @@ impl Metrics {
             object_ready: ObjectReady::default(),
             effective_plans: Gauge::default(),
             unusable_effective_plans: Family::default(),
+            evaluations: Evaluations::default(),
             unusable_reasons: Default::default(),
         };
         let r = registry.sub_registry_with_prefix("pco");
@@ -303,6 +382,16 @@ impl Metrics {
             "unusable_effective_plans",
             "Effective plans that provisioning may not use, by reason (0 once none has that reason)",
             m.unusable_effective_plans.clone(),
+        );
+        r.register(
+            "evaluations",
+            "Evaluations of the rules over every cached connection, plan and reseller (one per change of what the rules read, when a reconcile needs it)",
+            m.evaluations.count.clone(),
+        );
+        r.register(
+            "evaluation_duration_seconds",
+            "Duration of one evaluation of the rules over the whole cache",
+            m.evaluations.duration.clone(),
         );
         m.init();
         m

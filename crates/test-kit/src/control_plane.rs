@@ -73,6 +73,17 @@ impl ControlPlane {
         Ok(Self { dir })
     }
 
+    /// CPU seconds kube-apiserver and etcd have used so far (since they started).
+    pub fn cpu_seconds(&self) -> (f64, f64) {
+        let of = |p: &str| {
+            std::fs::read_to_string(self.dir.path().join(format!("{p}.pid")))
+                .ok()
+                .and_then(|pid| pid.trim().parse::<u32>().ok())
+                .map_or(f64::NAN, crate::tools::cpu_seconds)
+        };
+        (of("apiserver"), of("etcd"))
+    }
+
     /// Leaves the directory (logs, audit log, kubeconfigs) in place when the control plane stops.
     pub fn keep_data(&mut self) {
         self.dir.disable_cleanup(true);

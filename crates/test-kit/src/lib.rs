@@ -22,4 +22,4 @@ pub use channel::{
 pub use control_plane::{ControlPlane, Convergence, User, apply_ok, kubectl_ok};
 pub use emulator::{EmulatorControl, start_emulator};
 pub use operator::{Operator, free_loopback_addr, operator_bin};
-pub use tools::{output_text, read_repo_file, repo_root, tail, tool_bin, wait_until};
+pub use tools::{cpu_seconds, output_text, read_repo_file, repo_root, tail, tool_bin, wait_until};

@@ -143,6 +143,20 @@ impl Operator {
         out
     }
 
+    /// The sum of a metric's samples (all label sets) on the admin server's /metrics; 0 if absent.
+    pub fn counter(&self, name: &str) -> f64 {
+        let (_, text) = self.admin_get("/metrics");
+        text.lines()
+            .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with([' ', '{'])))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// CPU seconds the operator process has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        crate::tools::cpu_seconds(self.child.id())
+    }
+
     /// (peak, current) resident memory in MiB: VmHWM and VmRSS of /proc/<pid>/status.
     pub fn memory_mib(&self) -> (f64, f64) {
         let text = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();

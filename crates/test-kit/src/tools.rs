@@ -77,3 +77,26 @@ pub async fn wait_until<T>(
 pub fn read_repo_file(path: &str) -> String {
     std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
+
+/// CPU time (user + system, seconds) a process and its waited-for children have used so far:
+/// fields 14–17 of /proc/<pid>/stat. NaN when the process is gone.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // The command name (field 2) may hold spaces; the fields after it follow its closing ')'.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return f64::NAN;
+    };
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state): utime is field 14, i.e. index 11 here.
+    let sum: f64 = fields
+        .get(11..15)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| f.parse::<f64>().ok())
+        .sum();
+    sum / ticks
+}

@@ -106,6 +106,42 @@ struct Cold {
     /// `status.warningCount`, and a connection's audit findings (each nonzero count of
     /// `status.inventory` is announced once, as `UndeclaredCustomers` and the like).
     warnings: u64,
+    cpu: Cpu,
+    evaluations: f64,
+}
+
+/// CPU seconds of the operator, kube-apiserver and etcd: on a machine of few cores they share it,
+/// so a phase slower than its floor shows here whether the operator's own work was the cause.
+#[derive(Clone, Copy)]
+struct Cpu {
+    operator: f64,
+    apiserver: f64,
+    etcd: f64,
+}
+
+impl Cpu {
+    fn now(cp: &ControlPlane, op: &Operator) -> Self {
+        let (apiserver, etcd) = cp.cpu_seconds();
+        Self {
+            operator: op.cpu_seconds(),
+            apiserver,
+            etcd,
+        }
+    }
+
+    fn since(self, start: Cpu) -> Self {
+        Self {
+            operator: self.operator - start.operator,
+            apiserver: self.apiserver - start.apiserver,
+            etcd: self.etcd - start.etcd,
+        }
+    }
+
+    fn json(self, seconds: f64) -> Value {
+        json!({"operator": self.operator, "apiserver": self.apiserver, "etcd": self.etcd,
+            "operator_cores": self.operator / seconds.max(1e-9),
+            "all_cores": (self.operator + self.apiserver + self.etcd) / seconds.max(1e-9)})
+    }
 }
 
 struct Idle {
@@ -122,6 +158,8 @@ struct Fanout {
     elapsed: Duration,
     counts: Counts,
     reason: String,
+    cpu: Cpu,
+    evaluations: f64,
 }
 
 /// The operator at the end of the run, before it was stopped.
@@ -177,6 +215,8 @@ async fn run(args: &Args, resellers: usize) -> Result<Value> {
     let ch = generate::generate(args.connections, args.plans, resellers)?;
     describe(&ch);
     let mut bench = apply(args, ch).await?;
+    // The control plane's CPU so far; the operator's starts at 0 with its process.
+    let cpu_at_start = bench.cp.cpu_seconds();
     let mut op = pco_bench::start_operator(
         &args.operator_bin,
         &bench.cp,
@@ -185,9 +225,9 @@ async fn run(args: &Args, resellers: usize) -> Result<Value> {
         &[],
         &[],
     )?;
-    let cold = measure_cold(&mut bench, &op).await?;
+    let cold = measure_cold(&mut bench, &op, cpu_at_start).await?;
     let idle = idle(&mut bench, args).await?;
-    let fanout = measure_fanout(&mut bench).await?;
+    let fanout = measure_fanout(&mut bench, &op).await?;
     let (peak_rss, rss) = op.memory_mib();
     let end = End {
         peak_rss,
@@ -275,8 +315,13 @@ async fn apply(args: &Args, ch: Channel) -> Result<Bench> {
 
 /// The operator (release build) as user "operator", its admin server on a known port.
 /// Phase 1: operator start → every object converged (judged on the bench's watch caches).
-async fn measure_cold(bench: &mut Bench, op: &Operator) -> Result<Cold> {
+async fn measure_cold(bench: &mut Bench, op: &Operator, (apiserver, etcd): (f64, f64)) -> Result<Cold> {
     eprintln!("phase: cold convergence");
+    let start = Cpu {
+        operator: 0.0,
+        apiserver,
+        etcd,
+    };
     let n_objects = bench.n_objects;
     let ((), elapsed) = wait_until("cold convergence", Duration::from_secs(1800), POLL, || {
         let n = bench.stores.all().iter().filter(|o| converged(o)).count();
@@ -284,6 +329,8 @@ async fn measure_cold(bench: &mut Bench, op: &Operator) -> Result<Cold> {
     })
     .await?;
     let counts = bench.audit.take(OPERATOR_USER)?;
+    let cpu = Cpu::now(&bench.cp, op).since(start);
+    let evaluations = op.counter("pco_evaluations_total");
     let reconciles = op.reconciles();
     let (_, rss_after) = op.memory_mib();
     let not_ready = bench
@@ -317,6 +364,8 @@ async fn measure_cold(bench: &mut Bench, op: &Operator) -> Result<Cold> {
         rss_after,
         not_ready,
         warnings,
+        cpu,
+        evaluations,
     })
 }
 
@@ -371,7 +420,7 @@ async fn idle(bench: &mut Bench, args: &Args) -> Result<Idle> {
 
 /// Phase 3: fan-out. Partner Center now reports a country outside connection 0's region; a sync
 /// request makes the operator see it; every reseller with plan 0 must show it unusable.
-async fn measure_fanout(bench: &mut Bench) -> Result<Fanout> {
+async fn measure_fanout(bench: &mut Bench, op: &Operator) -> Result<Fanout> {
     let hot_conn = &bench.ch.conns[0];
     let hot_plan = &bench.ch.plans[0].name;
     let targets: HashSet<String> = bench
@@ -393,6 +442,7 @@ async fn measure_fanout(bench: &mut Bench) -> Result<Fanout> {
         .call(reqwest::Method::POST, &partner, Some(json!({"country": "US"})))
         .await?;
     let _ = bench.audit.take(OPERATOR_USER)?;
+    let (cpu_start, evaluations_start) = (Cpu::now(&bench.cp, op), op.counter("pco_evaluations_total"));
     let conns: Api<PartnerCenterConnection> = Api::namespaced(bench.admin.clone(), PROVIDER_NS);
     let request = json!({"metadata": {"annotations": {SYNC_ANNOTATION: "bench-fanout"}}});
     conns
@@ -413,6 +463,8 @@ async fn measure_fanout(bench: &mut Bench) -> Result<Fanout> {
     // Writes still in flight when the last target flipped belong to the phase too.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let counts = bench.audit.take(OPERATOR_USER)?;
+    let cpu = Cpu::now(&bench.cp, op).since(cpu_start);
+    let evaluations = op.counter("pco_evaluations_total") - evaluations_start;
     let reason = bench
         .stores
         .resellers
@@ -433,6 +485,8 @@ async fn measure_fanout(bench: &mut Bench) -> Result<Fanout> {
         elapsed,
         counts,
         reason,
+        cpu,
+        evaluations,
     })
 }
 
@@ -509,11 +563,27 @@ fn results(args: &Args, bench: &Bench, cold: &Cold, idle: &Idle, fanout: &Fanout
             "convergence_events_max": cold.not_ready as u64 + cold.warnings,
             "peak_rss_mib_max": peak_rss_target(ch.resellers.len())},
     });
-    for (phase, elapsed, counts, (floor, floor_writes)) in [
-        ("convergence", cold.elapsed, &cold.counts, floors.cold),
-        ("fanout", fanout.elapsed, &fanout.counts, floors.fanout),
+    for (phase, elapsed, counts, (floor, floor_writes), cpu, evaluations) in [
+        (
+            "convergence",
+            cold.elapsed,
+            &cold.counts,
+            floors.cold,
+            cold.cpu,
+            cold.evaluations,
+        ),
+        (
+            "fanout",
+            fanout.elapsed,
+            &fanout.counts,
+            floors.fanout,
+            fanout.cpu,
+            fanout.evaluations,
+        ),
     ] {
         let fields = json!({
+            "cpu_seconds": cpu.json(elapsed.as_secs_f64()),
+            "evaluations": evaluations,
             "seconds": elapsed.as_secs_f64(),
             "floor_seconds": floor.as_secs_f64(),
             "ratio": elapsed.as_secs_f64() / floor.as_secs_f64().max(1e-9),

@@ -47,6 +47,18 @@ pub fn print_table(r: &Value) {
         r["converged_warnings"],
         verdict(r["convergence_events_written"].as_u64() <= r["targets"]["convergence_events_max"].as_u64())
     );
+    for phase in ["convergence", "fanout"] {
+        let cpu = &r[format!("{phase}_cpu_seconds")];
+        let g = |k: &str| cpu[k].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "{:<34} {:>11.1}s {:>11.1}s  ({:.2} cores in all; {} evaluations)",
+            format!("CPU {phase}: operator / API+etcd"),
+            g("operator"),
+            g("apiserver") + g("etcd"),
+            g("all_cores"),
+            r[format!("{phase}_evaluations")]
+        );
+    }
     println!(
         "{:<34} {:>12.2} {:>12}  <=1.2 {}",
         "reconciles per object, cold",
