@@ -6,7 +6,7 @@
 //! object deleted, a grant or connectionRef edited), call it with the snapshot holding the old
 //! object and with the one holding the new object and requeue the union.
 
-use super::hierarchy::descendants;
+use super::hierarchy::Children;
 use super::naming::parse_plan_name;
 use super::snapshot::Snapshot;
 use crate::api::ConnectionRef;
@@ -42,6 +42,9 @@ impl Dependents {
 
 pub fn dependents(snapshot: &Snapshot, changed: &ObjectKey) -> Dependents {
     let mut d = Dependents::default();
+    // One index for every subtree below: one per subtree made a connection with N overriding
+    // resellers cost N passes over the channel.
+    let children = std::cell::LazyCell::new(|| Children::of(snapshot));
     match changed {
         ObjectKey::Connection(c) => {
             // Plans through it, and every reseller granted those plans (sub-resellers that pass
@@ -54,7 +57,7 @@ pub fn dependents(snapshot: &Snapshot, changed: &ObjectKey) -> Dependents {
             for r in snapshot.resellers.values() {
                 if r.grants.iter().any(|g| g.connection_override.as_ref() == Some(c)) {
                     d.resellers.insert(r.name.clone());
-                    d.resellers.extend(descendants(snapshot, &r.name));
+                    d.resellers.extend(children.descendants(&r.name));
                 }
             }
         }
@@ -73,7 +76,7 @@ pub fn dependents(snapshot: &Snapshot, changed: &ObjectKey) -> Dependents {
             }
         }
         ObjectKey::Reseller(name) => {
-            d.resellers.extend(descendants(snapshot, name));
+            d.resellers.extend(children.descendants(name));
             if let Some(r) = snapshot.resellers.get(name) {
                 // Plans it is exposed to (counts), connections it overrides (usage).
                 for g in &r.grants {
@@ -98,7 +101,7 @@ pub fn dependents(snapshot: &Snapshot, changed: &ObjectKey) -> Dependents {
                         || (r.parent.is_none() && other.parent.is_none());
                     if shares {
                         d.resellers.insert(other.name.clone());
-                        d.resellers.extend(descendants(snapshot, &other.name));
+                        d.resellers.extend(children.descendants(&other.name));
                     }
                 }
                 // Plans named for it (their connectionRef rule) and whoever is granted them

@@ -38,30 +38,34 @@ pub struct Hierarchy {
     pub findings: Vec<Finding>,
 }
 
-/// Direct children by parent name, over everything in the snapshot (valid or not).
-pub fn children_index(snapshot: &Snapshot) -> BTreeMap<&str, Vec<&str>> {
-    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for r in snapshot.resellers.values() {
-        if let Some(p) = &r.parent {
-            children.entry(p.as_str()).or_default().push(r.name.as_str());
-        }
-    }
-    children
-}
+/// Direct children by parent name, over everything in the snapshot (valid or not). Built once
+/// for all the subtrees one question needs: building it is a pass over every reseller.
+pub struct Children<'a>(BTreeMap<&'a str, Vec<&'a str>>);
 
-/// Every reseller below `name` (by `spec.parent` links), cycle-safe; `name` itself excluded.
-pub fn descendants(snapshot: &Snapshot, name: &str) -> BTreeSet<String> {
-    let children = children_index(snapshot);
-    let mut out = BTreeSet::new();
-    let mut queue = VecDeque::from([name]);
-    while let Some(n) = queue.pop_front() {
-        for c in children.get(n).into_iter().flatten() {
-            if *c != name && out.insert(c.to_string()) {
-                queue.push_back(c);
+impl<'a> Children<'a> {
+    pub fn of(snapshot: &'a Snapshot) -> Self {
+        let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for r in snapshot.resellers.values() {
+            if let Some(p) = &r.parent {
+                children.entry(p.as_str()).or_default().push(r.name.as_str());
             }
         }
+        Children(children)
     }
-    out
+
+    /// Every reseller below `name` (by `spec.parent` links), cycle-safe; `name` itself excluded.
+    pub fn descendants(&self, name: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut queue = VecDeque::from([name]);
+        while let Some(n) = queue.pop_front() {
+            for c in self.0.get(n).into_iter().flatten() {
+                if *c != name && out.insert(c.to_string()) {
+                    queue.push_back(c);
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Hierarchy {

@@ -107,7 +107,30 @@ struct Cold {
     /// `status.inventory` is announced once, as `UndeclaredCustomers` and the like).
     warnings: u64,
     cpu: Cpu,
-    evaluations: f64,
+    evaluations: Evaluations,
+}
+
+/// The operator's evaluations of the whole cache in a phase: how many, and their seconds in all.
+#[derive(Clone, Copy, Default)]
+struct Evaluations {
+    count: f64,
+    seconds: f64,
+}
+
+impl Evaluations {
+    fn now(op: &Operator) -> Self {
+        Self {
+            count: op.counter("pco_evaluations_total"),
+            seconds: op.counter("pco_evaluation_duration_seconds_sum"),
+        }
+    }
+
+    fn since(self, start: Evaluations) -> Self {
+        Self {
+            count: self.count - start.count,
+            seconds: self.seconds - start.seconds,
+        }
+    }
 }
 
 /// CPU seconds of the operator, kube-apiserver and etcd: on a machine of few cores they share it,
@@ -159,7 +182,7 @@ struct Fanout {
     counts: Counts,
     reason: String,
     cpu: Cpu,
-    evaluations: f64,
+    evaluations: Evaluations,
 }
 
 /// The operator at the end of the run, before it was stopped.
@@ -330,7 +353,7 @@ async fn measure_cold(bench: &mut Bench, op: &Operator, (apiserver, etcd): (f64,
     .await?;
     let counts = bench.audit.take(OPERATOR_USER)?;
     let cpu = Cpu::now(&bench.cp, op).since(start);
-    let evaluations = op.counter("pco_evaluations_total");
+    let evaluations = Evaluations::now(op);
     let reconciles = op.reconciles();
     let (_, rss_after) = op.memory_mib();
     let not_ready = bench
@@ -442,7 +465,7 @@ async fn measure_fanout(bench: &mut Bench, op: &Operator) -> Result<Fanout> {
         .call(reqwest::Method::POST, &partner, Some(json!({"country": "US"})))
         .await?;
     let _ = bench.audit.take(OPERATOR_USER)?;
-    let (cpu_start, evaluations_start) = (Cpu::now(&bench.cp, op), op.counter("pco_evaluations_total"));
+    let (cpu_start, evaluations_start) = (Cpu::now(&bench.cp, op), Evaluations::now(op));
     let conns: Api<PartnerCenterConnection> = Api::namespaced(bench.admin.clone(), PROVIDER_NS);
     let request = json!({"metadata": {"annotations": {SYNC_ANNOTATION: "bench-fanout"}}});
     conns
@@ -464,7 +487,7 @@ async fn measure_fanout(bench: &mut Bench, op: &Operator) -> Result<Fanout> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let counts = bench.audit.take(OPERATOR_USER)?;
     let cpu = Cpu::now(&bench.cp, op).since(cpu_start);
-    let evaluations = op.counter("pco_evaluations_total") - evaluations_start;
+    let evaluations = Evaluations::now(op).since(evaluations_start);
     let reason = bench
         .stores
         .resellers
@@ -583,7 +606,8 @@ fn results(args: &Args, bench: &Bench, cold: &Cold, idle: &Idle, fanout: &Fanout
     ] {
         let fields = json!({
             "cpu_seconds": cpu.json(elapsed.as_secs_f64()),
-            "evaluations": evaluations,
+            "evaluations": evaluations.count,
+            "evaluation_seconds": evaluations.seconds,
             "seconds": elapsed.as_secs_f64(),
             "floor_seconds": floor.as_secs_f64(),
             "ratio": elapsed.as_secs_f64() / floor.as_secs_f64().max(1e-9),

@@ -51,12 +51,13 @@ pub fn print_table(r: &Value) {
         let cpu = &r[format!("{phase}_cpu_seconds")];
         let g = |k: &str| cpu[k].as_f64().unwrap_or(f64::NAN);
         println!(
-            "{:<34} {:>11.1}s {:>11.1}s  ({:.2} cores in all; {} evaluations)",
+            "{:<34} {:>11.1}s {:>11.1}s  ({:.2} cores in all; {} evaluations, {:.1}s)",
             format!("CPU {phase}: operator / API+etcd"),
             g("operator"),
             g("apiserver") + g("etcd"),
             g("all_cores"),
-            r[format!("{phase}_evaluations")]
+            r[format!("{phase}_evaluations")],
+            r[format!("{phase}_evaluation_seconds")].as_f64().unwrap_or(f64::NAN)
         );
     }
     println!(
