@@ -129,11 +129,12 @@ pub struct ObjectReady {
 
 /// The labels of each object's one live series, keyed by a hash of (kind, namespace, name) rather
 /// than a copy of them: at start-up every object is `Pending` and has a series (tens of
-/// thousands). Updated in place, each entry marked with the round that last set it.
+/// thousands). Updated in place, each entry marked with the round that last set it (a counter, not
+/// a flag: a round dropped unfinished cannot make the next one keep a stale series).
 #[derive(Default)]
 struct Live {
-    round: bool,
-    series: HashMap<u64, (ObjectLabels, bool)>,
+    round: u32,
+    series: HashMap<u64, (ObjectLabels, u32)>,
 }
 
 fn object_key(l: &ObjectLabels) -> u64 {
@@ -152,20 +153,11 @@ pub struct Round<'a> {
 impl ObjectReady {
     pub fn round(&self) -> Round<'_> {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.round = !live.round;
+        live.round = live.round.wrapping_add(1);
         Round {
             family: &self.family,
             live,
         }
-    }
-
-    /// Publishes `objects` as the complete set: (labels, ready).
-    pub fn publish(&self, objects: impl IntoIterator<Item = (ObjectLabels, bool)>) {
-        let mut round = self.round();
-        for (labels, ready) in objects {
-            round.set(labels, ready);
-        }
-        round.finish();
     }
 }
 
@@ -385,7 +377,7 @@ impl Metrics {
         );
         r.register(
             "evaluations",
-            "Evaluations of the rules over every cached connection, plan and reseller (one per change of what the rules read, when a reconcile needs it)",
+            "Evaluations of the rules over every cached connection, plan and reseller (one per change of what the rules read, when a reconcile or a dependents lookup needs it)",
             m.evaluations.count.clone(),
         );
         r.register(
@@ -633,8 +625,11 @@ mod tests {
             (&[], &[]),
         ];
         for (objects, want) in rows {
-            m.object_ready
-                .publish(objects.iter().map(|(n, r, ready)| (obj(n, r), *ready)));
+            let mut round = m.object_ready.round();
+            for (n, r, ready) in objects {
+                round.set(obj(n, r), *ready);
+            }
+            round.finish();
             let text = encode(&registry);
             let mut got: Vec<&str> = text.lines().filter(|l| l.starts_with("pco_object_ready{")).collect();
             got.sort_unstable();

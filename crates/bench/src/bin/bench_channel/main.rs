@@ -143,12 +143,20 @@ struct Cpu {
 }
 
 impl Cpu {
-    fn now(cp: &ControlPlane, op: &Operator) -> Self {
+    /// Before the operator starts: the control plane's so far, the operator's 0 (its process is new).
+    fn before_operator(cp: &ControlPlane) -> Self {
         let (apiserver, etcd) = cp.cpu_seconds();
         Self {
-            operator: op.cpu_seconds(),
+            operator: 0.0,
             apiserver,
             etcd,
+        }
+    }
+
+    fn now(cp: &ControlPlane, op: &Operator) -> Self {
+        Self {
+            operator: op.cpu_seconds(),
+            ..Self::before_operator(cp)
         }
     }
 
@@ -238,8 +246,7 @@ async fn run(args: &Args, resellers: usize) -> Result<Value> {
     let ch = generate::generate(args.connections, args.plans, resellers)?;
     describe(&ch);
     let mut bench = apply(args, ch).await?;
-    // The control plane's CPU so far; the operator's starts at 0 with its process.
-    let cpu_at_start = bench.cp.cpu_seconds();
+    let cpu_at_start = Cpu::before_operator(&bench.cp);
     let mut op = pco_bench::start_operator(
         &args.operator_bin,
         &bench.cp,
@@ -338,13 +345,8 @@ async fn apply(args: &Args, ch: Channel) -> Result<Bench> {
 
 /// The operator (release build) as user "operator", its admin server on a known port.
 /// Phase 1: operator start → every object converged (judged on the bench's watch caches).
-async fn measure_cold(bench: &mut Bench, op: &Operator, (apiserver, etcd): (f64, f64)) -> Result<Cold> {
+async fn measure_cold(bench: &mut Bench, op: &Operator, start: Cpu) -> Result<Cold> {
     eprintln!("phase: cold convergence");
-    let start = Cpu {
-        operator: 0.0,
-        apiserver,
-        etcd,
-    };
     let n_objects = bench.n_objects;
     let ((), elapsed) = wait_until("cold convergence", Duration::from_secs(1800), POLL, || {
         let n = bench.stores.all().iter().filter(|o| converged(o)).count();
